@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Set up a fresh Debian 12/13 machine for rkmp-frr: the Debian packages the
+# test suite drives (real peers and tools, never mocks) and a project venv.
+# Idempotent: a second run only checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages the integration tests start or call. Names exist on both
+# Debian 12 (bookworm) and 13 (trixie).
+APT_PACKAGES=(
+  iproute2            # ip netns / veth for the test namespaces
+  strongswan-charon   # independent IKEv2 peer (charon)
+  strongswan-swanctl  # its vici control tool
+  libstrongswan-standard-plugins  # x25519, gcm, ...
+  tshark              # independent decoder / decryptor of our packets
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: missing Debian packages: ${missing[*]} (run as root to install them;" \
+         "the integration tests that need them will skip)" >&2
+  else
+    echo "setup: installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >/dev/null
+    apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+# Install only when pyproject.toml changed since the last successful install.
+stamp=.venv/.rkmp-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  log=.venv/pip-install.log
+  if ! { .venv/bin/python -m pip install -q --upgrade pip &&
+         .venv/bin/python -m pip install -q -e '.[dev]'; } >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "setup: pip install failed (log above)" >&2
+    exit 1
+  fi
+  touch "$stamp"
+fi
+echo "setup: ok ($(.venv/bin/python --version))"
