@@ -17,7 +17,7 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
-from typing import TypeAlias
+from typing import Protocol, TypeAlias
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
@@ -93,6 +93,31 @@ def signed_octets(
     if not peer_nonce:
         raise CryptoError("peer nonce is empty")
     return first_message + peer_nonce + maced_id(prf, sk_p, id_type, id_data)
+
+
+class IdentificationData(Protocol):
+    """What the signed octets need from an ID payload;
+    ``rkmp_frr.wire.IdPayload`` fits (structural typing keeps this module
+    independent of the payload classes)."""
+
+    @property
+    def id_type(self) -> int: ...
+
+    @property
+    def data(self) -> bytes: ...
+
+
+def signed_octets_for_id(
+    prf: Prf,
+    sk_p: bytes,
+    first_message: bytes,
+    peer_nonce: bytes,
+    identification: IdentificationData,
+) -> bytes:
+    """``signed_octets`` taking the ID payload (IDi or IDr) itself."""
+    return signed_octets(
+        prf, sk_p, first_message, peer_nonce, identification.id_type, identification.data
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -787,6 +812,7 @@ __all__ = [
     "DEFAULT_ALLOWED_SCHEMES",
     "KEY_PAD",
     "MIN_RSA_BITS",
+    "IdentificationData",
     "SignatureScheme",
     "SigningKey",
     "VerifyingKey",
@@ -805,6 +831,7 @@ __all__ = [
     "sign_auth",
     "sign_ecdsa_legacy",
     "signed_octets",
+    "signed_octets_for_id",
     "split_signature_auth",
     "supported_hash_algorithms",
     "verify_digital_signature_auth",

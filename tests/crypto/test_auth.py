@@ -36,6 +36,7 @@ from rkmp_frr.crypto.auth import (
     sign_auth,
     sign_ecdsa_legacy,
     signed_octets,
+    signed_octets_for_id,
     split_signature_auth,
     supported_hash_algorithms,
     verify_digital_signature_auth,
@@ -44,6 +45,7 @@ from rkmp_frr.crypto.auth import (
 )
 from rkmp_frr.crypto.errors import AuthenticationError, CryptoError
 from rkmp_frr.crypto.prf import get_prf
+from rkmp_frr.wire import IdPayload
 from rkmp_frr.wire.constants import AuthMethod, HashAlgorithm, IdType, PrfId
 
 S = SignatureScheme
@@ -173,6 +175,19 @@ def test_signed_octets_match_independent_construction() -> None:
     got = signed_octets(PRF256, SK_PI, MESSAGE1, NONCE_R, IdType.ID_FQDN, ID_DATA)
     assert got == expected
     assert got[len(MESSAGE1) + len(NONCE_R) :].hex() == OPENSSL_MACED_ID_SHA256
+
+
+@pytest.mark.parametrize(
+    ("id_type", "id_data"),
+    [(IdType.ID_FQDN, ID_DATA), (IdType.ID_IPV6_ADDR, bytes(16)), (IdType.ID_KEY_ID, b"k")],
+)
+def test_id_body_matches_wire_encoding(id_type: int, id_data: bytes) -> None:
+    """RestOfIDPayload is the ID payload body the wire codec writes."""
+    payload = IdPayload(id_type, id_data, initiator=True)
+    assert id_payload_body(id_type, id_data) == payload.encode_body()
+    assert signed_octets_for_id(PRF256, SK_PI, MESSAGE1, NONCE_R, payload) == signed_octets(
+        PRF256, SK_PI, MESSAGE1, NONCE_R, id_type, id_data
+    )
 
 
 def test_maced_id_depends_on_key_type_and_data() -> None:
