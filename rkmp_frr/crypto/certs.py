@@ -31,6 +31,9 @@ from rkmp_frr.wire.constants import CertEncoding, IdType
 # A path longer than this (end entity and trust anchor included) is refused:
 # it bounds the search and no sane router PKI is deeper.
 DEFAULT_MAX_DEPTH = 8
+# Issuer checks (each one a signature verification) the search may spend: a
+# peer sending many cross-signed CAs must not buy exponential work.
+DEFAULT_MAX_LINK_CHECKS = 32
 
 # RFC 7296 §3.7: each CA is named by the SHA-1 hash of its public key.
 CERTREQ_HASH_SIZE = hashlib.sha1().digest_size
@@ -63,6 +66,7 @@ class ChainFailure(Enum):
     UNHANDLED_CRITICAL_EXTENSION = "unhandled critical extension"
     TOO_DEEP = "path too long"
     LOOP = "path loops"
+    SEARCH_LIMIT = "path search limit reached"
 
 
 class CertificateValidationError(AuthenticationError):
@@ -349,13 +353,14 @@ def _identity_key(certificate: x509.Certificate) -> tuple[bytes, bytes]:
     return certificate.subject.public_bytes(), _spki(certificate)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Store:
     anchors: tuple[x509.Certificate, ...]
     anchor_ders: frozenset[bytes]
     intermediates: tuple[x509.Certificate, ...]
     now: datetime
     max_depth: int
+    checks_left: int
 
     def issuers_of(self, certificate: x509.Certificate) -> list[x509.Certificate]:
         # Anchors first: the shortest path to trust is the one wanted.
@@ -391,6 +396,9 @@ def _extend(store: _Store, path: list[x509.Certificate]) -> tuple[x509.Certifica
                 )
             )
             continue
+        if store.checks_left <= 0:
+            _fail(ChainFailure.SEARCH_LIMIT, current, "too many candidate issuers")
+        store.checks_left -= 1
         try:
             _check_link(current, issuer, path, store.now)
             return _extend(store, [*path, issuer])
@@ -407,13 +415,15 @@ def validate_chain(
     now: datetime,
     *,
     max_depth: int = DEFAULT_MAX_DEPTH,
+    max_link_checks: int = DEFAULT_MAX_LINK_CHECKS,
 ) -> ValidatedChain:
     """Build and check a path from the peer's certificate to one of
     ``trust_anchors`` at time ``now`` (timezone-aware). Checks: validity
     periods of every certificate (anchors too), each signature, cA and
     pathLenConstraint and keyCertSign (when keyUsage is present) for
     issuers, digitalSignature (when keyUsage is present) for the end entity,
-    unhandled critical extensions, SHA-1/MD5 signatures, depth, loops.
+    unhandled critical extensions, SHA-1/MD5 signatures, depth, loops, and
+    the work spent searching (``max_link_checks`` issuer checks).
     CertificateValidationError (an AuthenticationError) on failure."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("validation time must be timezone-aware")
@@ -427,6 +437,7 @@ def validate_chain(
         intermediates=tuple(_as_certificate(item) for item in intermediates),
         now=now,
         max_depth=max_depth,
+        checks_left=max_link_checks,
     )
     _check_end_entity(leaf, now)
     return ValidatedChain(_extend(store, [leaf]))
@@ -489,6 +500,7 @@ def identity_matches_certificate(id_type: int, id_data: bytes, cert: x509.Certif
 __all__ = [
     "CERTREQ_HASH_SIZE",
     "DEFAULT_MAX_DEPTH",
+    "DEFAULT_MAX_LINK_CHECKS",
     "CertificateValidationError",
     "ChainFailure",
     "CredentialError",

@@ -22,6 +22,7 @@ from rkmp_frr.crypto.auth import (
 )
 from rkmp_frr.crypto.certs import (
     CERTREQ_HASH_SIZE,
+    DEFAULT_MAX_LINK_CHECKS,
     CertificateValidationError,
     ChainFailure,
     CredentialError,
@@ -223,9 +224,12 @@ def failure_of(
     anchors: Sequence[x509.Certificate],
     now: datetime = NOW,
     max_depth: int = 8,
+    max_link_checks: int = DEFAULT_MAX_LINK_CHECKS,
 ) -> CertificateValidationError:
     with pytest.raises(CertificateValidationError) as info:
-        validate_chain(leaf, intermediates, anchors, now, max_depth=max_depth)
+        validate_chain(
+            leaf, intermediates, anchors, now, max_depth=max_depth, max_link_checks=max_link_checks
+        )
     assert isinstance(info.value, AuthenticationError)
     return info.value
 
@@ -454,6 +458,25 @@ def test_loop_between_cross_signed_cas(pki: Pki) -> None:
     leaf = make_cert(pki.leaf_spec(issuer=a_by_b, issuer_key=key_a))
     error = failure_of(leaf, [a_by_b, b_by_a], [pki.root])
     assert error.failure is ChainFailure.LOOP
+
+
+def test_search_work_is_bounded(pki: Pki) -> None:
+    """Many same-named CAs that vouch for each other: every path dead-ends,
+    and the search gives up after a fixed number of issuer checks instead
+    of trying them all."""
+    keys = [ec.generate_private_key(ec.SECP256R1()) for _ in range(3)]
+    stubs = [make_cert(CertSpec("Mesh CA", key, ca=True, usage=CA_USAGE)) for key in keys]
+    mesh = [
+        make_cert(CertSpec("Mesh CA", subject_key, stub, issuer_key, ca=True, usage=CA_USAGE))
+        for subject_key in keys
+        for stub, issuer_key in zip(stubs, keys, strict=True)
+        if subject_key is not issuer_key
+    ]
+    leaf = make_cert(pki.leaf_spec(issuer=stubs[0], issuer_key=keys[0]))
+    error = failure_of(leaf, mesh, [pki.root], max_link_checks=4)
+    assert error.failure is ChainFailure.SEARCH_LIMIT
+    # With the default budget the same search ends with a real reason.
+    assert failure_of(leaf, mesh, [pki.root]).failure is ChainFailure.LOOP
 
 
 def test_depth_bound(pki: Pki) -> None:
