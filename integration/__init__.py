@@ -1,0 +1,1 @@
+"""Integration tests: real peers (strongSwan, tshark, later FRR/BIRD) in network namespaces."""
