@@ -1,0 +1,118 @@
+"""The IKE header (RFC 7296 §3.1).
+
+``Next Payload`` and ``Length`` are not fields of :class:`Header`: they
+describe the payload chain and the datagram, so the encoder derives them and
+the decoder checks them (the length must equal the datagram length exactly).
+
+Flags: the unused flag bits "MUST be sent as zero and MUST be ignored on
+receipt" (§3.1). They are kept in ``flags`` (``HeaderFlag`` keeps unknown
+bits) so that encoding stays the exact inverse of decoding; test flags with
+``&``, never with ``==``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from struct import Struct
+from typing import TypeAlias
+
+from rkmp_frr.wire._checks import UINT8_MAX, UINT32_MAX, check_bytes, check_uint
+from rkmp_frr.wire.constants import (
+    HEADER_LENGTH,
+    IKE_MAJOR_VERSION,
+    IKE_MINOR_VERSION,
+    IKE_SPI_LENGTH,
+    HeaderFlag,
+)
+from rkmp_frr.wire.errors import MalformedMessage
+
+# SPIi, SPIr, Next Payload, MjVer|MnVer, Exchange Type, Flags, Message ID, Length.
+_HEADER = Struct(">8s8sBBBBII")
+assert _HEADER.size == HEADER_LENGTH
+
+# HeaderFlag(n) is slow-ish; all 256 values are precomputed for decoding.
+_FLAGS: tuple[HeaderFlag, ...] = tuple(HeaderFlag(n) for n in range(256))
+
+NIBBLE_MAX = 0x0F
+
+# What the decoders accept; they copy it to bytes once.
+BytesLike: TypeAlias = bytes | bytearray | memoryview
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """IKE header fields that carry information (RFC 7296 §3.1)."""
+
+    spi_i: bytes
+    spi_r: bytes
+    exchange_type: int
+    flags: HeaderFlag
+    message_id: int
+    major_version: int = IKE_MAJOR_VERSION
+    minor_version: int = IKE_MINOR_VERSION
+
+    @property
+    def is_response(self) -> bool:
+        return bool(self.flags & HeaderFlag.RESPONSE)
+
+    @property
+    def is_initiator(self) -> bool:
+        """The sender is the original initiator of the IKE SA."""
+        return bool(self.flags & HeaderFlag.INITIATOR)
+
+
+def unpack_header(data: bytes) -> tuple[Header, int]:
+    """Decode the header of a whole datagram; return it and its Next Payload.
+
+    Checks the datagram is at least a header long and that the Length field
+    equals the datagram length. The major version is *not* checked here.
+    """
+    if len(data) < HEADER_LENGTH:
+        raise MalformedMessage(
+            f"message of {len(data)} octets is shorter than the IKE header", len(data)
+        )
+    spi_i, spi_r, next_payload, version, exchange, flags, message_id, length = _HEADER.unpack_from(
+        data, 0
+    )
+    if length != len(data):
+        raise MalformedMessage(
+            f"header length {length} differs from datagram length {len(data)}", 24
+        )
+    header = Header(
+        spi_i=spi_i,
+        spi_r=spi_r,
+        exchange_type=exchange,
+        flags=_FLAGS[flags],
+        message_id=message_id,
+        major_version=version >> 4,
+        minor_version=version & NIBBLE_MAX,
+    )
+    return header, next_payload
+
+
+def decode_header(data: BytesLike) -> Header:
+    """Decode only the header of a datagram (any major version).
+
+    Useful to address an error response to a message whose payloads did not
+    decode, e.g. INVALID_MAJOR_VERSION.
+    """
+    return unpack_header(bytes(data))[0]
+
+
+def pack_header(header: Header, next_payload: int, length: int) -> bytes:
+    """Encode ``header`` with the derived Next Payload and Length fields."""
+    try:
+        flags = int(header.flags)
+    except (TypeError, ValueError):
+        flags = -1
+    return _HEADER.pack(
+        check_bytes("Header.spi_i", header.spi_i, IKE_SPI_LENGTH, IKE_SPI_LENGTH),
+        check_bytes("Header.spi_r", header.spi_r, IKE_SPI_LENGTH, IKE_SPI_LENGTH),
+        next_payload,
+        check_uint("Header.major_version", header.major_version, NIBBLE_MAX) << 4
+        | check_uint("Header.minor_version", header.minor_version, NIBBLE_MAX),
+        check_uint("Header.exchange_type", header.exchange_type, UINT8_MAX),
+        check_uint("Header.flags", flags, UINT8_MAX),
+        check_uint("Header.message_id", header.message_id, UINT32_MAX),
+        check_uint("message length", length, UINT32_MAX),
+    )
