@@ -114,7 +114,7 @@ def _check_keys(suite: CryptoSuite, sk_e: bytes, sk_a: bytes) -> None:
 def _mac(suite: CryptoSuite, sk_a: bytes, data: bytes) -> bytes:
     integ = suite.integ
     assert integ is not None
-    return hmac.digest(sk_a, data, integ.hash_name)[: integ.icv_size]
+    return integ.mac(sk_a, data)
 
 
 def _mac_verifies(suite: CryptoSuite, sk_a: bytes, data: bytes) -> bool:

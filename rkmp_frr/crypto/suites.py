@@ -9,6 +9,7 @@ payload, the HMAC-SHA2 PRFs (RFC 4868) and the key exchange groups of
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 
 from rkmp_frr.crypto.errors import CryptoError
@@ -62,6 +63,10 @@ class IntegAlgorithm:
     hash_name: str
     key_size: int
     icv_size: int
+
+    def mac(self, key: bytes, data: bytes) -> bytes:
+        """The ICV: HMAC truncated to its leftmost ``icv_size`` octets."""
+        return hmac.digest(key, data, self.hash_name)[: self.icv_size]
 
 
 @dataclass(frozen=True, slots=True)
