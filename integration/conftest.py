@@ -14,11 +14,8 @@ from pathlib import Path
 import pytest
 
 from integration.harness.netns import Link, NamespacePool, sweep_stale_namespaces, two_node_network
-from integration.harness.requirements import (
-    netns_unavailable_reason,
-    strongswan_unavailable_reason,
-    tshark_unavailable_reason,
-)
+from integration.harness.requirements import netns_unavailable_reason
+from integration.harness.skips import require_netns
 from integration.harness.workdir import make_work_dir, remove_work_dir
 
 INTEGRATION_DIR = Path(__file__).parent
@@ -29,25 +26,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if INTEGRATION_DIR in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.integration)
-
-
-def require_netns() -> None:
-    reason = netns_unavailable_reason()
-    if reason is not None:
-        pytest.skip(reason)
-
-
-def require_strongswan() -> None:
-    require_netns()
-    reason = strongswan_unavailable_reason()
-    if reason is not None:
-        pytest.skip(reason)
-
-
-def require_tshark() -> None:
-    reason = tshark_unavailable_reason()
-    if reason is not None:
-        pytest.skip(reason)
 
 
 @pytest.fixture(scope="session", autouse=True)

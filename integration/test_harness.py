@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from integration.conftest import require_netns
 from integration.harness.capture import start_capture
 from integration.harness.ike import ike_message
 from integration.harness.netns import NETNS_RUN_DIR, Link, two_node_network
@@ -28,6 +27,7 @@ from integration.harness.pcap import (
 )
 from integration.harness.process import start_process, wait_until
 from integration.harness.requirements import missing_programs
+from integration.harness.skips import require_netns
 from integration.harness.strongswan import parse_hex_dumps, parse_ike_key_sets
 
 V4_A, V4_B = ipaddress.IPv4Address("10.250.0.1"), ipaddress.IPv4Address("10.250.0.2")

@@ -23,9 +23,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from integration.conftest import require_strongswan, require_tshark
 from integration.harness.ike import IkeDatagram
 from integration.harness.pcap import write_udp_pcap
+from integration.harness.skips import require_strongswan, require_tshark
 from integration.harness.strongswan import LoggedIkeKeys, parse_ike_key_sets
 from integration.harness.strongswan_pair import ExchangeRecord, run_strongswan_exchange
 from integration.harness.tshark import (

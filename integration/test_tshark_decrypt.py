@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from integration.conftest import require_tshark
 from integration.harness.pcap import UdpDatagram, write_udp_pcap
+from integration.harness.skips import require_tshark
 from integration.harness.tshark import (
     expert_problems,
     icv_verdicts,
