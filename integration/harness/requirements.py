@@ -53,7 +53,8 @@ def missing_programs(*names: str) -> list[str]:
 
 def strongswan_unavailable_reason() -> str | None:
     if charon_path() is None:
-        return f"strongSwan charon not found (looked at {', '.join(CHARON_CANDIDATES)})"
+        where = os.environ.get("RKMP_CHARON") or ", ".join(CHARON_CANDIDATES)
+        return f"strongSwan charon not found (looked at {where})"
     missing = missing_programs("swanctl", "dumpcap", "unshare", "mount")
     if missing:
         return f"missing programs: {', '.join(missing)}"
