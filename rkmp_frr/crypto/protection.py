@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from struct import Struct
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from rkmp_frr.crypto.dh import Rng
 from rkmp_frr.crypto.errors import CryptoError, IntegrityError
 from rkmp_frr.crypto.suites import GCM_ICV_SIZE, GCM_IV_SIZE, GCM_SALT_SIZE, CryptoSuite
 from rkmp_frr.wire import (
@@ -46,8 +47,6 @@ from rkmp_frr.wire import (
     encode_payloads,
 )
 from rkmp_frr.wire.constants import GENERIC_PAYLOAD_HEADER_LENGTH, HEADER_LENGTH, PayloadType
-
-Rng = Callable[[int], bytes]
 
 _GENERIC = Struct(">BBH")  # Next Payload, C|RESERVED, Payload Length
 _NEXT_PAYLOAD_OFFSET = 16  # in the IKE header (RFC 7296 §3.1)
@@ -207,9 +206,11 @@ def unprotect(data: bytes, suite: CryptoSuite, sk_e: bytes, sk_a: bytes) -> Mess
     Returns the message with the same header and, as payloads, those before
     SK followed by SK's decrypted contents. ``sk_e``/``sk_a`` are the
     sender's keys. Raises IntegrityError if the message does not
-    authenticate (including when no SK payload can be found) or its padding
-    is bad; MalformedMessage if it is shorter than a header, or if it
-    authenticates but does not decode.
+    authenticate (including when no SK payload can be found, e.g. an SKF
+    fragment, which must be reassembled first) or its padding is bad;
+    MalformedMessage if it is shorter than a header, or if it authenticates
+    but does not decode (with CBC this is also what a wrong SK_e gives: the
+    HMAC does not cover the encryption key).
     """
     _check_keys(suite, sk_e, sk_a)
     data = bytes(data)
