@@ -177,13 +177,8 @@ def ke_group(proposal: str) -> tuple[KeId, int]:
 
 def test_strongswan_exchange_sequence(exchange: ExchangeRecord) -> None:
     """The capture holds the whole scenario, in order (harness sanity)."""
-    sequence = [
-        (
-            decode_message(m.message).header.exchange_type,
-            decode_message(m.message).header.is_response,
-        )
-        for m in unique_messages(exchange)
-    ]
+    headers = [decode_message(m.message).header for m in unique_messages(exchange)]
+    sequence = [(h.exchange_type, h.is_response) for h in headers]
     assert sequence == EXPECTED_SEQUENCE
 
 
