@@ -7,6 +7,7 @@ other integration test.
 from __future__ import annotations
 
 import ipaddress
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 
 from integration.harness.capture import start_capture
 from integration.harness.ike import ike_message
-from integration.harness.netns import NETNS_RUN_DIR, Link, two_node_network
+from integration.harness.netns import NETNS_RUN_DIR, Link, NamespacePool, two_node_network
 from integration.harness.pcap import (
     IPV4_HEADER_LENGTH,
     UdpDatagram,
@@ -157,20 +158,27 @@ def test_harness_veth_link_and_cleanup(tmp_path: Path) -> None:
     assert not any((NETNS_RUN_DIR / n).exists() for n in names)
 
 
-def test_harness_capture_on_veth(tmp_path: Path) -> None:
-    require_netns()
+def test_harness_capture_on_veth(two_nodes: Link, work_dir: Path) -> None:
     if missing_programs("dumpcap"):
         pytest.skip("dumpcap not found")
-    with two_node_network() as link:
-        pcap = tmp_path / "cap.pcap"
-        capture = start_capture(
-            link.left.ns, link.left.ifname, "udp port 5999", pcap, tmp_path / "dumpcap.log"
-        )
-        try:
-            _udp_roundtrip(link, tmp_path)
-            capture.wait_for_datagrams(1)
-        finally:
-            capture.stop()
+    link = two_nodes
+    pcap = work_dir / "cap.pcap"
+    capture = start_capture(
+        link.left.ns, link.left.ifname, "udp port 5999", pcap, work_dir / "dumpcap.log"
+    )
+    try:
+        _udp_roundtrip(link, work_dir)
+        capture.wait_for_datagrams(1)
+    finally:
+        capture.stop()
     (datagram,) = read_udp_datagrams(pcap)
     assert (datagram.src, datagram.dst, datagram.dport) == (V4_A, V4_B, 5999)
     assert datagram.payload == b"rkmp harness"
+
+
+def test_harness_netns_pool(netns_pool: NamespacePool) -> None:
+    ns = netns_pool.create("pool")
+    assert ns.name.startswith(f"rkmpt-{os.getpid()}-")
+    assert "lo" in ns.ip("-o", "link", "show", "up").stdout
+    netns_pool.close()
+    assert not (NETNS_RUN_DIR / ns.name).exists()
