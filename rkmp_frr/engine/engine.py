@@ -1,0 +1,656 @@
+"""The RKMP engine: a sans-I/O dispatcher over RKMP SAs.
+
+Modelled on aioquic's ``QuicConnection``: every entry point takes an
+explicit ``now`` and nothing here opens a socket, reads a clock or sleeps.
+
+Inputs: ``receive_datagram(data, addr, now)``, ``handle_timer(now)`` and the
+API calls (``initiate``, ``generate_sa``, ``rekey_child``, ``rekey_rkmp_sa``,
+``delete_child``, ``delete_rkmp_sa``, ``check_liveness``).
+Outputs: ``datagrams_to_send()``, ``get_timer()`` (one next deadline) and
+``next_event()``.
+
+``now`` is POSIX time in seconds (certificates are checked against it);
+any clock works for everything else since only differences are used.
+Datagrams are IKE messages without the non-ESP marker: the UDP edge adds
+and strips it (RFC 7296 §2.23).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
+from functools import cache
+from typing import Protocol
+
+from cryptography import x509
+
+from rkmp_frr.crypto import auth as authn
+from rkmp_frr.crypto.certs import certreq_data, load_certificate
+from rkmp_frr.crypto.proposals import CryptoProposal, parse_proposal
+from rkmp_frr.engine.child_sa import ChildSa
+from rkmp_frr.engine.cookies import CookieJar
+from rkmp_frr.engine.errors import NotEstablished, PolicyError, UnknownChildSa, UnknownPeer
+from rkmp_frr.engine.events import (
+    ChildParams,
+    ChildRef,
+    ChildSaDeleted,
+    DeleteReason,
+    Event,
+    PeerRestarted,
+    RkmpSaRef,
+)
+from rkmp_frr.engine.policy import CertTrust, LocalConfig, PeerPolicy
+from rkmp_frr.engine.reliability import ResponseCache
+from rkmp_frr.engine.rkmp_sa import LINGER, RkmpSa
+from rkmp_frr.engine.state import SaState
+from rkmp_frr.engine.tasks import sa_init
+from rkmp_frr.engine.tasks.create_child import CreateChildTask
+from rkmp_frr.engine.tasks.informational import DeleteChildTask, DeleteRkmpTask, LivenessTask
+from rkmp_frr.engine.tasks.rekey_rkmp import RekeyRkmpTask
+from rkmp_frr.engine.tasks.sa_auth import SaAuthTask
+from rkmp_frr.engine.types import Address
+from rkmp_frr.wire import (
+    Header,
+    Identity,
+    MalformedMessage,
+    Message,
+    NotifyPayload,
+    UnsupportedCriticalPayload,
+    decode_header,
+    decode_message,
+    encode_message,
+)
+from rkmp_frr.wire.constants import (
+    IKE_MAJOR_VERSION,
+    IKE_SPI_LENGTH,
+    ExchangeType,
+    HeaderFlag,
+    NotifyType,
+    ProtocolId,
+)
+
+ZERO_SPI = bytes(IKE_SPI_LENGTH)
+
+KeyIdsInUse = Callable[[Address, ProtocolId], Iterable[tuple[int, int]]]
+"""Key IDs held outside the engine (the key table): ``(local, remote)``
+pairs for a peer and protocol, kept out of new allocations."""
+
+
+class _Timed(Protocol):
+    deadline: float | None
+
+    def next_deadline(self) -> float | None: ...
+
+    def on_timer(self, now: float) -> None: ...
+
+
+class _Orphans:
+    """Child SAs whose RKMP SA ended without a failure: they stay until
+    their hard lifetime, or until a new child SA of the same protocol with
+    the same peer replaces them."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.by_peer: dict[Address, list[ChildSa]] = {}
+        self.deadline: float | None = None
+
+    def add(self, peer: Address, children: Iterable[ChildSa]) -> None:
+        self.by_peer.setdefault(peer, []).extend(children)
+        self.engine.touch(self)
+
+    def take(self, peer: Address, protocol: ProtocolId) -> ChildRef | None:
+        children = self.by_peer.get(peer)
+        if not children:
+            return None
+        for index, child in enumerate(children):
+            if child.protocol == protocol:
+                del children[index]
+                self.engine.touch(self)
+                return child.ref
+        return None
+
+    def remove(self, peer: Address, protocol: int, local_key_id: int) -> ChildSa | None:
+        for index, child in enumerate(self.by_peer.get(peer, ())):
+            if child.protocol == protocol and child.ref.local_key_id == local_key_id:
+                del self.by_peer[peer][index]
+                self.engine.touch(self)
+                return child
+        return None
+
+    def of(self, peer: Address) -> list[ChildSa]:
+        return self.by_peer.get(peer, [])
+
+    def next_deadline(self) -> float | None:
+        times = [c.expires for children in self.by_peer.values() for c in children]
+        return min(times) if times else None
+
+    def on_timer(self, now: float) -> None:
+        for peer, children in list(self.by_peer.items()):
+            for child in [c for c in children if c.expires <= now]:
+                children.remove(child)
+                self.engine.emit(ChildSaDeleted(child.ref, DeleteReason.EXPIRED))
+            if not children:
+                del self.by_peer[peer]
+
+
+class Engine:
+    """All RKMP SAs of one router."""
+
+    def __init__(
+        self,
+        config: LocalConfig,
+        *,
+        rng: random.Random | None = None,
+        key_ids_in_use: KeyIdsInUse | None = None,
+    ) -> None:
+        self.config = config
+        self.rng = rng if rng is not None else random.SystemRandom()
+        self._external_key_ids = key_ids_in_use
+        self._sas: dict[bytes, RkmpSa] = {}  # by our SPI
+        self._by_peer: dict[Address, list[RkmpSa]] = {}
+        self._by_init: dict[tuple[Address, bytes], RkmpSa] = {}  # responder SAs by (addr, SPIi)
+        self._half_open: Counter[str] = Counter()  # by source host
+        self._half_open_total = 0
+        self._half_open_sas: set[RkmpSa] = set()
+        self._lingering: dict[bytes, tuple[float, ResponseCache, Address]] = {}
+        self._reserved: Counter[tuple[Address, ProtocolId, int]] = Counter()
+        self._orphans = _Orphans(self)
+        self._out: list[tuple[bytes, Address]] = []
+        self._events: deque[Event] = deque()
+        self._timers: list[tuple[float, int, _Timed]] = []
+        self._seq = itertools.count()
+        self._dirty: set[_Timed] = set()
+        self.cookies = CookieJar(self.rng, config.dos.cookie_secret_lifetime)
+        self.hash_algorithms_data = authn.encode_signature_hash_algorithms(
+            authn.supported_hash_algorithms()
+        )
+        self._proposals: dict[tuple[str, ...], tuple[CryptoProposal, ...]] = {}
+
+    # --- outputs -----------------------------------------------------------------------
+
+    def datagrams_to_send(self, now: float | None = None) -> list[tuple[bytes, Address]]:
+        """Datagrams to send, in order, each with its destination."""
+        out, self._out = self._out, []
+        return out
+
+    def next_event(self) -> Event | None:
+        return self._events.popleft() if self._events else None
+
+    def get_timer(self) -> float | None:
+        """When ``handle_timer`` must next be called, or None."""
+        self._flush_timers()
+        timers = self._timers
+        while timers:
+            when, _, target = timers[0]
+            if target.deadline == when:
+                return when
+            heapq.heappop(timers)  # stale
+        return None
+
+    # --- inputs ------------------------------------------------------------------------
+
+    def handle_timer(self, now: float) -> None:
+        self._flush_timers()
+        handled: set[int] = set()
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            when, _, target = heapq.heappop(timers)
+            if target.deadline != when or id(target) in handled:
+                continue
+            handled.add(id(target))
+            target.deadline = None
+            target.on_timer(now)
+            self.touch(target)
+            self._flush_timers()
+
+    def receive_datagram(self, data: bytes, addr: Address, now: float) -> None:
+        try:
+            header = decode_header(data)
+        except MalformedMessage:
+            return
+        if header.major_version != IKE_MAJOR_VERSION:
+            self._wrong_version(header, addr)
+        elif header.exchange_type == ExchangeType.IKE_SA_INIT and not header.is_response:
+            self._init_request(data, header, addr, now)
+        else:
+            local_spi = header.spi_r if header.is_initiator else header.spi_i
+            sa = self._sas.get(local_spi)
+            if sa is None:
+                self._lingering_response(local_spi, data, header, addr, now)
+            elif header.exchange_type == ExchangeType.IKE_SA_INIT or (
+                sa.spi_i == header.spi_i and sa.spi_r == header.spi_r
+            ):
+                sa.receive(data, header, now)
+        self._flush_timers()
+
+    def _wrong_version(self, header: Header, addr: Address) -> None:
+        """RFC 7296 §2.5: answer a request of a higher major version with
+        INVALID_MAJOR_VERSION in a version 2 message."""
+        if header.is_response or header.exchange_type != ExchangeType.IKE_SA_INIT:
+            return
+        if header.major_version < IKE_MAJOR_VERSION:
+            return
+        self._answer_init(header, addr, NotifyType.INVALID_MAJOR_VERSION)
+
+    def _answer_init(
+        self, header: Header, addr: Address, kind: NotifyType, data: bytes = b""
+    ) -> None:
+        reply = Header(header.spi_i, ZERO_SPI, ExchangeType.IKE_SA_INIT, HeaderFlag.RESPONSE, 0)
+        message = Message(reply, (NotifyPayload(kind, data=data),))
+        self.send(encode_message(message), addr)
+
+    def _init_request(self, data: bytes, header: Header, addr: Address, now: float) -> None:
+        if header.spi_r != ZERO_SPI or header.message_id != 0 or not header.is_initiator:
+            return
+        known = self._by_init.get((addr, header.spi_i))
+        if known is not None:
+            cached = known.cache.lookup(0, data)
+            if cached is not None:
+                self.send(cached, addr)  # a retransmitted request (RFC 7296 §2.1)
+            return
+        try:
+            message = decode_message(data)
+        except UnsupportedCriticalPayload as error:
+            self._answer_init(
+                header, addr, NotifyType.UNSUPPORTED_CRITICAL_PAYLOAD, bytes((error.payload_type,))
+            )
+            return
+        except MalformedMessage:
+            self._answer_init(header, addr, NotifyType.INVALID_SYNTAX)
+            return
+        sa_init.respond(self, data, message, addr, now)
+
+    def _lingering_response(
+        self, local_spi: bytes, data: bytes, header: Header, addr: Address, now: float
+    ) -> None:
+        """A retransmitted request for an SA we closed right after answering
+        it (e.g. its Delete): answer again from the kept response."""
+        entry = self._lingering.get(local_spi)
+        if entry is None or header.is_response:
+            return
+        until, response_cache, peer = entry
+        if now > until:
+            del self._lingering[local_spi]
+            return
+        cached = response_cache.lookup(header.message_id, data)
+        if cached is not None:
+            self.send(cached, peer)
+
+    # --- API ---------------------------------------------------------------------------
+
+    def initiate(
+        self, peer: Address, now: float, protocols: Iterable[ProtocolId] | None = None
+    ) -> None:
+        """Make sure an RKMP SA with ``peer`` exists or is being set up, and
+        ask for a child SA for each of ``protocols`` (default: every
+        protocol of the peer's policy) that it does not have yet."""
+        policy = self._policy(peer)
+        wanted = list(protocols) if protocols is not None else [c.protocol for c in policy.children]
+        sa = self._current_sa(peer)
+        have: set[ProtocolId] = set()
+        if sa is None:
+            sa = self._start(peer, policy, now)
+        else:
+            have = {c.protocol for c in sa.children.values()} | set(sa.wanted_children)
+        for protocol in wanted:
+            if protocol not in have:
+                self._request_child(sa, protocol, now)
+        self._flush_timers()
+
+    def generate_sa(self, peer: Address, protocol: ProtocolId, now: float) -> None:
+        """RKMP_generateSA: a new child SA for ``protocol`` with ``peer``,
+        setting up the RKMP SA first if needed. The outcome is reported as
+        ChildSaCreated (or ChildSaRekeyed when it replaces an orphan) or
+        ChildSaFailed."""
+        policy = self._policy(peer)
+        if policy.child_policy(protocol) is None:
+            raise PolicyError(f"peer {policy.name} has no policy for {protocol.name}")
+        sa = self._current_sa(peer) or self._start(peer, policy, now)
+        self._request_child(sa, protocol, now)
+        self._flush_timers()
+
+    def rekey_child(self, peer: Address, protocol: ProtocolId, key_id: int, now: float) -> None:
+        """RKMP_rekeySA for the child SA with our key ID ``key_id``."""
+        sa, child = self._child(peer, protocol, key_id)
+        child.rekey_due = float("inf")
+        sa.queue_task(CreateChildTask(protocol, rekey=child), now)
+        self._flush_timers()
+
+    def delete_child(self, peer: Address, protocol: ProtocolId, key_id: int, now: float) -> None:
+        orphan = self._orphans.remove(peer, protocol, key_id)
+        if orphan is not None:
+            self.emit(ChildSaDeleted(orphan.ref, DeleteReason.LOCAL))
+            return
+        sa, child = self._child(peer, protocol, key_id)
+        sa.queue_task(DeleteChildTask(child, DeleteReason.LOCAL), now)
+        self._flush_timers()
+
+    def rekey_rkmp_sa(self, peer: Address, now: float) -> None:
+        sa = self._established(peer)
+        if not sa.rekey_queued:
+            sa.rekey_queued = True
+            sa.queue_task(RekeyRkmpTask(), now)
+        self._flush_timers()
+
+    def delete_rkmp_sa(self, peer: Address, now: float) -> None:
+        sa = self._current_sa(peer)
+        if sa is None:
+            raise NotEstablished(f"no RKMP SA with {peer}")
+        if sa.state is SaState.ESTABLISHED:
+            sa.queue_task(DeleteRkmpTask(DeleteReason.LOCAL), now)
+        else:
+            sa.delete_orderly(DeleteReason.LOCAL, now)  # not set up yet: just forget it
+        self._flush_timers()
+
+    def check_liveness(self, peer: Address, now: float) -> None:
+        """Ask the peer for a sign of life: PeerAlive, or RkmpSaFailed with
+        LIVENESS_TIMEOUT once the retransmissions are spent."""
+        sa = self._established(peer)
+        sa.queue_task(LivenessTask(report=True), now)
+        self._flush_timers()
+
+    # --- queries -----------------------------------------------------------------------
+
+    def rkmp_sas(self, peer: Address | None = None) -> list[RkmpSaRef]:
+        """The established RKMP SAs (not replaced, not being deleted)."""
+        sas = self._sas.values() if peer is None else self._by_peer.get(peer, [])
+        return [
+            sa.ref
+            for sa in sas
+            if sa.state is SaState.ESTABLISHED and sa.successor is None and not sa.duplicate
+        ]
+
+    def child_sas(self, peer: Address) -> list[ChildParams]:
+        """The reported child SAs with ``peer`` that are in use (not
+        replaced by a rekey), including orphans."""
+        from rkmp_frr.engine.child_sa import ChildState
+
+        result = []
+        for sa in self._by_peer.get(peer, []):
+            for child in sa.children.values():
+                if child.reported and child.state in (
+                    ChildState.ACTIVE,
+                    ChildState.REKEYING,
+                ):
+                    result.append(child.params)
+        result.extend(child.params for child in self._orphans.of(peer))
+        return result
+
+    # --- for SAs and tasks ----------------------------------------------------------------
+
+    def send(self, datagram: bytes, addr: Address) -> None:
+        self._out.append((datagram, addr))
+
+    def emit(self, event: Event) -> None:
+        self._events.append(event)
+
+    def touch(self, target: _Timed) -> None:
+        self._dirty.add(target)
+
+    def _flush_timers(self) -> None:
+        while self._dirty:
+            target = self._dirty.pop()
+            deadline = target.next_deadline()
+            if deadline != target.deadline:
+                target.deadline = deadline
+                if deadline is not None:
+                    heapq.heappush(self._timers, (deadline, next(self._seq), target))
+
+    def new_spi(self) -> bytes:
+        while True:
+            spi = self.rng.randbytes(IKE_SPI_LENGTH)
+            if spi != ZERO_SPI and spi not in self._sas:
+                return spi
+
+    def register(self, sa: RkmpSa, half_open_key: tuple[Address, bytes] | None = None) -> None:
+        self._sas[sa.local_spi] = sa
+        self._by_peer.setdefault(sa.peer, []).append(sa)
+        if half_open_key is not None:
+            self._by_init[half_open_key] = sa
+            self._half_open_sas.add(sa)
+            self._half_open[sa.peer[0]] += 1
+            self._half_open_total += 1
+        self.touch(sa)
+
+    def half_open_done(self, sa: RkmpSa) -> None:
+        if sa in self._half_open_sas:
+            self._half_open_sas.discard(sa)
+            self._half_open[sa.peer[0]] -= 1
+            if not self._half_open[sa.peer[0]]:
+                del self._half_open[sa.peer[0]]
+            self._half_open_total -= 1
+
+    def unregister(self, sa: RkmpSa, now: float) -> None:
+        if self._sas.get(sa.local_spi) is sa:
+            del self._sas[sa.local_spi]
+        peers = self._by_peer.get(sa.peer)
+        if peers is not None and sa in peers:
+            peers.remove(sa)
+            if not peers:
+                del self._by_peer[sa.peer]
+        key = (sa.peer, sa.spi_i)
+        if not sa.initiator and self._by_init.get(key) is sa:
+            del self._by_init[key]
+        self.half_open_done(sa)
+        if sa.cache.response:
+            self._prune_lingering(now)
+            self._lingering[sa.local_spi] = (now + LINGER, sa.cache, sa.peer)
+        self._release_reservations_of(sa)
+
+    def _prune_lingering(self, now: float) -> None:
+        if len(self._lingering) < 64:
+            return
+        for spi in [s for s, (until, _, _) in self._lingering.items() if until < now]:
+            del self._lingering[spi]
+
+    def _release_reservations_of(self, sa: RkmpSa) -> None:
+        del sa  # reservations are released by their tasks' on_abort
+
+    def sas_of(self, peer: Address) -> list[RkmpSa]:
+        return list(self._by_peer.get(peer, []))
+
+    def cookies_required(self, host: str) -> bool:
+        dos = self.config.dos
+        return (
+            self._half_open_total >= dos.cookie_threshold
+            or self._half_open[host] >= dos.cookie_threshold_per_address
+        )
+
+    def proposals_for(self, policy: PeerPolicy) -> tuple[CryptoProposal, ...]:
+        key = policy.rkmp_proposals
+        found = self._proposals.get(key)
+        if found is None:
+            found = tuple(parse_proposal(text) for text in key)
+            self._proposals[key] = found
+        return found
+
+    def identity(self, text: str) -> Identity:
+        return _identity(text)
+
+    def trust_anchors(self, trust: CertTrust) -> tuple[x509.Certificate, ...]:
+        return _anchors(trust.anchors)
+
+    def certreq_for(self, policy: PeerPolicy) -> bytes | None:
+        """CERTREQ data naming our trust anchors, if we check certificates."""
+        try:
+            remote = self.config.remote_auth_for(policy)
+        except ValueError:
+            return None
+        if not isinstance(remote, CertTrust):
+            return None
+        return certreq_data(self.trust_anchors(remote))
+
+    # key IDs
+
+    def key_ids_in_use(self, peer: Address, protocol: ProtocolId) -> tuple[set[int], set[int]]:
+        """(our key IDs, the peer's key IDs) taken for this peer and protocol:
+        live and orphaned child SAs, offers in flight, and the key table's."""
+        local: set[int] = set()
+        remote: set[int] = set()
+        for sa in self._by_peer.get(peer, ()):
+            for child in sa.children.values():
+                if child.protocol == protocol:
+                    local.add(child.ref.local_key_id)
+                    remote.add(child.ref.remote_key_id)
+        for child in self._orphans.of(peer):
+            if child.protocol == protocol:
+                local.add(child.ref.local_key_id)
+                remote.add(child.ref.remote_key_id)
+        for (p, proto, key_id), count in self._reserved.items():
+            if p == peer and proto == protocol and count > 0:
+                local.add(key_id)
+        if self._external_key_ids is not None:
+            for ours, theirs in self._external_key_ids(peer, protocol):
+                local.add(ours)
+                remote.add(theirs)
+        return local, remote
+
+    def reserve_key_id(self, peer: Address, protocol: ProtocolId, key_id: int) -> None:
+        self._reserved[(peer, protocol, key_id)] += 1
+
+    def release_key_id(self, peer: Address, protocol: ProtocolId, key_id: int) -> None:
+        key = (peer, protocol, key_id)
+        self._reserved[key] -= 1
+        if self._reserved[key] <= 0:
+            del self._reserved[key]
+
+    # orphans
+
+    def add_orphans(self, peer: Address, children: Iterable[ChildSa], now: float) -> None:
+        children = list(children)
+        if children:
+            self._orphans.add(peer, children)
+
+    def take_orphan(self, peer: Address, protocol: ProtocolId) -> ChildRef | None:
+        return self._orphans.take(peer, protocol)
+
+    # SA relations
+
+    def has_other_sa(self, sa: RkmpSa) -> bool:
+        return any(
+            other is not sa
+            and other.state
+            in (SaState.ESTABLISHED, SaState.UNCONFIRMED, SaState.REKEYED, SaState.DELETING)
+            for other in self._by_peer.get(sa.peer, ())
+        )
+
+    def initial_contact(self, sa: RkmpSa, now: float) -> None:
+        """The peer says ``sa`` is its only SA with us (RFC 7296 §3.10.1):
+        SAs established before this one began are stale. They go without a
+        failure; their children stay until replaced (DESIGN.md §2)."""
+        for other in self.sas_of(sa.peer):
+            if other is sa or other.established_at is None:
+                continue
+            if other.established_at >= sa.created_at or other.state is SaState.CLOSED:
+                continue
+            children = [c for c in other.children.values() if c.reported]
+            self.emit(PeerRestarted(other.ref, tuple(c.ref for c in children)))
+            self.add_orphans(other.peer, children, now)
+            other.children.clear()
+            other.close(now)
+
+    def sa_established(self, sa: RkmpSa, now: float) -> None:
+        """Simultaneous initiation left two RKMP SAs with one peer: the one
+        made with the lowest nonce is redundant (the rule of RFC 7296
+        §2.8.1); its initiator deletes it and the children move to the other."""
+        for other in self.sas_of(sa.peer):
+            if (
+                other is sa
+                or other.state is not SaState.ESTABLISHED
+                or other.successor is not None
+                or other.duplicate
+            ):
+                continue
+            if sa.lowest_nonce < other.lowest_nonce:
+                self._retire_duplicate(sa, other, now)
+                return
+            self._retire_duplicate(other, sa, now)
+
+    def _retire_duplicate(self, loser: RkmpSa, winner: RkmpSa, now: float) -> None:
+        loser.duplicate = True
+        winner.children.update(loser.children)
+        loser.children.clear()
+        winner.wanted_children.extend(loser.wanted_children)
+        loser.wanted_children.clear()
+        loser.successor = winner
+        loser.set_state(SaState.REKEYED)
+        loser.migrate_tasks(now)
+        if loser.initiator:
+            loser.queue_task(DeleteRkmpTask(DeleteReason.REDUNDANT), now)
+        else:
+            loser.linger(now)
+        self.touch(winner)
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _policy(self, peer: Address) -> PeerPolicy:
+        policy = self.config.peer_for(peer[0])
+        if policy is None:
+            raise UnknownPeer(f"no peer policy for {peer[0]}")
+        return policy
+
+    def _current_sa(self, peer: Address) -> RkmpSa | None:
+        """The SA new work for ``peer`` goes to: an established one, else
+        one being set up."""
+        candidates = [
+            sa for sa in self._by_peer.get(peer, []) if sa.successor is None and not sa.duplicate
+        ]
+        for state in (
+            SaState.ESTABLISHED,
+            SaState.UNCONFIRMED,
+            SaState.AUTH_SENT,
+            SaState.INIT_SENT,
+            SaState.INIT_ANSWERED,
+        ):
+            for sa in reversed(candidates):
+                if sa.state is state:
+                    return sa
+        return None
+
+    def _established(self, peer: Address) -> RkmpSa:
+        sa = self._current_sa(peer)
+        if sa is None or sa.state is not SaState.ESTABLISHED:
+            raise NotEstablished(f"no established RKMP SA with {peer}")
+        return sa
+
+    def _child(self, peer: Address, protocol: ProtocolId, key_id: int) -> tuple[RkmpSa, ChildSa]:
+        sa = self._established(peer)
+        child = sa.find_child(protocol, key_id, remote=False)
+        if child is None or not child.reported:
+            raise UnknownChildSa(f"no {protocol.name} child SA with key ID {key_id}")
+        return sa, child
+
+    def _start(self, peer: Address, policy: PeerPolicy, now: float) -> RkmpSa:
+        sa = RkmpSa(
+            self,
+            policy,
+            peer,
+            initiator=True,
+            spi_i=self.new_spi(),
+            spi_r=ZERO_SPI,
+            state=SaState.INIT_SENT,
+            now=now,
+        )
+        self.register(sa)
+        sa.queue_task(sa_init.SaInitTask(), now)
+        sa.queue_task(SaAuthTask(), now)
+        return sa
+
+    def _request_child(self, sa: RkmpSa, protocol: ProtocolId, now: float) -> None:
+        if sa.initiator and sa.state is SaState.INIT_SENT:
+            sa.wanted_children.append(protocol)  # SAi2 of RKMP_SA_AUTH
+        else:
+            sa.queue_task(CreateChildTask(protocol), now)
+
+
+@cache
+def _identity(text: str) -> Identity:
+    return Identity.from_text(text)
+
+
+@cache
+def _anchors(ders: tuple[bytes, ...]) -> tuple[x509.Certificate, ...]:
+    return tuple(load_certificate(der) for der in ders)
