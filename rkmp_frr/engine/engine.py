@@ -354,6 +354,12 @@ class Engine:
 
     # --- queries -----------------------------------------------------------------------
 
+    def idle(self) -> bool:
+        """No exchange of ours in flight, queued or waiting to be retried."""
+        return all(
+            sa.pending is None and not sa.queue and not sa.deferred for sa in self._sas.values()
+        )
+
     def rkmp_sas(self, peer: Address | None = None) -> list[RkmpSaRef]:
         """The established RKMP SAs (not replaced, not being deleted)."""
         sas = self._sas.values() if peer is None else self._by_peer.get(peer, [])

@@ -208,6 +208,9 @@ class LocalConfig:
     retransmit: RetransmitPolicy = RetransmitPolicy()
     dos: DosPolicy = DosPolicy()
     nonce_size: int = 32
+    # Announce RKMP_SUPPORTED (DESIGN.md §2). Off only to act as a plain
+    # IKEv2 peer in tests of the childless fallback.
+    announce_rkmp: bool = True
 
     def __post_init__(self) -> None:
         if not 16 <= self.nonce_size <= 256:  # RFC 7296 §3.9

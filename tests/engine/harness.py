@@ -191,18 +191,15 @@ class Network:
         if not condition():
             raise AssertionError(f"condition not reached within {timeout} s (now {self.now})")
 
-    def settle(self, quiet: float = 1.0, timeout: float = 600.0) -> None:
-        """Run until no datagram is in flight and no timer fires within
-        ``quiet`` seconds (long-term timers such as rekeys stay pending)."""
-        limit = self.now + timeout
-        while self.now < limit:
-            self.flush()
-            when = self._next_time()
-            if when is None or (not self._queue and when > self.now + quiet):
-                return
-            if not self.step(limit):
-                return
-        raise AssertionError("network did not settle")
+    def idle(self) -> bool:
+        """No datagram in flight and no engine with an exchange of its own
+        in flight or queued."""
+        return not self._queue and all(node.engine.idle() for node in self.nodes.values())
+
+    def settle(self, timeout: float = 600.0) -> None:
+        """Run until the network is idle (long-term timers such as rekeys
+        and liveness checks stay pending)."""
+        self.run_until(self.idle, timeout)
 
 
 # --- ready-made set-ups --------------------------------------------------------------

@@ -59,11 +59,13 @@ MAX_INIT_RETRIES = 3  # COOKIE / INVALID_KE_PAYLOAD round trips before giving up
 def _status_notifies(engine: Engine) -> tuple[Payload, ...]:
     """What both sides announce in RKMP_SA_INIT (DESIGN.md §2, RFC 6023,
     RFC 7427 §4)."""
-    return (
-        notify(NotifyType.RKMP_SUPPORTED),
+    status = (
         notify(NotifyType.CHILDLESS_IKEV2_SUPPORTED),
         notify(NotifyType.SIGNATURE_HASH_ALGORITHMS, engine.hash_algorithms_data),
     )
+    if engine.config.announce_rkmp:
+        return (notify(NotifyType.RKMP_SUPPORTED), *status)
+    return status
 
 
 def _peer_hashes(message: Message) -> tuple[int, ...]:

@@ -1,0 +1,102 @@
+"""Unit tests of the engine's small parts: policy, reliability, cookies,
+the state table."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from rkmp_frr.engine.cookies import CookieJar
+from rkmp_frr.engine.policy import (
+    Lifetime,
+    LocalConfig,
+    PeerPolicy,
+    PskCredential,
+    RetransmitPolicy,
+)
+from rkmp_frr.engine.reliability import OutstandingRequest, ResponseCache, wait_time
+from rkmp_frr.engine.state import SaState, StateError, check_transition
+
+
+def test_default_retransmission_budget_is_strongswans() -> None:
+    policy = RetransmitPolicy()
+    # strongSwan: 4 s x 1.8^n, 5 retransmissions, give up after ~165 s.
+    assert [round(policy.interval(n), 3) for n in range(3)] == [4.0, 7.2, 12.96]
+    assert 165 < policy.budget < 166
+
+
+def test_retransmission_schedule_and_give_up() -> None:
+    policy = RetransmitPolicy(timeout=1.0, base=2.0, tries=3)
+    rng = random.Random(0)
+    request = OutstandingRequest(0, b"x", object(), deadline=wait_time(policy, 0, rng))
+    deadlines = [request.deadline]
+    while request.on_deadline(policy, rng, request.deadline):
+        deadlines.append(request.deadline)
+    assert deadlines == [1.0, 3.0, 7.0, 15.0]  # 1 + 2 + 4 + 8
+    assert request.attempt == 3
+    assert deadlines[-1] == policy.budget
+
+
+def test_retransmission_limit_and_jitter() -> None:
+    capped = RetransmitPolicy(timeout=4.0, base=2.0, tries=4, limit=10.0)
+    assert [capped.interval(n) for n in range(4)] == [4.0, 8.0, 10.0, 10.0]
+    jittered = RetransmitPolicy(jitter=0.5)
+    waits = {wait_time(jittered, 0, random.Random(seed)) for seed in range(20)}
+    assert all(2.0 <= w <= 4.0 for w in waits) and len(waits) > 1
+
+
+@pytest.mark.parametrize("kwargs", [{"timeout": 0}, {"base": 0.5}, {"tries": -1}, {"jitter": 1.0}])
+def test_bad_retransmit_policy(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ValueError):
+        RetransmitPolicy(**kwargs)  # type: ignore[arg-type]
+
+
+def test_lifetime_checks() -> None:
+    assert Lifetime(100, 10, 5).hard_time == 105
+    with pytest.raises(ValueError):
+        Lifetime(100, 100, 5)
+
+
+def test_response_cache_needs_the_exact_request() -> None:
+    cache = ResponseCache()
+    assert cache.lookup(0, b"req") is None
+    cache.store(3, b"req", b"resp")
+    assert cache.lookup(3, b"req") == b"resp"
+    assert cache.lookup(3, b"other") is None
+    assert cache.lookup(2, b"req") is None
+
+
+def test_peer_matching_by_prefix_and_exact_text() -> None:
+    psk = PskCredential(b"secret-psk")
+    net = PeerPolicy("lan", "192.0.2.0/30")
+    host = PeerPolicy("host", "peer.example")
+    config = LocalConfig("me", psk, peers=(net, host))
+    assert config.peer_for("192.0.2.3") is net
+    assert config.peer_for("192.0.2.4") is None
+    assert config.peer_for("peer.example") is host
+    assert config.remote_auth_for(net) is psk
+    with pytest.raises(ValueError):
+        PskCredential(b"")
+    assert "secret" not in repr(psk)
+
+
+def test_cookie_round_trip_and_rotation() -> None:
+    jar = CookieJar(random.Random(1), lifetime=10.0)
+    cookie = jar.make(b"n" * 16, "192.0.2.1", b"s" * 8, now=0.0)
+    assert jar.check(cookie, b"n" * 16, "192.0.2.1", b"s" * 8, now=1.0)
+    assert not jar.check(cookie, b"m" * 16, "192.0.2.1", b"s" * 8, now=1.0)
+    assert not jar.check(cookie, b"n" * 16, "192.0.2.9", b"s" * 8, now=1.0)
+    assert not jar.check(cookie[:-1], b"n" * 16, "192.0.2.1", b"s" * 8, now=1.0)
+    # One rotation later the old secret still works; two rotations later not.
+    assert jar.check(cookie, b"n" * 16, "192.0.2.1", b"s" * 8, now=11.0)
+    assert not jar.check(cookie, b"n" * 16, "192.0.2.1", b"s" * 8, now=40.0)
+
+
+def test_state_table() -> None:
+    check_transition(SaState.INIT_SENT, SaState.AUTH_SENT)
+    check_transition(SaState.UNCONFIRMED, SaState.ESTABLISHED)
+    with pytest.raises(StateError):
+        check_transition(SaState.INIT_ANSWERED, SaState.ESTABLISHED)
+    with pytest.raises(StateError):
+        check_transition(SaState.CLOSED, SaState.ESTABLISHED)
