@@ -507,6 +507,9 @@ class RkmpSa:
                 self.suite_name,
             )
         )
+        for child in list(self.children.values()):
+            if not child.reported:  # held back until the SA was confirmed
+                self.announce_child(child)
         self.engine.sa_established(self, now)
 
     def start_lifetime(self, now: float) -> None:
@@ -527,9 +530,6 @@ class RkmpSa:
         child SAs held back until now."""
         self.set_state(SaState.ESTABLISHED)
         self.establish(now)
-        for child in list(self.children.values()):
-            if not child.reported:
-                self.announce_child(child)
 
     def fail(self, reason: FailureReason, now: float) -> None:
         """The SA failed (RP_revokeSA): revoke or keep its children per

@@ -43,8 +43,11 @@ from .harness import (
 )
 
 
-def _sa(engine: Engine, spi: bytes) -> RkmpSa:
-    return engine._sas[spi]
+def _sa(engine: Engine, spi_i: bytes, spi_r: bytes) -> RkmpSa:
+    """The engine's SA object, by whichever SPI is its own."""
+    sa = engine._sas.get(spi_i) or engine._sas[spi_r]
+    assert (sa.spi_i, sa.spi_r) == (spi_i, spi_r)
+    return sa
 
 
 def assert_same_sa_keys(a: Node, b: Node) -> None:
@@ -52,8 +55,8 @@ def assert_same_sa_keys(a: Node, b: Node) -> None:
     [ref_a] = a.engine.rkmp_sas(ADDR_B)
     [ref_b] = b.engine.rkmp_sas(ADDR_A)
     assert (ref_a.spi_i, ref_a.spi_r) == (ref_b.spi_i, ref_b.spi_r)
-    keys_a = _sa(a.engine, ref_a.spi_i).keys
-    keys_b = _sa(b.engine, ref_b.spi_r).keys
+    keys_a = _sa(a.engine, ref_a.spi_i, ref_a.spi_r).keys
+    keys_b = _sa(b.engine, ref_b.spi_i, ref_b.spi_r).keys
     assert keys_a is not None and keys_a == keys_b
 
 
