@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from rkmp_frr.engine import Engine
@@ -245,10 +245,10 @@ def make_engine(
 
 def pair(
     seed: int = 1,
-    a_policy: dict[str, object] | None = None,
-    b_policy: dict[str, object] | None = None,
-    a_config: dict[str, object] | None = None,
-    b_config: dict[str, object] | None = None,
+    a_policy: Mapping[str, object] | None = None,
+    b_policy: Mapping[str, object] | None = None,
+    a_config: Mapping[str, object] | None = None,
+    b_config: Mapping[str, object] | None = None,
     latency: float = 0.005,
 ) -> tuple[Network, Node, Node]:
     """Two engines, A (192.0.2.1) and B (192.0.2.2), with PSK and a TCP-AO

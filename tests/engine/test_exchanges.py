@@ -185,14 +185,14 @@ def test_new_rkmp_sa_child_replaces_an_orphan() -> None:
     a.engine.initiate(ADDR_B, net.now)
     net.settle()
     for n in (a, b):
-        [rekeyed] = n.of_type(ChildSaRekeyed)
+        [_rekeyed] = n.of_type(ChildSaRekeyed)
         assert len(n.of_type(ChildSaCreated)) == 1  # only the first one
     assert a.of_type(ChildSaRekeyed)[0].old == orphan.ref
     assert_same_children(a, b)
 
 
 def test_liveness_check() -> None:
-    net, a, b = established()
+    net, a, _b = established()
     a.engine.check_liveness(ADDR_B, net.now)
     net.settle()
     assert len(a.of_type(PeerAlive)) == 1
@@ -202,7 +202,7 @@ def test_liveness_check() -> None:
 @pytest.mark.parametrize("on_failure", [OnFailure.REVOKE, OnFailure.KEEP])
 def test_silent_peer_fails_within_the_liveness_budget(on_failure: OnFailure) -> None:
     retransmit = RetransmitPolicy(timeout=2.0, base=2.0, tries=3)
-    net, a, b = established(
+    net, a, _b = established(
         a_policy={"liveness_interval": 20.0, "on_failure": on_failure},
         a_config={"retransmit": retransmit},
     )
@@ -272,13 +272,13 @@ def test_no_free_key_id_fails_the_child() -> None:
 
 
 def test_tcp_ao_send_and_recv_ids() -> None:
-    net, a, b = established()
+    _net, a, b = established()
     ca, cb = child(a), child(b)
     assert ca.ref.send_id == cb.ref.recv_id and ca.ref.recv_id == cb.ref.send_id
 
 
 def test_peer_restart_with_initial_contact() -> None:
-    net, a, b = established()
+    net, _a, b = established()
     stale = child(b)
     [stale_sa] = b.engine.rkmp_sas(ADDR_A)
     # A's sidecar restarts: a fresh engine, same configuration.
