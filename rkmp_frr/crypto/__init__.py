@@ -1,4 +1,5 @@
-"""RKMP crypto core: key exchange groups, algorithm suites and proposals,
+"""RKMP crypto: key exchange groups, algorithm suites and proposals, AUTH
+(PSK and RFC 7427 signatures), X.509 chain validation,
 the IKEv2 key schedule, SK payload protection and key logging.
 
 Two entry points are called by scripts outside the project; their names and
@@ -16,6 +17,38 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rkmp_frr.crypto import errors
+from rkmp_frr.crypto.auth import (
+    DEFAULT_ALLOWED_SCHEMES,
+    SignatureScheme,
+    SigningKey,
+    VerifyingKey,
+    choose_signature_scheme,
+    compute_psk_auth,
+    encode_signature_hash_algorithms,
+    parse_signature_hash_algorithms,
+    sign_auth,
+    sign_ecdsa_legacy,
+    signed_octets,
+    signed_octets_for_id,
+    supported_hash_algorithms,
+    verify_psk_auth,
+    verify_signature_auth,
+)
+from rkmp_frr.crypto.certs import (
+    CertificateValidationError,
+    ChainFailure,
+    CredentialError,
+    ValidatedChain,
+    cas_matching_certreq,
+    cert_payload_data,
+    certificate_from_payload,
+    certreq_data,
+    identity_matches_certificate,
+    load_certificate,
+    load_certificates,
+    load_private_key,
+    validate_chain,
+)
 from rkmp_frr.crypto.dh import KeGroup, KeyExchange, Rng, available_ke_ids, get_ke_group
 from rkmp_frr.crypto.errors import (
     AuthenticationError,
@@ -51,12 +84,6 @@ from rkmp_frr.crypto.proposals import (
 from rkmp_frr.crypto.protection import open_aes_gcm, protect, seal_aes_gcm, unprotect
 from rkmp_frr.crypto.suites import CryptoSuite, EncrAlgorithm, IntegAlgorithm, KeAlgorithm
 from rkmp_frr.wire import Header, Message, Payload
-
-# --- AUTH and certificates ---------------------------------------------------
-# rkmp_frr.crypto.auth and rkmp_frr.crypto.certs are written by another
-# engineer; their public names are re-exported here once they are settled.
-# Until then import them from their modules (this package does not load them).
-# -----------------------------------------------------------------------------
 
 
 def derive_rkmp_keys(
@@ -103,8 +130,12 @@ def encrypt_message(
 
 
 __all__ = [
+    "DEFAULT_ALLOWED_SCHEMES",
     "AuthenticationError",
+    "CertificateValidationError",
+    "ChainFailure",
     "ChosenProposal",
+    "CredentialError",
     "CryptoError",
     "CryptoProposal",
     "CryptoSuite",
@@ -120,23 +151,39 @@ __all__ = [
     "ProposalSyntaxError",
     "RkmpKeys",
     "Rng",
+    "SignatureScheme",
+    "SigningKey",
+    "ValidatedChain",
+    "VerifyingKey",
     "available_ke_ids",
+    "cas_matching_certreq",
+    "cert_payload_data",
+    "certificate_from_payload",
+    "certreq_data",
     "check_response",
     "child_keymat",
+    "choose_signature_scheme",
+    "compute_psk_auth",
     "decrypt_message",
     "derive_keys",
     "derive_rekeyed_keys",
     "derive_rkmp_keys",
+    "encode_signature_hash_algorithms",
     "encrypt_message",
     "errors",
     "get_ke_group",
     "get_prf",
+    "identity_matches_certificate",
     "ike_keymat",
     "keylog_line",
     "keys_from_skeyseed",
+    "load_certificate",
+    "load_certificates",
+    "load_private_key",
     "open_aes_gcm",
     "parse_proposal",
     "parse_proposals",
+    "parse_signature_hash_algorithms",
     "parse_suite",
     "proposals_to_wire",
     "protect",
@@ -144,6 +191,14 @@ __all__ = [
     "seal_aes_gcm",
     "select_offer",
     "select_proposal",
+    "sign_auth",
+    "sign_ecdsa_legacy",
+    "signed_octets",
+    "signed_octets_for_id",
     "skeyseed",
+    "supported_hash_algorithms",
     "unprotect",
+    "validate_chain",
+    "verify_psk_auth",
+    "verify_signature_auth",
 ]
