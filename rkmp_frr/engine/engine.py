@@ -29,9 +29,16 @@ from cryptography import x509
 
 from rkmp_frr.crypto import auth as authn
 from rkmp_frr.crypto.certs import certreq_data, load_certificate
-from rkmp_frr.crypto.proposals import CryptoProposal, parse_proposal
+from rkmp_frr.crypto.dh import KeyExchange, get_ke_group
+from rkmp_frr.crypto.proposals import (
+    ChosenProposal,
+    CryptoProposal,
+    parse_proposal,
+    proposals_to_wire,
+)
 from rkmp_frr.engine.child_sa import ChildSa
 from rkmp_frr.engine.cookies import CookieJar
+from rkmp_frr.engine.encoding import PreEncodedSa
 from rkmp_frr.engine.errors import NotEstablished, PolicyError, UnknownChildSa, UnknownPeer
 from rkmp_frr.engine.events import (
     ChildParams,
@@ -58,6 +65,7 @@ from rkmp_frr.wire import (
     MalformedMessage,
     Message,
     NotifyPayload,
+    SaPayload,
     UnsupportedCriticalPayload,
     decode_header,
     decode_message,
@@ -148,6 +156,7 @@ class Engine:
     ) -> None:
         self.config = config
         self.rng = rng if rng is not None else random.SystemRandom()
+        self._system_rng = isinstance(self.rng, random.SystemRandom)
         self._external_key_ids = key_ids_in_use
         self._sas: dict[bytes, RkmpSa] = {}  # by our SPI
         self._by_peer: dict[Address, list[RkmpSa]] = {}
@@ -156,7 +165,7 @@ class Engine:
         self._half_open_total = 0
         self._half_open_sas: set[RkmpSa] = set()
         self._lingering: dict[bytes, tuple[float, ResponseCache, Address]] = {}
-        self._reserved: Counter[tuple[Address, ProtocolId, int]] = Counter()
+        self._reserved: dict[tuple[Address, ProtocolId], Counter[int]] = {}
         self._orphans = _Orphans(self)
         self._out: list[tuple[bytes, Address]] = []
         self._events: deque[Event] = deque()
@@ -168,6 +177,8 @@ class Engine:
             authn.supported_hash_algorithms()
         )
         self._proposals: dict[tuple[str, ...], tuple[CryptoProposal, ...]] = {}
+        self._offers: dict[tuple[str, ...], SaPayload] = {}
+        self._answers: dict[tuple[int, CryptoProposal], SaPayload] = {}
 
     # --- outputs -----------------------------------------------------------------------
 
@@ -405,6 +416,13 @@ class Engine:
                 if deadline is not None:
                     heapq.heappush(self._timers, (deadline, next(self._seq), target))
 
+    def key_exchange(self, group: int) -> KeyExchange:
+        """A fresh KE private value: from the OS by default, from the
+        injected rng when one was given (deterministic tests)."""
+        if self._system_rng:
+            return get_ke_group(group).generate()
+        return get_ke_group(group).generate(self.rng.randbytes)
+
     def new_spi(self) -> bytes:
         while True:
             spi = self.rng.randbytes(IKE_SPI_LENGTH)
@@ -473,6 +491,24 @@ class Engine:
             self._proposals[key] = found
         return found
 
+    def offer_payload(self, policy: PeerPolicy) -> SaPayload:
+        """Our RKMP_SA_INIT offer for ``policy``, encoded once."""
+        key = policy.rkmp_proposals
+        found = self._offers.get(key)
+        if found is None:
+            found = PreEncodedSa(proposals_to_wire(self.proposals_for(policy)))
+            self._offers[key] = found
+        return found
+
+    def answer_payload(self, chosen: ChosenProposal) -> SaPayload:
+        """Our RKMP_SA_INIT answer naming ``chosen``, encoded once."""
+        key = (chosen.number, chosen.proposal)
+        found = self._answers.get(key)
+        if found is None:
+            found = PreEncodedSa((chosen.to_wire(),))
+            self._answers[key] = found
+        return found
+
     def identity(self, text: str) -> Identity:
         return _identity(text)
 
@@ -505,9 +541,9 @@ class Engine:
             if child.protocol == protocol:
                 local.add(child.ref.local_key_id)
                 remote.add(child.ref.remote_key_id)
-        for (p, proto, key_id), count in self._reserved.items():
-            if p == peer and proto == protocol and count > 0:
-                local.add(key_id)
+        reserved = self._reserved.get((peer, protocol))
+        if reserved:
+            local.update(reserved)
         if self._external_key_ids is not None:
             for ours, theirs in self._external_key_ids(peer, protocol):
                 local.add(ours)
@@ -515,13 +551,17 @@ class Engine:
         return local, remote
 
     def reserve_key_id(self, peer: Address, protocol: ProtocolId, key_id: int) -> None:
-        self._reserved[(peer, protocol, key_id)] += 1
+        self._reserved.setdefault((peer, protocol), Counter())[key_id] += 1
 
     def release_key_id(self, peer: Address, protocol: ProtocolId, key_id: int) -> None:
-        key = (peer, protocol, key_id)
-        self._reserved[key] -= 1
-        if self._reserved[key] <= 0:
-            del self._reserved[key]
+        reserved = self._reserved.get((peer, protocol))
+        if reserved is None:
+            return
+        reserved[key_id] -= 1
+        if reserved[key_id] <= 0:
+            del reserved[key_id]
+            if not reserved:
+                del self._reserved[(peer, protocol)]
 
     # orphans
 

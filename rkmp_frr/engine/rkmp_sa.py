@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
+from functools import cache
 from typing import TYPE_CHECKING
 
 from rkmp_frr.crypto.errors import IntegrityError
@@ -520,10 +521,8 @@ class RkmpSa:
 
     @property
     def suite_name(self) -> str:
-        from rkmp_frr.crypto.proposals import CryptoProposal
-
         assert self.suite is not None
-        return str(CryptoProposal.from_suite(self.suite))
+        return _suite_name(self.suite)
 
     def confirm(self, now: float) -> None:
         """The initiator showed it accepted our AUTH: report the SA and the
@@ -650,6 +649,13 @@ class RkmpSa:
             initiator=initiator,
             master_key=master_key,
         )
+
+
+@cache
+def _suite_name(suite: CryptoSuite) -> str:
+    from rkmp_frr.crypto.proposals import CryptoProposal
+
+    return str(CryptoProposal.from_suite(suite))
 
 
 def _reports_auth_failure(message: Message) -> bool:

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from rkmp_frr.crypto.dh import KeyExchange, available_ke_ids, get_ke_group
+from rkmp_frr.crypto.dh import KeyExchange, available_ke_ids
 from rkmp_frr.crypto.errors import InvalidPublicValue
 from rkmp_frr.crypto.keyschedule import child_keymat
 from rkmp_frr.engine.child_sa import ChildSa, ChildState
@@ -82,14 +82,16 @@ def allocate_key_id(sa: RkmpSa, policy: ChildPolicy, exclude: set[int]) -> int |
     if PROFILES[policy.protocol].symmetric:
         taken |= remote  # one ID for both directions: free on both sides
     space = key_id_space(policy)
-    if len(space) <= 4096:
-        free = [k for k in space if k not in taken]
-        return sa.engine.rng.choice(free) if free else None
-    for _ in range(64):  # a sparse taken set in a big space
-        candidate = space[sa.engine.rng.randrange(len(space))]
-        if candidate not in taken:
-            return candidate
-    return None
+    rng = sa.engine.rng
+    if len(taken) < len(space) // 2:
+        for _ in range(16):  # usually the first draw is free
+            candidate = space[rng.randrange(len(space))]
+            if candidate not in taken:
+                return candidate
+    if len(space) > 0x10000:
+        return None
+    free = [k for k in space if k not in taken]
+    return rng.choice(free) if free else None
 
 
 @dataclass(slots=True)
@@ -241,7 +243,7 @@ class CreateChildTask(Task):
         if policy.pfs_groups:
             if self.group is None:
                 self.group = policy.pfs_groups[0]
-            self.exchange_value = get_ke_group(self.group).generate(sa.engine.rng.randbytes)
+            self.exchange_value = sa.engine.key_exchange(self.group)
         else:
             self.group = None
             self.exchange_value = None
@@ -532,7 +534,7 @@ def _respond_child(
     if selection.pfs_group is not None:
         if ke is None or ke.group != selection.pfs_group:
             return (notify(NotifyType.INVALID_KE_PAYLOAD, ke_group_data(selection.pfs_group)),)
-        exchange_value = get_ke_group(ke.group).generate(sa.engine.rng.randbytes)
+        exchange_value = sa.engine.key_exchange(ke.group)
         try:
             g_ir = exchange_value.shared_secret(ke.data)
         except InvalidPublicValue:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from rkmp_frr.crypto.dh import KeyExchange, get_ke_group
+from rkmp_frr.crypto.dh import KeyExchange
 from rkmp_frr.crypto.errors import CryptoError, InvalidPublicValue, ProposalError
 from rkmp_frr.crypto.keyschedule import derive_rekeyed_keys
 from rkmp_frr.crypto.proposals import check_response, proposals_to_wire, select_offer
@@ -59,7 +59,7 @@ class RekeyRkmpTask(Task):
         self.ni = engine.rng.randbytes(engine.config.nonce_size)
         if self.group is None:
             self.group = sa.suite.ke.ke_id
-        self.exchange_value = get_ke_group(self.group).generate(engine.rng.randbytes)
+        self.exchange_value = engine.key_exchange(self.group)
         proposals = proposals_to_wire(engine.proposals_for(sa.policy), spi=self.spi)
         return (
             SaPayload(proposals),
@@ -217,7 +217,7 @@ def respond(
     suite = chosen.suite
     if ke.group != suite.ke.ke_id:
         return (notify(NotifyType.INVALID_KE_PAYLOAD, ke_group_data(suite.ke.ke_id)),), None
-    exchange_value = get_ke_group(ke.group).generate(engine.rng.randbytes)
+    exchange_value = engine.key_exchange(ke.group)
     try:
         g_ir = exchange_value.shared_secret(ke.data)
     except InvalidPublicValue:

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rkmp_frr.crypto.dh import KeyExchange, get_ke_group
+from rkmp_frr.crypto.dh import KeyExchange
 from rkmp_frr.crypto.errors import CryptoError, InvalidPublicValue, ProposalError
 from rkmp_frr.crypto.keyschedule import derive_keys
-from rkmp_frr.crypto.proposals import check_response, proposals_to_wire, select_offer
+from rkmp_frr.crypto.proposals import check_response, select_offer
 from rkmp_frr.engine.events import FailureReason
 from rkmp_frr.engine.state import SaState
 from rkmp_frr.engine.tasks.base import (
@@ -98,14 +98,14 @@ class SaInitTask(Task):
         if self.group is None:
             self.group = proposals[0].ke[0].ke_id
         if self.exchange_value is None or self.exchange_value.ke_id != self.group:
-            self.exchange_value = get_ke_group(self.group).generate(engine.rng.randbytes)
+            self.exchange_value = engine.key_exchange(self.group)
         if not sa.ni:
             sa.ni = engine.rng.randbytes(engine.config.nonce_size)
         payloads: list[Payload] = []
         if self.cookie is not None:
             payloads.append(notify(NotifyType.COOKIE, self.cookie))  # §2.6: first
         payloads += [
-            SaPayload(proposals_to_wire(proposals)),
+            engine.offer_payload(sa.policy),
             KePayload(self.group, self.exchange_value.public_bytes),
             NoncePayload(sa.ni),
             *_status_notifies(engine),
@@ -234,7 +234,7 @@ def respond(engine: Engine, data: bytes, message: Message, addr: Address, now: f
             addr,
         )
         return
-    exchange_value = get_ke_group(suite.ke.ke_id).generate(engine.rng.randbytes)
+    exchange_value = engine.key_exchange(suite.ke.ke_id)
     try:
         g_ir = exchange_value.shared_secret(ke.data)
     except InvalidPublicValue:  # RFC 6989 §2
@@ -257,7 +257,7 @@ def respond(engine: Engine, data: bytes, message: Message, addr: Address, now: f
     sa.peer_hashes = _peer_hashes(message)
     sa.install_keys(suite, derive_keys(suite, g_ir, sa.ni, sa.nr, sa.spi_i, spi_r))
     payloads: list[Payload] = [
-        SaPayload((chosen.to_wire(),)),
+        engine.answer_payload(chosen),
         KePayload(suite.ke.ke_id, exchange_value.public_bytes),
         NoncePayload(sa.nr),
         *_status_notifies(engine),
