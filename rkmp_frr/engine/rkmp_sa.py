@@ -440,7 +440,11 @@ class RkmpSa:
 
     def on_timer(self, now: float) -> None:
         from rkmp_frr.engine.tasks.create_child import CreateChildTask
-        from rkmp_frr.engine.tasks.informational import DeleteChildTask, LivenessTask
+        from rkmp_frr.engine.tasks.informational import (
+            DeleteChildTask,
+            DeleteRkmpTask,
+            LivenessTask,
+        )
         from rkmp_frr.engine.tasks.rekey_rkmp import RekeyRkmpTask
 
         pending = self.pending
@@ -467,8 +471,10 @@ class RkmpSa:
             return
         if self.state is SaState.ESTABLISHED:
             if now >= self.expire_at:
-                self.delete_orderly(DeleteReason.EXPIRED, now)
-                return
+                # Not rekeyed in time: delete it (RFC 7296 §2.8); its
+                # children stay until their own lifetime.
+                self.expire_at = INFINITY
+                self.queue_task(DeleteRkmpTask(DeleteReason.EXPIRED), now)
             if now >= self.rekey_at and not self.rekey_queued:
                 self.rekey_queued = True
                 self.queue_task(RekeyRkmpTask(), now)
@@ -498,6 +504,7 @@ class RkmpSa:
         self.half_open_until = INFINITY
         self.established_at = now
         self.last_inbound = now
+        self.init_request = self.init_response = b""  # only AUTH needed them
         self.start_lifetime(now)
         self.engine.emit(
             RkmpSaEstablished(

@@ -295,3 +295,17 @@ def test_peer_restart_with_initial_contact() -> None:
     assert len(b.engine.rkmp_sas(ADDR_A)) == 1
     assert_same_sa_keys(a2, b)
     assert_same_children(a2, b)
+
+
+def test_rkmp_sa_deleted_at_its_hard_lifetime_if_not_rekeyed() -> None:
+    from rkmp_frr.engine import Lifetime
+
+    no_time_to_rekey = {"rkmp_lifetime": Lifetime(100.0, 0.0, 0.0), "liveness_interval": None}
+    net, a, b = established(a_policy=no_time_to_rekey)
+    kept = child(a)
+    net.run(101.0)
+    [deleted_a] = a.of_type(RkmpSaDeleted)
+    [deleted_b] = b.of_type(RkmpSaDeleted)
+    assert deleted_a.reason is DeleteReason.EXPIRED and deleted_b.reason is DeleteReason.REMOTE
+    assert not a.of_type(RkmpSaRekeyed) and not a.of_type(RkmpSaFailed)
+    assert child(a) == kept and a.engine.rkmp_sas() == [] and b.engine.rkmp_sas() == []

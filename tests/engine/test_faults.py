@@ -17,6 +17,7 @@ from rkmp_frr.engine import (
     ChildSaDeleted,
     ChildSaRekeyed,
     RetransmitPolicy,
+    RkmpSaDeleted,
     RkmpSaFailed,
     RkmpSaRekeyed,
 )
@@ -123,3 +124,32 @@ def test_random_loss(seed: int) -> None:
     net.drop = lambda packet: rng.random() < 0.25
     scenario(net, a, b)
     check_outcome(a, b)
+
+
+def delete_scenario(net: Network, a: Node, b: Node) -> None:
+    a.engine.initiate(ADDR_B, net.now)
+    net.settle()
+    b.engine.delete_rkmp_sa(ADDR_A, net.now)
+    net.settle()
+
+
+def _count_delete() -> int:
+    net, a, b = _pair()
+    delete_scenario(net, a, b)
+    return len(net.sent)
+
+
+@pytest.mark.parametrize("index", range(_count_delete()))
+def test_rkmp_sa_delete_survives_any_single_loss(index: int) -> None:
+    """Also the loss of the Delete's response: the peer has already closed
+    the SA and answers the retransmission from its kept response."""
+    net, a, b = _pair()
+    net.drop_indices(index)
+    delete_scenario(net, a, b)
+    for node in (a, b):
+        [deleted] = node.of_type(RkmpSaDeleted)
+        assert len(deleted.children) == 2
+        assert node.engine._sas == {}
+        assert len(node.engine.child_sas(ADDR_A if node is b else ADDR_B)) == 2
+    # Nothing waited for a retransmission budget to run out.
+    assert net.now - net.sent[0].sent_at < RETRANSMIT.interval(0) + RETRANSMIT.interval(1)
