@@ -14,27 +14,59 @@ import random
 import pytest
 
 from rkmp_frr.engine import (
+    ChildPolicy,
     ChildSaDeleted,
     ChildSaRekeyed,
+    DosPolicy,
     RetransmitPolicy,
     RkmpSaDeleted,
     RkmpSaFailed,
     RkmpSaRekeyed,
 )
-from rkmp_frr.wire.constants import ProtocolId
+from rkmp_frr.wire.constants import IntegId, KeId, ProtocolId
 
-from .harness import ADDR_A, ADDR_B, BFD, TCP_AO, Network, Node, Packet, pair
+from . import pki
+from .harness import ADDR_A, ADDR_B, BFD, TCP_AO, Network, Node, pair
 from .test_establish import assert_same_children, assert_same_sa_keys
 
 CHILDREN = (TCP_AO, BFD)
+TCP_AO_PFS = ChildPolicy(
+    ProtocolId.TCP_AO, integ=(IntegId.HMAC_SHA1_96,), pfs_groups=(KeId.CURVE25519,)
+)
 # A short schedule keeps the runs quick in virtual time; the logic is the same.
 RETRANSMIT = RetransmitPolicy(timeout=1.0, base=1.5, tries=5)
 
+# Variants of the set-up: each runs the whole scenario under every loss.
+VARIANTS: dict[str, dict[str, dict[str, object]]] = {
+    "psk": {},
+    "certificates": {
+        "a_config": {"credential": pki.router(ADDR_A[0])},
+        "b_config": {"credential": pki.router(ADDR_B[0])},
+        "a_policy": {"remote_auth": pki.trust()},
+        "b_policy": {"remote_auth": pki.trust()},
+    },
+    "childless": {"b_config": {"announce_rkmp": False}},
+    "cookies": {"b_config": {"dos": DosPolicy(cookie_threshold=0)}},
+    "pfs": {
+        "a_policy": {"children": (TCP_AO_PFS, BFD)},
+        "b_policy": {"children": (TCP_AO_PFS, BFD)},
+    },
+}
 
-def _pair(seed: int = 5, retransmit: RetransmitPolicy = RETRANSMIT) -> tuple[Network, Node, Node]:
-    policy = {"children": CHILDREN, "liveness_interval": None}
-    config = {"retransmit": retransmit}
-    return pair(seed=seed, a_policy=policy, b_policy=policy, a_config=config, b_config=config)
+
+def _pair(
+    seed: int = 5, retransmit: RetransmitPolicy = RETRANSMIT, variant: str = "psk"
+) -> tuple[Network, Node, Node]:
+    extra = VARIANTS[variant]
+    sides: dict[str, dict[str, object]] = {}
+    for side in ("a", "b"):
+        sides[f"{side}_policy"] = {
+            "children": CHILDREN,
+            "liveness_interval": None,
+            **extra.get(f"{side}_policy", {}),
+        }
+        sides[f"{side}_config"] = {"retransmit": retransmit, **extra.get(f"{side}_config", {})}
+    return pair(seed=seed, **sides)  # type: ignore[arg-type]
 
 
 def scenario(net: Network, a: Node, b: Node) -> None:
@@ -64,36 +96,27 @@ def check_outcome(a: Node, b: Node) -> None:
     assert [c.ref.protocol for c in a.engine.child_sas(ADDR_B)] == [ProtocolId.TCP_AO]
 
 
-def _count() -> int:
-    net, a, b = _pair()
+def _count(variant: str) -> int:
+    net, a, b = _pair(variant=variant)
     scenario(net, a, b)
     check_outcome(a, b)
     return len(net.sent)
 
 
-DATAGRAMS = _count()
+DATAGRAMS = {variant: _count(variant) for variant in VARIANTS}
+CASES = [(variant, index) for variant, count in DATAGRAMS.items() for index in range(count)]
 
 
 def test_perfect_network() -> None:
-    assert DATAGRAMS >= 16
+    assert all(count >= 16 for count in DATAGRAMS.values())
 
 
-@pytest.mark.parametrize("index", range(DATAGRAMS))
-def test_losing_any_single_datagram_is_recovered(index: int) -> None:
-    net, a, b = _pair()
-    lost: list[Packet] = []
-
-    def drop(packet: Packet) -> bool:
-        # Lose the index-th datagram of the loss-free run: the same step,
-        # counted among first transmissions.
-        if not lost and packet.index == index:
-            lost.append(packet)
-            return True
-        return False
-
-    net.drop = drop
+@pytest.mark.parametrize(("variant", "index"), CASES)
+def test_losing_any_single_datagram_is_recovered(variant: str, index: int) -> None:
+    net, a, b = _pair(variant=variant)
+    net.drop_indices(index)
     scenario(net, a, b)
-    assert lost
+    assert len(net.dropped) == 1
     check_outcome(a, b)
 
 
@@ -102,7 +125,7 @@ def test_every_datagram_duplicated_is_harmless() -> None:
     net.duplicate = lambda packet: True
     scenario(net, a, b)
     check_outcome(a, b)
-    assert len(net.delivered) >= 2 * DATAGRAMS - 2
+    assert len(net.delivered) >= 2 * DATAGRAMS["psk"] - 2
 
 
 @pytest.mark.parametrize("seed", range(6))
