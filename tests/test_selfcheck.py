@@ -6,6 +6,7 @@ import pytest
 
 from rkmp_frr import selfcheck
 from rkmp_frr.crypto import AuthenticationError
+from rkmp_frr.wire import Identity
 
 
 @pytest.mark.parametrize("proposal", selfcheck.SUITES)
@@ -18,7 +19,7 @@ def test_both_sides_agree_for_every_suite(proposal: str) -> None:
 
 def test_wrong_psk_is_refused() -> None:
     init = selfcheck.run_sa_init(selfcheck.SUITES[0])
-    identity = selfcheck.Identity.from_text("r1.example.net")
+    identity = Identity.from_text("r1.example.net")
     datagram = selfcheck.auth_request(init, b"a" * 32, identity)
     assert selfcheck.verify_auth_request(init, b"a" * 32, datagram) == identity
     with pytest.raises(AuthenticationError):
