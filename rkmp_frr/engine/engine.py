@@ -462,16 +462,12 @@ class Engine:
         if sa.cache.response:
             self._prune_lingering(now)
             self._lingering[sa.local_spi] = (now + LINGER, sa.cache, sa.peer)
-        self._release_reservations_of(sa)
 
     def _prune_lingering(self, now: float) -> None:
         if len(self._lingering) < 64:
             return
         for spi in [s for s, (until, _, _) in self._lingering.items() if until < now]:
             del self._lingering[spi]
-
-    def _release_reservations_of(self, sa: RkmpSa) -> None:
-        del sa  # reservations are released by their tasks' on_abort
 
     def sas_of(self, peer: Address) -> list[RkmpSa]:
         return list(self._by_peer.get(peer, []))

@@ -67,10 +67,6 @@ RETRY_DELAY = (2.0, 6.0)
 # A rekeyed or redundant SA waits this long for the peer's Delete.
 LINGER = 30.0
 
-Respond = Callable[
-    ["RkmpSa", Message, float], tuple[tuple[Payload, ...], Callable[[], None] | None]
-]
-
 
 class RkmpSa:
     __slots__ = (
@@ -361,6 +357,11 @@ class RkmpSa:
             self.kick(now)
 
     def _receive_request(self, data: bytes, header: Header, now: float) -> None:
+        if self.state is SaState.INIT_SENT or self.state is SaState.AUTH_SENT:
+            # We have not authenticated the responder yet: answering would
+            # tell it we accepted its AUTH. It retransmits; we answer once
+            # its RKMP_SA_AUTH response has been checked.
+            return
         message_id = header.message_id
         if message_id != self.expected_request_id:
             cached = self.cache.lookup(message_id, data)

@@ -313,3 +313,29 @@ def test_child_without_common_mac_fails_but_the_rkmp_sa_stands() -> None:
     failed = a.of_type(ChildSaFailed)
     assert failed and failed[-1].reason is FailureReason.NO_PROPOSAL_CHOSEN
     assert not a.of_type(ChildSaCreated) and not b.of_type(ChildSaCreated)
+
+
+def test_confirmation_before_the_auth_response_is_not_answered() -> None:
+    """The responder's confirmation request overtakes its RKMP_SA_AUTH
+    response; the initiator must not answer it before it has checked the
+    responder's AUTH, or an untrusted responder would get keys."""
+    net, a, b = _cert_pair(b_ca="Some other CA")
+    net.delay = lambda packet: (
+        1.0 if packet.exchange == ExchangeType.IKE_AUTH and packet.is_response else 0.0
+    )
+    a.engine.initiate(ADDR_B, net.now)
+    net.settle()
+    _auth_failed(a)
+    _auth_failed(b)
+    _no_keys(a, b)
+
+
+def test_confirmation_overtaking_the_auth_response_still_establishes() -> None:
+    net, a, b = pair()
+    net.delay = lambda packet: (
+        1.0 if packet.exchange == ExchangeType.IKE_AUTH and packet.is_response else 0.0
+    )
+    a.engine.initiate(ADDR_B, net.now)
+    net.settle()
+    assert_same_sa_keys(a, b)
+    assert_same_children(a, b)
