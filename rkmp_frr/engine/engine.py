@@ -36,7 +36,7 @@ from rkmp_frr.crypto.proposals import (
     parse_proposal,
     proposals_to_wire,
 )
-from rkmp_frr.engine.child_sa import ChildSa
+from rkmp_frr.engine.child_sa import ChildSa, ChildState
 from rkmp_frr.engine.cookies import CookieJar
 from rkmp_frr.engine.encoding import PreEncodedSa
 from rkmp_frr.engine.errors import NotEstablished, PolicyError, UnknownChildSa, UnknownPeer
@@ -383,8 +383,6 @@ class Engine:
     def child_sas(self, peer: Address) -> list[ChildParams]:
         """The reported child SAs with ``peer`` that are in use (not
         replaced by a rekey), including orphans."""
-        from rkmp_frr.engine.child_sa import ChildState
-
         result = []
         for sa in self._by_peer.get(peer, []):
             for child in sa.children.values():
@@ -562,9 +560,14 @@ class Engine:
     # orphans
 
     def add_orphans(self, peer: Address, children: Iterable[ChildSa], now: float) -> None:
-        children = list(children)
-        if children:
-            self._orphans.add(peer, children)
+        """Keep children of an SA that ended without a failure. Children
+        already replaced by a rekey (waiting for their Delete) just go."""
+        live = [c for c in children if c.state in (ChildState.ACTIVE, ChildState.REKEYING)]
+        for child in live:
+            child.state = ChildState.ACTIVE
+            child.rival = None
+        if live:
+            self._orphans.add(peer, live)
 
     def take_orphan(self, peer: Address, protocol: ProtocolId) -> ChildRef | None:
         return self._orphans.take(peer, protocol)

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from rkmp_frr.crypto.proposals import parse_proposal
+from rkmp_frr.wire import Identity
 from rkmp_frr.wire.constants import IntegId, KeId, ProtocolId, RkmpOptionId
 
 DEFAULT_RKMP_PROPOSALS = ("aes256gcm16-prfsha256-x25519",)
@@ -166,6 +168,10 @@ class PeerPolicy:
     def __post_init__(self) -> None:
         if not self.rkmp_proposals:
             raise ValueError(f"peer {self.name} has no RKMP proposal")
+        for text in self.rkmp_proposals:
+            parse_proposal(text)  # ProposalError if it names something unknown
+        if self.remote_identity is not None:
+            Identity.from_text(self.remote_identity)
         protocols = [c.protocol for c in self.children]
         if len(set(protocols)) != len(protocols):
             raise ValueError(f"peer {self.name} has two child policies for one protocol")
@@ -215,6 +221,9 @@ class LocalConfig:
     def __post_init__(self) -> None:
         if not 16 <= self.nonce_size <= 256:  # RFC 7296 §3.9
             raise ValueError("nonce size must be 16..256 octets")
+        Identity.from_text(self.identity)  # ValueError if it cannot be an ID payload
+        for peer in self.peers:
+            self.remote_auth_for(peer)  # ValueError if the peer cannot be authenticated
 
     def peer_for(self, host: str) -> PeerPolicy | None:
         """The first peer policy matching ``host`` (most specific first is

@@ -100,3 +100,26 @@ def test_state_table() -> None:
         check_transition(SaState.INIT_ANSWERED, SaState.ESTABLISHED)
     with pytest.raises(StateError):
         check_transition(SaState.CLOSED, SaState.ESTABLISHED)
+
+
+def test_configuration_errors_are_caught_when_the_policy_is_built() -> None:
+    from rkmp_frr.crypto.errors import ProposalError
+    from rkmp_frr.engine import CertTrust
+
+    psk = PskCredential(b"secret-psk")
+    with pytest.raises(ProposalError):
+        PeerPolicy("p", "192.0.2.1", rkmp_proposals=("aes256-md5-modp768",))
+    with pytest.raises(ValueError):
+        PeerPolicy("p", "192.0.2.1", remote_identity="bad identity with spaces")
+    with pytest.raises(ValueError):
+        LocalConfig("", psk)
+    from .pki import router
+
+    # A certificate credential needs trust anchors to check the peer with.
+    with pytest.raises(ValueError):
+        LocalConfig("192.0.2.1", router("192.0.2.1"), peers=(PeerPolicy("p", "192.0.2.2"),))
+    LocalConfig(
+        "192.0.2.1",
+        router("192.0.2.1"),
+        peers=(PeerPolicy("p", "192.0.2.2", remote_auth=CertTrust((b"der",))),),
+    )

@@ -159,7 +159,11 @@ class SaAuthTask(Task):
             payloads.append(CertReqPayload(CertEncoding.X509_SIGNATURE, certreq))
         if sa.policy.remote_identity is not None:
             payloads.append(engine.identity(sa.policy.remote_identity).to_payload(False))
-        payloads.append(_own_auth(sa, identity))
+        try:
+            payloads.append(_own_auth(sa, identity))
+        except CryptoError:  # e.g. no signature hash the responder accepts
+            sa.fail(FailureReason.AUTHENTICATION_FAILED, now)
+            return None
         if not engine.has_other_sa(sa):
             # RFC 7296 §2.4: no other SA with this peer on our side, so any it
             # still has is stale (e.g. this sidecar restarted).
@@ -226,7 +230,13 @@ def respond(
         )
     engine = sa.engine
     own_id = engine.identity(engine.config.identity).to_payload(False)
-    payloads: list[Payload] = [own_id, *_cert_payloads(sa), _own_auth(sa, own_id)]
+    try:
+        own_auth = _own_auth(sa, own_id)
+    except CryptoError:  # e.g. no signature hash the initiator accepts
+        return (notify(NotifyType.AUTHENTICATION_FAILED),), lambda: sa.fail(
+            FailureReason.AUTHENTICATION_FAILED, now
+        )
+    payloads: list[Payload] = [own_id, *_cert_payloads(sa), own_auth]
     sa_payload = message.find(SaPayload)
     if sa_payload is not None:
         payloads.append(_first_child(sa, sa_payload, now))
