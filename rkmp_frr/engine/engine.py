@@ -595,6 +595,7 @@ class Engine:
             self.emit(PeerRestarted(other.ref, tuple(c.ref for c in children)))
             self.add_orphans(other.peer, children, now)
             other.children.clear()
+            other.hand_over(sa, now)  # requests not yet answered go to the new SA
             other.close(now)
 
     def sa_established(self, sa: RkmpSa, now: float) -> None:

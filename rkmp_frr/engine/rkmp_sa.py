@@ -273,6 +273,17 @@ class RkmpSa:
                 self._send_request(task, payloads, now)
         self.engine.touch(self)
 
+    def hand_over(self, successor: RkmpSa, now: float) -> None:
+        """Before this SA is dropped: its successor takes the queued tasks
+        and, to be sent again there, the one in flight."""
+        self.successor = successor
+        pending = self.pending
+        if pending is not None and pending.task.migratable:
+            self.pending = None
+            pending.task.on_abort(self, now)
+            successor.queue.appendleft(pending.task)
+        self.migrate_tasks(now)
+
     def migrate_tasks(self, now: float) -> None:
         """Hand queued tasks to the successor SA (RFC 7296 §1.4.1: control
         messages for child SAs go under the SA's successor)."""

@@ -339,3 +339,16 @@ def test_confirmation_overtaking_the_auth_response_still_establishes() -> None:
     net.settle()
     assert_same_sa_keys(a, b)
     assert_same_children(a, b)
+
+
+def test_plain_ikev2_peer_without_routing_sas() -> None:
+    """A peer that neither announces RKMP_SUPPORTED nor has routing SA
+    policies (like strongSwan): the RKMP SA comes up childless and each
+    routing SA fails once with NO_PROPOSAL_CHOSEN, without key-ID retries."""
+    net, a, b = pair(b_config={"announce_rkmp": False}, b_policy={"children": ()})
+    a.engine.initiate(ADDR_B, net.now)
+    net.settle()
+    assert_same_sa_keys(a, b)
+    [failed] = a.of_type(ChildSaFailed)
+    assert failed.reason is FailureReason.NO_PROPOSAL_CHOSEN
+    assert [p.exchange for p in net.sent].count(ExchangeType.CREATE_CHILD_SA) == 2

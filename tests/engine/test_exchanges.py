@@ -309,3 +309,18 @@ def test_rkmp_sa_deleted_at_its_hard_lifetime_if_not_rekeyed() -> None:
     assert deleted_a.reason is DeleteReason.EXPIRED and deleted_b.reason is DeleteReason.REMOTE
     assert not a.of_type(RkmpSaRekeyed) and not a.of_type(RkmpSaFailed)
     assert child(a) == kept and a.engine.rkmp_sas() == [] and b.engine.rkmp_sas() == []
+
+
+def test_request_in_flight_on_a_stale_sa_moves_to_the_new_one() -> None:
+    net, a, b = established()
+    # B asks for another child just as A's sidecar restarts: the request
+    # goes unanswered on the stale SA and is sent again on the new one.
+    del net.nodes[ADDR_A]
+    b.engine.generate_sa(ADDR_A, ProtocolId.TCP_AO, net.now)
+    net.run(1.0)
+    fresh = net.add("A'", make_engine(ADDR_A[0], peer_policy(ADDR_B), seed=98), ADDR_A)
+    fresh.engine.initiate(ADDR_B, net.now)
+    net.settle()
+    assert b.of_type(PeerRestarted) and not b.of_type(RkmpSaFailed)
+    assert len(b.engine.child_sas(ADDR_A)) == 2
+    assert_same_children(fresh, b)

@@ -310,11 +310,12 @@ class CreateChildTask(Task):
         policy = self.policy
         assert policy is not None
         if kind == NotifyType.NO_PROPOSAL_CHOSEN:
-            # Possibly a key-ID clash (DESIGN.md §2): try another ID.
+            # From an RKMP peer possibly a key-ID clash (DESIGN.md §2): try
+            # another ID. A plain IKEv2 peer just has no routing SAs.
             if self.key_id is not None:
                 self.tried.add(self.key_id)
             self.attempts += 1
-            if self.attempts < MAX_KEY_ID_ATTEMPTS:
+            if self.attempts < MAX_KEY_ID_ATTEMPTS and sa.peer_rkmp:
                 self._retry(sa, now)
             else:
                 self._give_up(sa, FailureReason.NO_PROPOSAL_CHOSEN, now)
