@@ -312,7 +312,7 @@ def test_rkmp_sa_deleted_at_its_hard_lifetime_if_not_rekeyed() -> None:
 
 
 def test_request_in_flight_on_a_stale_sa_moves_to_the_new_one() -> None:
-    net, a, b = established()
+    net, _a, b = established()
     # B asks for another child just as A's sidecar restarts: the request
     # goes unanswered on the stale SA and is sent again on the new one.
     del net.nodes[ADDR_A]
