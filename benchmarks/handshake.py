@@ -1,0 +1,149 @@
+"""In-memory handshake benchmark (issue 3).
+
+Both sides in one process on one core: an initiator engine per handshake
+(distinct address and identity) against one responder engine whose peer
+policy is a prefix. One handshake = RKMP_SA_INIT + RKMP_SA_AUTH carrying one
+TCP-AO routing SA, PSK, X25519, AES-GCM-256, complete when both sides
+reported the RKMP SA and the child SA.
+
+``crypto_floor_per_s`` runs, in the same process, only the DH, PRF and AEAD
+operations one such handshake needs on both sides together, on the same
+data sizes; ``handshakes_per_s / crypto_floor_per_s`` is the share of the
+time the protocol machinery leaves to the crypto.
+
+    .venv/bin/python benchmarks/handshake.py [--handshakes 2000] [--json] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import pstats
+import secrets
+import time
+
+from rkmp_frr.crypto import get_ke_group, get_prf, seal_aes_gcm
+from rkmp_frr.crypto.protection import open_aes_gcm
+from rkmp_frr.engine import (
+    ChildPolicy,
+    ChildSaCreated,
+    Engine,
+    LocalConfig,
+    PeerPolicy,
+    PskCredential,
+    RkmpSaEstablished,
+)
+from rkmp_frr.engine.types import Address
+from rkmp_frr.wire.constants import IntegId, KeId, PrfId, ProtocolId
+
+SUITE = "aes256gcm16-prfsha256-x25519"
+RESPONDER: Address = ("10.255.255.254", 500)
+PSK = PskCredential(secrets.token_bytes(32))
+TCP_AO = ChildPolicy(ProtocolId.TCP_AO, integ=(IntegId.HMAC_SHA2_256_128,))
+
+
+def initiator_address(index: int) -> Address:
+    return (f"10.{index >> 16 & 255}.{index >> 8 & 255}.{index & 255}", 500)
+
+
+def responder() -> Engine:
+    peer = PeerPolicy(name="any", address="10.0.0.0/8", rkmp_proposals=(SUITE,), children=(TCP_AO,))
+    return Engine(LocalConfig(identity="responder.example.net", credential=PSK, peers=(peer,)))
+
+
+def initiator(index: int) -> Engine:
+    peer = PeerPolicy(name="r", address=RESPONDER[0], rkmp_proposals=(SUITE,), children=(TCP_AO,))
+    identity = f"i{index}.example.net"
+    return Engine(LocalConfig(identity=identity, credential=PSK, peers=(peer,)))
+
+
+def _completed(engine: Engine) -> int:
+    """Count the events that mark a finished handshake (SA + child)."""
+    done = 0
+    while (event := engine.next_event()) is not None:
+        done += isinstance(event, (RkmpSaEstablished, ChildSaCreated))
+    return done
+
+
+def handshake(resp: Engine, index: int, now: float) -> None:
+    """One handshake, datagrams handed across directly; AssertionError if
+    either side does not finish."""
+    init, addr = initiator(index), initiator_address(index)
+    init.initiate(RESPONDER, now)
+    for _ in range(8):  # two exchanges: four datagrams
+        out = init.datagrams_to_send()
+        if not out:
+            break
+        for data, _dst in out:
+            resp.receive_datagram(data, addr, now)
+        for data, _dst in resp.datagrams_to_send():
+            init.receive_datagram(data, RESPONDER, now)
+    if _completed(init) != 2 or _completed(resp) != 2:
+        raise AssertionError(f"handshake {index} did not complete")
+
+
+def measure_handshakes(count: int) -> float:
+    resp, now = responder(), 1_000.0
+    start = time.process_time()
+    for index in range(count):
+        handshake(resp, index, now)
+    return count / (time.process_time() - start)
+
+
+def floor_handshake() -> None:
+    """The crypto of one handshake, both sides: per side one X25519 keygen
+    and exchange, SKEYSEED and prf+ for SK_*, the MACed ID, its own AUTH and
+    the check of the peer's (RFC 7296 §2.15), child KEYMAT (§2.17), one
+    AES-GCM seal and one open of an RKMP_SA_AUTH-sized message."""
+    group, prf = get_ke_group(KeId.CURVE25519), get_prf(PrfId.HMAC_SHA2_256)
+    a, b = group.generate(), group.generate()
+    secrets_ = (a.shared_secret(b.public_bytes), b.shared_secret(a.public_bytes))
+    nonces, sk_e, iv = bytes(64), bytes(36), bytes(8)
+    for g_ir in secrets_:
+        seed = prf(nonces, g_ir)
+        keymat = prf.plus(seed, nonces + bytes(16), 3 * 32 + 2 * 36)
+        for _ in range(2):  # own AUTH and the peer's
+            maced = prf(keymat[:32], bytes(20))
+            prf(prf(PSK.key, b"Key Pad for IKEv2"), bytes(150) + nonces[:32] + maced)
+        prf.plus(keymat[:32], nonces, 32)
+        sealed = seal_aes_gcm(sk_e, iv, bytes(32), bytes(120))
+        open_aes_gcm(sk_e, iv, bytes(32), sealed)
+
+
+def measure_floor(count: int) -> float:
+    start = time.process_time()
+    for _ in range(count):
+        floor_handshake()
+    return count / (time.process_time() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="in-memory RKMP handshake benchmark")
+    parser.add_argument("--handshakes", type=int, default=2000)
+    parser.add_argument("--json", action="store_true", help="print one JSON object last")
+    parser.add_argument("--profile", action="store_true", help="print the top of a profile")
+    args = parser.parse_args()
+    handshake(responder(), 0, 0.0)  # warm-up: imports, caches
+    if args.profile:
+        profiler = cProfile.Profile()
+        profiler.runcall(measure_handshakes, args.handshakes)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+    handshakes = measure_handshakes(args.handshakes)
+    floor = measure_floor(args.handshakes)
+    print(f"handshakes_per_s   {handshakes:10,.0f}")
+    print(f"crypto_floor_per_s {floor:10,.0f}")
+    print(f"ratio              {handshakes / floor:10.2f}")
+    if args.json:
+        result = {
+            "handshakes_per_s": round(handshakes, 1),
+            "crypto_floor_per_s": round(floor, 1),
+            "ratio": round(handshakes / floor, 3),
+            "handshakes": args.handshakes,
+            "suite": SUITE,
+        }
+        print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
