@@ -2,8 +2,8 @@
 retransmission, response cache, task queue, child SAs and timers.
 
 The SA is driven by its engine: ``receive`` (a datagram addressed to it),
-``on_timer`` and the ``request_*`` API methods. Exchanges live in
-``tasks``; this module is the machinery they share.
+``on_timer``, and tasks queued for the engine's API calls. Exchanges live
+in ``tasks``; this module is the machinery they share.
 
 Message IDs and window (RFC 7296 §2.3): one request of ours in flight at a
 time; the peer's requests are processed in order, the last one's response
@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from rkmp_frr.crypto.errors import IntegrityError
 from rkmp_frr.crypto.keyschedule import RkmpKeys
 from rkmp_frr.crypto.prf import Prf
+from rkmp_frr.crypto.proposals import CryptoProposal
 from rkmp_frr.crypto.suites import CryptoSuite
 from rkmp_frr.engine.child_sa import ChildSa, ChildState
 from rkmp_frr.engine.events import (
@@ -43,7 +44,11 @@ from rkmp_frr.engine.policy import OnFailure, PeerPolicy
 from rkmp_frr.engine.protect import SkCipher
 from rkmp_frr.engine.reliability import OutstandingRequest, ResponseCache, wait_time
 from rkmp_frr.engine.state import USABLE, SaState, check_transition
+from rkmp_frr.engine.tasks import create_child, informational, sa_auth
 from rkmp_frr.engine.tasks.base import Task, notify
+from rkmp_frr.engine.tasks.create_child import CreateChildTask
+from rkmp_frr.engine.tasks.informational import DeleteChildTask, DeleteRkmpTask, LivenessTask
+from rkmp_frr.engine.tasks.rekey_rkmp import RekeyRkmpTask
 from rkmp_frr.engine.types import Address
 from rkmp_frr.wire import (
     Header,
@@ -53,6 +58,7 @@ from rkmp_frr.wire import (
     Payload,
     UnsupportedCriticalPayload,
     decode_message,
+    encode_message,
 )
 from rkmp_frr.wire.constants import ExchangeType, HeaderFlag, NotifyType, ProtocolId
 
@@ -220,8 +226,6 @@ class RkmpSa:
         return self.cipher.seal(header, payloads, self.cipher.next_iv(random_iv))
 
     def _send_request(self, task: Task, payloads: tuple[Payload, ...], now: float) -> None:
-        from rkmp_frr.wire import encode_message
-
         header = self.header(task.exchange, self.next_request_id, response=False)
         if task.encrypted:
             datagram = self.seal(header, payloads)
@@ -410,8 +414,6 @@ class RkmpSa:
     def _respond(
         self, message: Message, now: float
     ) -> tuple[tuple[Payload, ...], Callable[[], None] | None]:
-        from rkmp_frr.engine.tasks import create_child, informational, sa_auth
-
         exchange = message.header.exchange_type
         if exchange == ExchangeType.IKE_AUTH:
             return sa_auth.respond(self, message, now)
@@ -451,14 +453,6 @@ class RkmpSa:
         return None if deadline == INFINITY else deadline
 
     def on_timer(self, now: float) -> None:
-        from rkmp_frr.engine.tasks.create_child import CreateChildTask
-        from rkmp_frr.engine.tasks.informational import (
-            DeleteChildTask,
-            DeleteRkmpTask,
-            LivenessTask,
-        )
-        from rkmp_frr.engine.tasks.rekey_rkmp import RekeyRkmpTask
-
         pending = self.pending
         if pending is not None and now >= pending.deadline:
             if pending.on_deadline(self.retransmit, self.engine.rng, now):
@@ -672,8 +666,6 @@ class RkmpSa:
 
 @cache
 def _suite_name(suite: CryptoSuite) -> str:
-    from rkmp_frr.crypto.proposals import CryptoProposal
-
     return str(CryptoProposal.from_suite(suite))
 
 

@@ -44,6 +44,7 @@ from rkmp_frr.engine.routing_proposals import (
     spi_to_key_id,
 )
 from rkmp_frr.engine.state import SaState
+from rkmp_frr.engine.tasks import rekey_rkmp
 from rkmp_frr.engine.tasks.base import (
     Task,
     error_notify,
@@ -52,6 +53,7 @@ from rkmp_frr.engine.tasks.base import (
     parse_ke_group_data,
     reason_for,
 )
+from rkmp_frr.engine.tasks.informational import DeleteChildTask
 from rkmp_frr.wire import (
     KePayload,
     Message,
@@ -415,8 +417,6 @@ def _settle_collision(
     """Finish a rekey of ``old``: ``ours`` from our exchange, ``theirs`` from
     the peer's colliding one (either may be missing). Report the survivor
     as the rekey of ``old``; delete what we are responsible for."""
-    from rkmp_frr.engine.tasks.informational import DeleteChildTask
-
     old.rival = None
     loser: ChildSa | None = None
     winner: ChildSa | None
@@ -488,8 +488,6 @@ def finish_first_child(sa: RkmpSa, task: CreateChildTask, message: Message, now:
 def respond(
     sa: RkmpSa, message: Message, now: float
 ) -> tuple[tuple[Payload, ...], Callable[[], None] | None]:
-    from rkmp_frr.engine.tasks import rekey_rkmp
-
     sa_payload = message.find(SaPayload)
     if sa_payload is None or not sa_payload.proposals:
         return (notify(NotifyType.INVALID_SYNTAX),), None

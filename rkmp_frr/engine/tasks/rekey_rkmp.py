@@ -29,6 +29,7 @@ from rkmp_frr.engine.tasks.base import (
     notify,
     parse_ke_group_data,
 )
+from rkmp_frr.engine.tasks.informational import DeleteRkmpTask
 from rkmp_frr.wire import KePayload, Message, NoncePayload, Payload, SaPayload
 from rkmp_frr.wire.constants import IKE_SPI_LENGTH, ExchangeType, NotifyType
 
@@ -157,8 +158,6 @@ def finish(old: RkmpSa, ours: RkmpSa | None, theirs: RkmpSa | None, now: float) 
     """Complete a rekey of ``old`` with the new SA from our exchange and/or
     from the peer's colliding one: pick the survivor, move the children,
     report, and delete what we are responsible for."""
-    from rkmp_frr.engine.tasks.informational import DeleteRkmpTask
-
     old.rekey_rival = None
     loser: RkmpSa | None = None
     winner: RkmpSa | None

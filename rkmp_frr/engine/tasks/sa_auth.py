@@ -36,6 +36,7 @@ from rkmp_frr.engine.tasks.create_child import (
     first_child_offer,
     make_child,
 )
+from rkmp_frr.engine.tasks.informational import LivenessTask
 from rkmp_frr.wire import (
     AuthPayload,
     CertPayload,
@@ -214,8 +215,6 @@ class SaAuthTask(Task):
 def respond(
     sa: RkmpSa, message: Message, now: float
 ) -> tuple[tuple[Payload, ...], Callable[[], None] | None]:
-    from rkmp_frr.engine.tasks.informational import LivenessTask
-
     if sa.state is not SaState.INIT_ANSWERED:
         return (notify(NotifyType.INVALID_SYNTAX),), None
     identity = next((p for p in message.payloads if isinstance(p, IdPayload) and p.initiator), None)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rkmp_frr.crypto.auth import parse_signature_hash_algorithms
 from rkmp_frr.crypto.dh import KeyExchange
 from rkmp_frr.crypto.errors import CryptoError, InvalidPublicValue, ProposalError
 from rkmp_frr.crypto.keyschedule import derive_keys
@@ -69,8 +70,6 @@ def _status_notifies(engine: Engine) -> tuple[Payload, ...]:
 
 
 def _peer_hashes(message: Message) -> tuple[int, ...]:
-    from rkmp_frr.crypto.auth import parse_signature_hash_algorithms
-
     found = message.notify(NotifyType.SIGNATURE_HASH_ALGORITHMS)
     if found is None:
         return ()
