@@ -364,6 +364,16 @@ class KeyTableStore:
 
     # --- writing --------------------------------------------------------------------
 
+    def _clear_clashes(self, row: KeyRow, changes: list[Change]) -> None:
+        """Delete the rows whose (protocol, peer, SPI) ``row`` takes."""
+        found: dict[int, KeyRow] = {}
+        for sa in row.sa_ids():
+            found.update(self._rows_for(sa.protocol, (sa.peer,), sa.spi))
+        if found:
+            changes.append(
+                RowsDeleted(self._delete_rows(sorted(found.items())), DeleteCause.REPLACED)
+            )
+
     def _insert(self, row: KeyRow) -> None:
         for sa in row.sa_ids():
             if self._db.execute(
@@ -382,9 +392,12 @@ class KeyTableStore:
             [(protocol_name(row.protocol), peer, row.spi, cursor.lastrowid) for peer in row.peers],
         )
 
-    def Keytable_insertSA(self, row: KeyRow) -> None:
-        """Add a row; SaExists if its (protocol, peer, SPI) is taken."""
+    def Keytable_insertSA(self, row: KeyRow, *, replace_existing: bool = False) -> None:
+        """Add a row; SaExists if its (protocol, peer, SPI) is taken, unless
+        ``replace_existing``: then the row holding it goes (same transaction)."""
         with self._transaction() as changes:
+            if replace_existing:
+                self._clear_clashes(row, changes)
             self._insert(row)
             changes.append(RowInserted(row))
 
@@ -398,16 +411,22 @@ class KeyTableStore:
                 n += 1
         return n
 
-    def Keytable_rekeySA(self, old: SaId, new: KeyRow, accept_grace: int) -> RowRekeyed:
+    def Keytable_rekeySA(
+        self, old: SaId, new: KeyRow, accept_grace: int, *, replace_existing: bool = False
+    ) -> RowRekeyed:
         """Atomically add ``new`` and end ``old``: it is sent until the new
         row's SendLifetimeStart and accepted ``accept_grace`` seconds longer
-        (DESIGN.md §2). SaNotFound if ``old`` is missing, SaExists if the new
-        row's SPI is taken."""
+        (DESIGN.md §2). SaNotFound if ``old`` is missing; SaExists if the new
+        row's SPI is taken, unless ``replace_existing`` (then that row goes)."""
+        if old in new.sa_ids():
+            raise InvalidRow("a successor needs an SPI of its own")
         with self._transaction() as changes:
             found = self._rows_for(old.protocol, (old.peer,), old.spi)
             if not found:
                 raise SaNotFound(f"{protocol_name(old.protocol)} SPI {old.spi} with {old.peer}")
             row_id, previous = found[0]
+            if replace_existing:
+                self._clear_clashes(new, changes)
             ended = previous.with_lifetimes(
                 end_predecessor(previous.lifetimes, new.send_lifetime_start, accept_grace)
             )
