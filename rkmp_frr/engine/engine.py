@@ -22,7 +22,7 @@ import itertools
 import random
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
-from functools import cache
+from functools import cache, lru_cache
 from typing import Protocol
 
 from cryptography import x509
@@ -33,7 +33,6 @@ from rkmp_frr.crypto.dh import KeyExchange, get_ke_group
 from rkmp_frr.crypto.proposals import (
     ChosenProposal,
     CryptoProposal,
-    parse_proposal,
     proposals_to_wire,
 )
 from rkmp_frr.engine.child_sa import ChildSa, ChildState
@@ -49,7 +48,13 @@ from rkmp_frr.engine.events import (
     PeerRestarted,
     RkmpSaRef,
 )
-from rkmp_frr.engine.policy import CertTrust, LocalConfig, PeerPolicy
+from rkmp_frr.engine.policy import (
+    CertTrust,
+    LocalConfig,
+    PeerPolicy,
+    identity_of,
+    parsed_proposals,
+)
 from rkmp_frr.engine.reliability import ResponseCache
 from rkmp_frr.engine.rkmp_sa import LINGER, RkmpSa
 from rkmp_frr.engine.state import SaState
@@ -173,12 +178,7 @@ class Engine:
         self._seq = itertools.count()
         self._dirty: set[_Timed] = set()
         self.cookies = CookieJar(self.rng, config.dos.cookie_secret_lifetime)
-        self.hash_algorithms_data = authn.encode_signature_hash_algorithms(
-            authn.supported_hash_algorithms()
-        )
-        self._proposals: dict[tuple[str, ...], tuple[CryptoProposal, ...]] = {}
-        self._offers: dict[tuple[str, ...], SaPayload] = {}
-        self._answers: dict[tuple[int, CryptoProposal], SaPayload] = {}
+        self.hash_algorithms_data = _HASH_ALGORITHMS
 
     # --- outputs -----------------------------------------------------------------------
 
@@ -478,33 +478,18 @@ class Engine:
         )
 
     def proposals_for(self, policy: PeerPolicy) -> tuple[CryptoProposal, ...]:
-        key = policy.rkmp_proposals
-        found = self._proposals.get(key)
-        if found is None:
-            found = tuple(parse_proposal(text) for text in key)
-            self._proposals[key] = found
-        return found
+        return parsed_proposals(policy.rkmp_proposals)
 
     def offer_payload(self, policy: PeerPolicy) -> SaPayload:
         """Our RKMP_SA_INIT offer for ``policy``, encoded once."""
-        key = policy.rkmp_proposals
-        found = self._offers.get(key)
-        if found is None:
-            found = PreEncodedSa(proposals_to_wire(self.proposals_for(policy)))
-            self._offers[key] = found
-        return found
+        return _offer(policy.rkmp_proposals)
 
     def answer_payload(self, chosen: ChosenProposal) -> SaPayload:
         """Our RKMP_SA_INIT answer naming ``chosen``, encoded once."""
-        key = (chosen.number, chosen.proposal)
-        found = self._answers.get(key)
-        if found is None:
-            found = PreEncodedSa((chosen.to_wire(),))
-            self._answers[key] = found
-        return found
+        return _answer(chosen.number, chosen.proposal)
 
     def identity(self, text: str) -> Identity:
-        return _identity(text)
+        return identity_of(text)
 
     def trust_anchors(self, trust: CertTrust) -> tuple[x509.Certificate, ...]:
         return _anchors(trust.anchors)
@@ -692,9 +677,18 @@ class Engine:
             sa.queue_task(CreateChildTask(protocol), now)
 
 
-@cache
-def _identity(text: str) -> Identity:
-    return Identity.from_text(text)
+# RFC 7427 §4 notify data: the hashes of every signature scheme we accept.
+_HASH_ALGORITHMS = authn.encode_signature_hash_algorithms(authn.supported_hash_algorithms())
+
+
+@lru_cache(maxsize=1024)
+def _offer(texts: tuple[str, ...]) -> SaPayload:
+    return PreEncodedSa(proposals_to_wire(parsed_proposals(texts)))
+
+
+@lru_cache(maxsize=1024)
+def _answer(number: int, proposal: CryptoProposal) -> SaPayload:
+    return PreEncodedSa((proposal.to_wire(number),))
 
 
 @cache

@@ -16,13 +16,26 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 
-from rkmp_frr.crypto.proposals import parse_proposal
+from rkmp_frr.crypto.proposals import CryptoProposal, parse_proposal
 from rkmp_frr.wire import Identity
 from rkmp_frr.wire.constants import IntegId, KeId, ProtocolId, RkmpOptionId
 
 DEFAULT_RKMP_PROPOSALS = ("aes256gcm16-prfsha256-x25519",)
+
+
+@lru_cache(maxsize=1024)
+def parsed_proposals(texts: tuple[str, ...]) -> tuple[CryptoProposal, ...]:
+    """Proposal strings parsed once per process (they are immutable)."""
+    return tuple(parse_proposal(text) for text in texts)
+
+
+@lru_cache(maxsize=4096)
+def identity_of(text: str) -> Identity:
+    """An identity's ID payload form, parsed once per process."""
+    return Identity.from_text(text)
 
 
 class OnFailure(Enum):
@@ -168,10 +181,9 @@ class PeerPolicy:
     def __post_init__(self) -> None:
         if not self.rkmp_proposals:
             raise ValueError(f"peer {self.name} has no RKMP proposal")
-        for text in self.rkmp_proposals:
-            parse_proposal(text)  # ProposalError if it names something unknown
+        parsed_proposals(self.rkmp_proposals)  # ProposalError if it names something unknown
         if self.remote_identity is not None:
-            Identity.from_text(self.remote_identity)
+            identity_of(self.remote_identity)  # ValueError if it cannot be an ID payload
         protocols = [c.protocol for c in self.children]
         if len(set(protocols)) != len(protocols):
             raise ValueError(f"peer {self.name} has two child policies for one protocol")
@@ -221,7 +233,7 @@ class LocalConfig:
     def __post_init__(self) -> None:
         if not 16 <= self.nonce_size <= 256:  # RFC 7296 §3.9
             raise ValueError("nonce size must be 16..256 octets")
-        Identity.from_text(self.identity)  # ValueError if it cannot be an ID payload
+        identity_of(self.identity)  # ValueError if it cannot be an ID payload
         for peer in self.peers:
             self.remote_auth_for(peer)  # ValueError if the peer cannot be authenticated
 
