@@ -9,6 +9,7 @@ functions in the same modules (``respond``).
 from __future__ import annotations
 
 import struct
+from functools import cache
 from typing import TYPE_CHECKING
 
 from rkmp_frr.engine.events import FailureReason
@@ -53,7 +54,15 @@ class Task:
 def notify(
     notify_type: NotifyType, data: bytes = b"", protocol_id: int = 0, spi: bytes = b""
 ) -> NotifyPayload:
+    if not (data or protocol_id or spi):
+        return _bare_notify(notify_type)
     return NotifyPayload(notify_type, protocol_id, spi, data)
+
+
+@cache
+def _bare_notify(notify_type: NotifyType) -> NotifyPayload:
+    """Payloads are immutable: one object per notify type without data."""
+    return NotifyPayload(notify_type)
 
 
 def error_notify(message: Message) -> NotifyPayload | None:
