@@ -306,6 +306,7 @@ class Engine:
             sa = self._start(peer, policy, now)
         else:
             have = {c.protocol for c in sa.children.values()} | set(sa.wanted_children)
+            have |= {t.protocol for t in sa.tasks() if isinstance(t, CreateChildTask)}
         for protocol in wanted:
             if protocol not in have:
                 self._request_child(sa, protocol, now)

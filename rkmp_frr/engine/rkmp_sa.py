@@ -258,12 +258,10 @@ class RkmpSa:
         self.deferred.append((now + self.engine.rng.uniform(*RETRY_DELAY), task))
         self.engine.touch(self)
 
-    def has_task(self, kind: type[Task]) -> bool:
-        if self.pending is not None and isinstance(self.pending.task, kind):
-            return True
-        return any(isinstance(t, kind) for t in self.queue) or any(
-            isinstance(t, kind) for _, t in self.deferred
-        )
+    def tasks(self) -> list[Task]:
+        """Our exchanges: in flight, queued and deferred."""
+        found = [self.pending.task] if self.pending is not None else []
+        return found + list(self.queue) + [task for _, task in self.deferred]
 
     def kick(self, now: float) -> None:
         """Start the next queued task if none is in flight."""
@@ -575,9 +573,7 @@ class RkmpSa:
         if self.state is SaState.CLOSED:
             return
         self.set_state(SaState.CLOSED)
-        tasks = list(self.queue) + [t for _, t in self.deferred]
-        if self.pending is not None:
-            tasks.insert(0, self.pending.task)
+        tasks = self.tasks()
         self.pending = None
         self.queue.clear()
         self.deferred.clear()

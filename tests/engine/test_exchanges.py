@@ -324,3 +324,17 @@ def test_request_in_flight_on_a_stale_sa_moves_to_the_new_one() -> None:
     assert b.of_type(PeerRestarted) and not b.of_type(RkmpSaFailed)
     assert len(b.engine.child_sas(ADDR_A)) == 2
     assert_same_children(fresh, b)
+
+
+def test_initiate_is_idempotent() -> None:
+    net, a, _b = pair(a_policy={"children": (TCP_AO, BFD)}, b_policy={"children": (TCP_AO, BFD)})
+    for _ in range(3):
+        a.engine.initiate(ADDR_B, net.now)
+    net.settle()
+    a.engine.initiate(ADDR_B, net.now)
+    net.settle()
+    assert len(a.of_type(RkmpSaEstablished)) == 1
+    assert sorted(c.ref.protocol for c in a.engine.child_sas(ADDR_B)) == [
+        ProtocolId.TCP_AO,
+        ProtocolId.BFD,
+    ]
