@@ -247,6 +247,9 @@ class RkmpSa:
     # --- tasks ----------------------------------------------------------------------
 
     def queue_task(self, task: Task, now: float, front: bool = False) -> None:
+        if task.migratable and self.successor is not None:
+            self.home().queue_task(task, now, front)  # this SA is on its way out
+            return
         if front:
             self.queue.appendleft(task)
         else:
@@ -255,8 +258,9 @@ class RkmpSa:
 
     def defer(self, task: Task, now: float) -> None:
         """Retry ``task`` a few seconds from now (after TEMPORARY_FAILURE)."""
-        self.deferred.append((now + self.engine.rng.uniform(*RETRY_DELAY), task))
-        self.engine.touch(self)
+        home = self.home() if task.migratable else self
+        home.deferred.append((now + self.engine.rng.uniform(*RETRY_DELAY), task))
+        self.engine.touch(home)
 
     def tasks(self) -> list[Task]:
         """Our exchanges: in flight, queued and deferred."""
