@@ -92,7 +92,7 @@ def _verify(db: Path, journal: Path, done: int, model: Model) -> tuple[int, Mode
 def test_sigkill_during_writes_200_times(tmp_path: Path) -> None:
     rng = random.Random(SEED)
     db, journal, errors = tmp_path / "keytable.db", tmp_path / "journal", tmp_path / "errors"
-    done, model = 0, {}
+    done, model = 0, Model()
     for kill in range(KILLS):
         journal.unlink(missing_ok=True)
         if kill < 4 or kill % 50 == 25:
