@@ -163,6 +163,7 @@ class Engine:
         self.rng = rng if rng is not None else random.SystemRandom()
         self._system_rng = isinstance(self.rng, random.SystemRandom)
         self._external_key_ids = key_ids_in_use
+        self._policies: dict[str, PeerPolicy | None] = {}
         self._sas: dict[bytes, RkmpSa] = {}  # by our SPI
         self._by_peer: dict[Address, list[RkmpSa]] = {}
         self._by_init: dict[tuple[Address, bytes], RkmpSa] = {}  # responder SAs by (addr, SPIi)
@@ -618,8 +619,20 @@ class Engine:
 
     # --- helpers -----------------------------------------------------------------------------
 
+    def policy_for(self, host: str) -> PeerPolicy | None:
+        """The peer policy for ``host`` (memoised: the configuration is
+        immutable and address parsing is not free)."""
+        try:
+            return self._policies[host]
+        except KeyError:
+            pass
+        policy = self.config.peer_for(host)
+        if len(self._policies) < 65536:
+            self._policies[host] = policy
+        return policy
+
     def _policy(self, peer: Address) -> PeerPolicy:
-        policy = self.config.peer_for(peer[0])
+        policy = self.policy_for(peer[0])
         if policy is None:
             raise UnknownPeer(f"no peer policy for {peer[0]}")
         return policy

@@ -199,7 +199,7 @@ def respond(engine: Engine, data: bytes, message: Message, addr: Address, now: f
     from rkmp_frr.engine.rkmp_sa import RkmpSa
 
     header = message.header
-    policy = engine.config.peer_for(addr[0])
+    policy = engine.policy_for(addr[0])
     if policy is None:
         engine.send(_answer(header, (notify(NotifyType.NO_PROPOSAL_CHOSEN),)), addr)
         return
