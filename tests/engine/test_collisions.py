@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from rkmp_frr.engine import (
+    ChildPolicy,
     ChildSaCreated,
     ChildSaDeleted,
     ChildSaRekeyed,
@@ -14,7 +15,7 @@ from rkmp_frr.engine import (
     RkmpSaFailed,
     RkmpSaRekeyed,
 )
-from rkmp_frr.wire.constants import ProtocolId
+from rkmp_frr.wire.constants import IntegId, ProtocolId
 
 from .harness import ADDR_A, ADDR_B, Network, Node, Packet, pair
 from .test_establish import assert_same_children, assert_same_sa_keys
@@ -145,3 +146,33 @@ def test_delete_while_peer_rekeys_the_child(seed: int) -> None:
     # Whatever the order, both sides agree on what is left.
     assert_same_children(a, b)
     assert_same_sa_keys(a, b)
+
+
+@pytest.mark.parametrize("delays", DELAYS)
+@pytest.mark.parametrize("seed", range(3))
+def test_rekey_collision_with_only_one_free_key_id(seed: int, delays: tuple[float, float]) -> None:
+    """Both sides rekey an OSPF child whose key-ID space has room for one
+    more ID: both offer it, so offers clash with the other's reservation
+    (NO_PROPOSAL_CHOSEN) and rekeys are retried later, until one wins."""
+    narrow = ChildPolicy(
+        ProtocolId.OSPFV2, integ=(IntegId.RKMP_HMAC_SHA2_256,), key_ids=range(5, 7)
+    )
+    net, a, b = pair(
+        seed=seed,
+        a_policy={"children": (narrow,), "liveness_interval": None},
+        b_policy={"children": (narrow,), "liveness_interval": None},
+    )
+    a.engine.initiate(ADDR_B, net.now)
+    net.settle()
+    _skewed(net, *delays)
+    [ca] = a.engine.child_sas(ADDR_B)
+    a.engine.rekey_child(ADDR_B, ProtocolId.OSPFV2, ca.ref.local_key_id, net.now)
+    b.engine.rekey_child(ADDR_A, ProtocolId.OSPFV2, ca.ref.local_key_id, net.now)
+    net.run(400.0)
+    for node in (a, b):
+        assert len(node.of_type(ChildSaRekeyed)) >= 1
+        assert not node.of_type(ChildSaDeleted)
+        assert not node.of_type(RkmpSaFailed)
+    [new_a] = a.engine.child_sas(ADDR_B)
+    assert new_a.ref.local_key_id != ca.ref.local_key_id
+    assert_same_children(a, b)

@@ -271,14 +271,22 @@ class CreateChildTask(Task):
 
     def _restore_old(self, sa: RkmpSa, now: float) -> None:
         old = self.rekey
-        if old is not None and old.state is ChildState.REKEYING:
+        if old is not None and old.state in (ChildState.ACTIVE, ChildState.REKEYING):
             old.state = ChildState.ACTIVE
             old.rival = None
-            old.rekey_due = now + REKEY_RETRY
+            # Jittered, so that two sides that failed together do not
+            # collide again.
+            old.rekey_due = now + sa.engine.rng.uniform(REKEY_RETRY / 2, REKEY_RETRY)
             sa.engine.touch(sa)
 
     def _give_up(self, sa: RkmpSa, reason: FailureReason, now: float) -> None:
         self._release(sa)
+        old = self.rekey
+        if old is not None and old.rival is not None:
+            # Our rekey failed but the peer's colliding one worked: that is
+            # the outcome (the peer saw no collision and deletes the old).
+            _settle_collision(sa, old, None, old.rival, now)
+            return
         self._restore_old(sa, now)
         old = self.rekey.ref if self.rekey is not None else self.replaces
         sa.engine.emit(ChildSaFailed(sa.peer, self.protocol, reason, old))
