@@ -37,6 +37,7 @@ from rkmp_frr.keytable.changes import (
     RowRekeyed,
     RowsDeleted,
     Sink,
+    SinkErrors,
 )
 from rkmp_frr.keytable.errors import InvalidRow, SaExists, SaNotFound
 from rkmp_frr.keytable.protocols import protocol_from_name, protocol_name
@@ -288,8 +289,14 @@ class KeyTableStore:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+        errors: list[Exception] = []
         for change in changes:
-            self._notifier.notify(change)
+            try:
+                self._notifier.notify(change)
+            except SinkErrors as group:  # tell every change before raising
+                errors.extend(group.exceptions)
+        if errors:
+            raise SinkErrors(f"{len(errors)} key table sink call(s) failed", errors)
 
     # --- reading --------------------------------------------------------------------
 

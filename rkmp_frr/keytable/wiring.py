@@ -181,12 +181,24 @@ class KeyTableWiring:
     def _predecessor(
         self, replaces: ChildRef | None, protocol: ProtocolId, peer: str, now: UtcSeconds
     ) -> SaId | None:
+        """The row a new key takes over from: the rekeyed child's, else the
+        newest row for this peer and protocol that is still to be sent and
+        not yet replaced (a key this table kept across a restart)."""
         if replaces is not None:
             sa = SaId.of_child(replaces)
             if self.store.get(sa) is not None:
                 return sa
-        current = self.store.select_send_key(protocol, peer, now)
-        return SaId(protocol, peer, current.spi) if current is not None else None
+        live = [
+            row
+            for row in self.store.Keytable_getSA(protocol, peer)
+            if row.direction.sends
+            and row.send_lifetime_end >= now
+            and (row.link is None or row.link.superseded_by is None)
+        ]
+        if not live:
+            return None
+        newest = max(live, key=lambda row: (row.send_lifetime_start, row.spi))
+        return SaId(protocol, peer, newest.spi)
 
     def _install(
         self,

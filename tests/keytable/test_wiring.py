@@ -270,3 +270,21 @@ def test_interfaces_hook() -> None:
     rig = Rig(interfaces=lambda child: frozenset({"eth3"}))
     rig.at(100.0, ChildSaCreated(rig.params(5, 100.0)))
     assert rig.store.rows()[0].interfaces == {"eth3"}
+
+
+def test_restart_during_a_pending_rollover_takes_over_from_the_pending_key() -> None:
+    """Restarted between a rekey and the new key's send start: the next key
+    takes over from that pending key, not from the one it replaces, and
+    some key is sendable at every instant."""
+    store = KeyTableStore.open_memory()
+    before = Rig(store)
+    before.at(100.0, ChildSaCreated(before.params(5, 100.0)))
+    before.at(3700.0, ChildSaRekeyed(ref(5), before.params(6, 3700.0)))
+    rig = Rig(store)
+    rig.at(3710.0, ChildSaCreated(rig.params(7, 3710.0)))
+    pending = store.get(SaId(OSPF, PEER, 6))
+    assert pending and pending.link and pending.link.superseded_by == 7
+    assert pending.send_lifetime_end == W + 3740
+    sent = [store.select_send_key(OSPF, PEER, W + t) for t in range(3650, 3800)]
+    assert all(sent)
+    assert [r.spi for r in sent if r] == [5] * 80 + [6] * 10 + [7] * 60
