@@ -576,6 +576,9 @@ class RkmpSa:
         """Forget the SA without telling anyone."""
         if self.state is SaState.CLOSED:
             return
+        successor = self.successor
+        if successor is not None and successor.state is not SaState.CLOSED:
+            self.hand_over(successor, now)  # e.g. the peer deleted us after a rekey
         self.set_state(SaState.CLOSED)
         tasks = self.tasks()
         self.pending = None

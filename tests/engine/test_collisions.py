@@ -9,6 +9,7 @@ from rkmp_frr.engine import (
     ChildPolicy,
     ChildSaCreated,
     ChildSaDeleted,
+    ChildSaFailed,
     ChildSaRekeyed,
     RkmpSaDeleted,
     RkmpSaEstablished,
@@ -17,7 +18,7 @@ from rkmp_frr.engine import (
 )
 from rkmp_frr.wire.constants import IntegId, ProtocolId
 
-from .harness import ADDR_A, ADDR_B, Network, Node, Packet, pair
+from .harness import ADDR_A, ADDR_B, BFD, OSPFV2, TCP_AO, Network, Node, Packet, pair
 from .test_establish import assert_same_children, assert_same_sa_keys
 
 # Latency pairs: equal, and skewed either way, so each side is first to
@@ -175,4 +176,29 @@ def test_rekey_collision_with_only_one_free_key_id(seed: int, delays: tuple[floa
         assert not node.of_type(RkmpSaFailed)
     [new_a] = a.engine.child_sas(ADDR_B)
     assert new_a.ref.local_key_id != ca.ref.local_key_id
+    assert_same_children(a, b)
+
+
+@pytest.mark.parametrize("delays", DELAYS)
+@pytest.mark.parametrize("seed", range(6))
+def test_simultaneous_initiation_keeps_every_requested_child(
+    seed: int, delays: tuple[float, float]
+) -> None:
+    """Requests queued or in flight on the redundant SA when it is deleted
+    are carried over to the surviving one."""
+    children = (TCP_AO, OSPFV2, BFD)
+    net, a, b = pair(seed=seed, a_policy={"children": children}, b_policy={"children": children})
+    _skewed(net, *delays)
+    a.engine.initiate(ADDR_B, net.now)
+    b.engine.initiate(ADDR_A, net.now)
+    net.settle()
+    net.run(60.0)
+    for node, peer in ((a, ADDR_B), (b, ADDR_A)):
+        assert {c.ref.protocol for c in node.engine.child_sas(peer)} == {
+            ProtocolId.TCP_AO,
+            ProtocolId.OSPFV2,
+            ProtocolId.BFD,
+        }
+        assert not node.of_type(ChildSaFailed)
+    assert_same_sa_keys(a, b)
     assert_same_children(a, b)
