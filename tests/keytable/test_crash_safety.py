@@ -2,11 +2,11 @@
 times, while it inserts, rekeys and deletes. Every time, the table must
 open, pass ``PRAGMA integrity_check``, and hold exactly the state before or
 after each operation (checked against a model of every operation; see
-``crash_writer``), never a mix, and never lose a logged-complete one.
+``keytable_crash_writer``), never a mix, and never lose a logged-complete one.
 
 Most writers are forked from this process (already imported, so each
 iteration costs milliseconds); some are started as fresh interpreters
-running ``crash_writer.py``, killed anywhere from import to the loop.
+running ``keytable_crash_writer.py``, killed anywhere from import to the loop.
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ import time
 import traceback
 from pathlib import Path
 
-from rkmp_frr.keytable.store import KeyTableStore
+from keytable_crash_writer import Model, apply_to_model, op_for, run_writer, state
 
-from .crash_writer import Model, apply_to_model, op_for, run_writer, state
+from rkmp_frr.keytable.store import KeyTableStore
 
 KILLS = 200
 SEED = 20240607
-WRITER = Path(__file__).with_name("crash_writer.py")
+WRITER = Path(__file__).with_name("keytable_crash_writer.py")
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
+from keytable_rows import key_hex
 
 from rkmp_frr.engine.events import ChildParams, ChildRef, ChildSaCreated, ChildSaRekeyed
 from rkmp_frr.keytable.row import KeyRow, SaId
@@ -23,8 +24,6 @@ from rkmp_frr.keytable.wiring import KeyTableWiring
 from rkmp_frr.profiles import KEY_PROFILES
 from rkmp_frr.profiles.base import HITLESS_ROLLOVER
 from rkmp_frr.wire.constants import IntegId, ProtocolId
-
-from .factory import key_hex
 
 AO = ProtocolId.TCP_AO
 CREATED = 1000.0

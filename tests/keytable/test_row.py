@@ -5,12 +5,11 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from keytable_rows import make_row
 
 from rkmp_frr.keytable.errors import InvalidRow
 from rkmp_frr.keytable.row import ALL_INTERFACES, KeyRow, Lifetimes
 from rkmp_frr.keytable.utc import FOREVER
-
-from .factory import make_row
 
 RFC7210_FIELDS = [
     "AdminKeyName",

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from keytable_rows import PEER, PEER_B, make_row
 
 from rkmp_frr.keytable.row import ALL_INTERFACES, Direction, KeyRow
 from rkmp_frr.keytable.selection import accepted_keys, select_receive_key, select_send_key
 from rkmp_frr.wire.constants import ProtocolId
-
-from .factory import PEER, PEER_B, make_row
 
 OSPF = ProtocolId.OSPFV2
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from keytable_rows import PEER, PEER_B, SA, make_row
 
 from rkmp_frr.engine.events import FailureReason, RkmpSaRef
 from rkmp_frr.keytable.changes import (
@@ -27,8 +28,6 @@ from rkmp_frr.keytable.schema import LATEST_VERSION, Migration, migrate, schema_
 from rkmp_frr.keytable.store import KeyTableStore
 from rkmp_frr.keytable.utc import FOREVER
 from rkmp_frr.wire.constants import ProtocolId
-
-from .factory import PEER, PEER_B, SA, make_row
 
 OSPF = ProtocolId.OSPFV2
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+from keytable_rows import PEER, SA, child_params
 
 from rkmp_frr.engine.events import (
     ChildParams,
@@ -37,8 +38,6 @@ from rkmp_frr.keytable.store import KeyTableStore
 from rkmp_frr.keytable.wiring import KeyTableWiring
 from rkmp_frr.profiles import KEY_PROFILES
 from rkmp_frr.wire.constants import IntegId, ProtocolId
-
-from .factory import PEER, SA, child_params
 
 OSPF = ProtocolId.OSPFV2
 POLICY = RolloverPolicy(send_delay=30, accept_grace=60, hard_expiry=10)

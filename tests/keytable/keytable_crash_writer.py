@@ -7,7 +7,7 @@ a journal it fsyncs; after a SIGKILL the table must hold exactly the state
 after all ``d``-logged operations, or that plus the one ``b``-logged
 operation in flight: never a part of an operation.
 
-Run standalone: ``python tests/keytable/crash_writer.py DB JOURNAL START``.
+Run standalone: ``python tests/keytable/keytable_crash_writer.py DB JOURNAL START``.
 """
 
 from __future__ import annotations
