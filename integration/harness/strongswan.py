@@ -313,6 +313,39 @@ class Charon:
 _SENT_PACKET_RE = re.compile(r"\[NET\] (?:<[^>]*> )?sending packet: from ", re.MULTILINE)
 
 
+@dataclass(frozen=True, slots=True)
+class LoggedMessage:
+    """One IKE message as charon's ENC log summarises it, e.g.
+    `parsed IKE_AUTH request 1 [ IDi IDr AUTH N(INIT_CONTACT) ]`."""
+
+    parsed: bool  # True: received ("parsed"); False: sent ("generating")
+    exchange: str  # "IKE_SA_INIT", "IKE_AUTH", "CREATE_CHILD_SA", "INFORMATIONAL"
+    is_response: bool
+    message_id: int
+    payloads: tuple[str, ...]  # "SA", "N(NO_PROP)", "N((40960))" (unknown type), ...
+
+
+_MESSAGE_RE = re.compile(
+    r"\[ENC\] (?:<[^>]*> )?(?P<action>parsed|generating) (?P<exchange>[A-Z_0-9()]+) "
+    r"(?P<kind>request|response) (?P<mid>\d+) \[ (?P<payloads>(?:\S+ )*)\]$",
+    re.MULTILINE,
+)
+
+
+def parse_logged_messages(log_text: str) -> list[LoggedMessage]:
+    """Every message charon parsed or generated, in log order."""
+    return [
+        LoggedMessage(
+            parsed=m["action"] == "parsed",
+            exchange=m["exchange"],
+            is_response=m["kind"] == "response",
+            message_id=int(m["mid"]),
+            payloads=tuple(m["payloads"].split()),
+        )
+        for m in _MESSAGE_RE.finditer(log_text)
+    ]
+
+
 def _tail_text(path: Path, lines: int) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
