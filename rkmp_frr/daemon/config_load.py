@@ -365,11 +365,6 @@ _FRR = ("vtysh", "vty_socket", "pathspace", "mode", "dry_run", "templates_dir")
 _BIRD = ("birdc", "socket", "include_file", "confirm_timeout", "dry_run", "templates_dir")
 _KERNEL = ("enabled",)
 
-_TCP_OPTIONS = {
-    "include": RkmpOptionId.TCP_AO_INCLUDE_OPTIONS,
-    "exclude": RkmpOptionId.TCP_AO_EXCLUDE_OPTIONS,
-}
-
 
 @dataclass(frozen=True, slots=True)
 class _RkmpDefaults:
@@ -817,9 +812,9 @@ class _Loader:
             return ()
         if protocol != ProtocolId.TCP_AO:
             table.error("tcp_options", "only TCP-AO has this option")
-        if text not in _TCP_OPTIONS:
+        if text not in names.TCP_OPTIONS:
             table.error("tcp_options", f'{text!r}: expected "include" or "exclude"')
-        return (_TCP_OPTIONS[text],)
+        return (names.TCP_OPTIONS[text],)
 
     def key_ids(self, table: _Table, protocol: ProtocolId) -> range | None:
         value = table.data.get("key_ids")

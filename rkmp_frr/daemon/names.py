@@ -19,7 +19,7 @@ from rkmp_frr.crypto.prf import get_prf
 from rkmp_frr.crypto.suites import AES_GCM_16_256, ke_algorithm
 from rkmp_frr.engine.routing_proposals import PROFILES
 from rkmp_frr.profiles import KEY_PROFILES
-from rkmp_frr.wire.constants import IntegId, KeId, PrfId, ProtocolId
+from rkmp_frr.wire.constants import IntegId, KeId, PrfId, ProtocolId, RkmpOptionId
 
 PROTOCOL_IDS: Mapping[str, ProtocolId] = {
     "tcp-ao": ProtocolId.TCP_AO,
@@ -137,3 +137,18 @@ def ke_group_name(ke_id: int) -> str:
         return _KE_NAMES[KeId(ke_id)]
     except (ValueError, KeyError):
         return f"ke-{ke_id}"
+
+
+# TCP-AO's option (RFC 5925 §3.1): whether TCP options are in the MAC.
+TCP_OPTIONS: Mapping[str, RkmpOptionId] = {
+    "include": RkmpOptionId.TCP_AO_INCLUDE_OPTIONS,
+    "exclude": RkmpOptionId.TCP_AO_EXCLUDE_OPTIONS,
+}
+
+
+def option_name(option: int) -> str:
+    """``tcp-options=include`` and the like; ``option-<number>`` if unknown."""
+    for name, value in TCP_OPTIONS.items():
+        if value == option:
+            return f"tcp-options={name}"
+    return f"option-{option}"
