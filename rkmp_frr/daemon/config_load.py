@@ -309,12 +309,13 @@ class _Table:
         for index, item in enumerate(value):
             yield _Table(self.ctx, item, f"{self.key(name)}[{index}]", allowed)
 
-    def check(self, name: str, build: Callable[[], _T]) -> _T:
-        """Run a constructor that raises ValueError, blaming ``name``."""
+    def check(self, name: str, build: Callable[[], _T], what: str = "") -> _T:
+        """Run a constructor that raises ValueError, blaming ``name``;
+        ``what`` prefixes the problem."""
         try:
             return build()
         except (ValueError, ProposalError) as exc:
-            self.error(name, str(exc))
+            self.error(name, f"{what}{exc}")
 
 
 # --------------------------------------------------------------------------- the schema
@@ -404,7 +405,7 @@ class _Loader:
         table = top.table("local", _LOCAL, required=True)
         assert table is not None
         identity = table.required_string("id")
-        table.check("id", lambda: Identity.from_text(identity))
+        table.check("id", lambda: Identity.from_text(identity), "not a usable identity: ")
         listen = table.strings("listen") or ("0.0.0.0",)
         endpoints = tuple(
             self.endpoint(f"{table.key('listen')}[{i}]", text) for i, text in enumerate(listen)
@@ -702,7 +703,7 @@ class _Loader:
                 table.error("prefix", f"{prefix!r} is not a prefix: {exc}")
         identity = table.string("id")
         if identity is not None:
-            table.check("id", lambda: Identity.from_text(identity))
+            table.check("id", lambda: Identity.from_text(identity), "not a usable identity: ")
         on_failure_text = table.string("on_failure") or OnFailure.REVOKE.value
         try:
             on_failure = OnFailure(on_failure_text)
