@@ -288,8 +288,8 @@ class CreateChildTask(Task):
             _settle_collision(sa, old, None, old.rival, now)
             return
         self._restore_old(sa, now)
-        old = self.rekey.ref if self.rekey is not None else self.replaces
-        sa.engine.emit(ChildSaFailed(sa.peer, self.protocol, reason, old))
+        replaced = self.rekey.ref if self.rekey is not None else self.replaces
+        sa.engine.emit(ChildSaFailed(sa.peer, self.protocol, reason, replaced))
 
     def _retry(self, sa: RkmpSa, now: float) -> None:
         self._release(sa)
