@@ -81,7 +81,13 @@ from rkmp_frr.crypto.proposals import (
     select_offer,
     select_proposal,
 )
-from rkmp_frr.crypto.protection import open_aes_gcm, protect, seal_aes_gcm, unprotect
+from rkmp_frr.crypto.protection import (
+    SkCipher,
+    open_aes_gcm,
+    protect,
+    seal_aes_gcm,
+    unprotect,
+)
 from rkmp_frr.crypto.suites import CryptoSuite, EncrAlgorithm, IntegAlgorithm, KeAlgorithm
 from rkmp_frr.wire import Header, Message, Payload
 
@@ -153,6 +159,7 @@ __all__ = [
     "Rng",
     "SignatureScheme",
     "SigningKey",
+    "SkCipher",
     "ValidatedChain",
     "VerifyingKey",
     "available_ke_ids",

@@ -10,15 +10,20 @@ The SK payload is ``IV | E(inner payloads | Padding | Pad Length) | ICV``:
   to the end of the SK generic payload header, i.e. all that precedes the IV
   (§5.1); the 16-octet tag is the ICV.
 
-Sending builds the message with a zero-filled SK payload of the final length,
-encodes it (so the header Length and SK Payload Length are final), then
-computes over the right prefix and patches the SK data in.
+``SkCipher`` holds one sender's keys (SK_ei/SK_ai for the original
+initiator's messages, SK_er/SK_ar for the responder's) with the cipher
+objects built once, so an SA makes one per direction and each message costs
+one AEAD call (or one CBC and one HMAC call). ``protect`` / ``unprotect``
+are the one-shot forms.
+
+Sending encodes the header and the SK generic header with their final
+lengths, then encrypts and appends.
 
 Receiving authenticates before it trusts any length field: only the payload
 chain up to SK is walked (SK's data runs to the end of the datagram), the ICV
 is checked, and only then is the message decoded. So any altered octet is an
-``IntegrityError``; a ``MalformedMessage`` from ``unprotect`` means an
-authenticated message with bad syntax (RFC 7296 §3.10.1 INVALID_SYNTAX).
+``IntegrityError``; a ``MalformedMessage`` from ``open``/``unprotect`` means
+an authenticated message with bad syntax (RFC 7296 §3.10.1 INVALID_SYNTAX).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from rkmp_frr.crypto.dh import Rng
 from rkmp_frr.crypto.errors import CryptoError, IntegrityError
 from rkmp_frr.crypto.suites import GCM_ICV_SIZE, GCM_IV_SIZE, GCM_SALT_SIZE, CryptoSuite
 from rkmp_frr.wire import (
+    EncodeError,
     EncryptedPayload,
     Header,
     MalformedMessage,
@@ -47,9 +53,13 @@ from rkmp_frr.wire import (
     encode_payloads,
 )
 from rkmp_frr.wire.constants import GENERIC_PAYLOAD_HEADER_LENGTH, HEADER_LENGTH, PayloadType
+from rkmp_frr.wire.header import pack_header
 
 _GENERIC = Struct(">BBH")  # Next Payload, C|RESERVED, Payload Length
 _NEXT_PAYLOAD_OFFSET = 16  # in the IKE header (RFC 7296 §3.1)
+# Where the SK body starts when SK is the first payload (the usual case).
+_SK_FIRST_BODY = HEADER_LENGTH + GENERIC_PAYLOAD_HEADER_LENGTH
+_MAX_PAYLOAD_LENGTH = 0xFFFF
 
 
 # ------------------------------------------------------------ primitives
@@ -82,87 +92,11 @@ def _split_gcm_key(sk_e: bytes) -> tuple[bytes, bytes]:
     return sk_e[:-GCM_SALT_SIZE], sk_e[-GCM_SALT_SIZE:]
 
 
-def _cbc(key: bytes, iv: bytes, data: bytes, encrypt: bool) -> bytes:
-    cipher = Cipher(algorithms.AES(key), modes.CBC(iv))
-    context = cipher.encryptor() if encrypt else cipher.decryptor()
-    return context.update(data) + context.finalize()
-
-
-def _pad(plaintext: bytes, block_size: int) -> bytes:
-    """RFC 7296 §3.14: Padding (zeros here; any value is allowed) and the Pad
-    Length octet, making the total a multiple of the block size."""
-    pad_length = -(len(plaintext) + 1) % block_size
-    return plaintext + bytes(pad_length) + bytes((pad_length,))
-
-
-def _unpad(padded: bytes) -> bytes:
-    """Strip Padding and Pad Length; the padding's contents are not checked
-    (RFC 7296 §3.14: the sender may choose any value)."""
-    if not padded or padded[-1] + 1 > len(padded):
-        raise IntegrityError("SK payload padding is invalid")
-    return padded[: -(padded[-1] + 1)]
-
-
 def _check_keys(suite: CryptoSuite, sk_e: bytes, sk_a: bytes) -> None:
     if len(sk_e) != suite.encr.sk_e_size:
         raise CryptoError(f"SK_e must be {suite.encr.sk_e_size} octets for this suite")
     if len(sk_a) != suite.sk_a_size:
         raise CryptoError(f"SK_a must be {suite.sk_a_size} octets for this suite")
-
-
-def _mac(suite: CryptoSuite, sk_a: bytes, data: bytes) -> bytes:
-    integ = suite.integ
-    assert integ is not None
-    return integ.mac(sk_a, data)
-
-
-def _mac_verifies(suite: CryptoSuite, sk_a: bytes, data: bytes) -> bool:
-    icv_size = suite.icv_size
-    if len(data) <= icv_size:
-        return False
-    return hmac.compare_digest(_mac(suite, sk_a, data[:-icv_size]), data[-icv_size:])
-
-
-# ------------------------------------------------------------ sending
-
-
-def protect(
-    header: Header,
-    inner_payloads: Sequence[Payload],
-    suite: CryptoSuite,
-    sk_e: bytes,
-    sk_a: bytes,
-    iv: bytes | None = None,
-    *,
-    rng: Rng | None = None,
-    unencrypted: Sequence[Payload] = (),
-) -> bytes:
-    """Encode ``header, [unencrypted...,] SK{inner_payloads}``.
-
-    ``sk_e``/``sk_a`` are the sender's keys (SK_ei/SK_ai for the original
-    initiator). ``iv`` is used as given (tests, or a counter-based GCM IV);
-    otherwise it is drawn from ``rng`` (default: the OS). A GCM IV must never
-    repeat under one key.
-    """
-    _check_keys(suite, sk_e, sk_a)
-    encr = suite.encr
-    if iv is None:
-        iv = (rng or secrets.token_bytes)(encr.iv_size)
-    if len(iv) != encr.iv_size:
-        raise CryptoError(f"the IV must be {encr.iv_size} octets for this suite")
-    first_payload, inner = encode_payloads(inner_payloads)
-    plaintext = _pad(inner, encr.block_size)
-    sk_length = len(iv) + len(plaintext) + suite.icv_size
-    placeholder = EncryptedPayload(first_payload, bytes(sk_length))
-    encoded = encode_message(Message(header, (*unencrypted, placeholder)))
-    prefix = encoded[: len(encoded) - sk_length]  # header .. SK generic header
-    if encr.aead:
-        return prefix + iv + seal_aes_gcm(sk_e, iv, prefix, plaintext)
-    signed = prefix + iv + _cbc(sk_e, iv, plaintext, encrypt=True)
-    return signed + _mac(suite, sk_a, signed)
-
-
-# ------------------------------------------------------------ receiving
 
 
 def _find_sk(data: bytes) -> int | None:
@@ -183,55 +117,205 @@ def _find_sk(data: bytes) -> int | None:
     return None
 
 
-def _decrypt(suite: CryptoSuite, sk_e: bytes, data: bytes, sk_offset: int) -> bytes:
-    """The padded plaintext of the SK payload at ``sk_offset``; the ICV is
-    verified first."""
-    encr = suite.encr
-    start = sk_offset + GENERIC_PAYLOAD_HEADER_LENGTH  # first octet of the IV
-    body = data[start:]
-    iv = body[: encr.iv_size]
-    if encr.aead:
-        if len(body) < encr.iv_size + encr.icv_size:
-            raise IntegrityError("SK payload too short for IV and ICV")
-        return open_aes_gcm(sk_e, iv, data[:start], body[encr.iv_size :])
-    ciphertext = body[encr.iv_size : len(body) - suite.icv_size]
-    if not ciphertext or len(ciphertext) % encr.block_size:
-        raise IntegrityError("SK payload ciphertext is not a whole number of blocks")
-    return _cbc(sk_e, iv, ciphertext, encrypt=False)
+# ------------------------------------------------------------ one direction
+
+
+class SkCipher:
+    """SK protection with one sender's keys, for the life of an SA.
+
+    ``sk_e`` / ``sk_a`` are the sending side's keys: SK_ei/SK_ai seal and
+    open the original initiator's messages, SK_er/SK_ar the responder's. An
+    SA keeps one for what it sends and one for what it receives. Key sizes
+    are checked here (CryptoError); the keys never appear in a repr or an
+    error.
+    """
+
+    __slots__ = (
+        "_aead",
+        "_block",
+        "_cbc_key",
+        "_hash",
+        "_icv",
+        "_iv_counter",
+        "_iv_size",
+        "_salt",
+        "_sk_a",
+        "suite",
+    )
+
+    def __init__(self, suite: CryptoSuite, sk_e: bytes, sk_a: bytes) -> None:
+        _check_keys(suite, sk_e, sk_a)
+        encr = suite.encr
+        self.suite = suite
+        self._iv_size = encr.iv_size
+        self._block = encr.block_size
+        self._icv = suite.icv_size
+        self._iv_counter = 0
+        key = bytes(sk_e[: encr.key_size])
+        self._salt = bytes(sk_e[encr.key_size :])  # RFC 5282 §7.1 (empty for CBC)
+        self._aead: AESGCM | None = AESGCM(key) if encr.aead else None
+        self._cbc_key: algorithms.AES | None = None if encr.aead else algorithms.AES(key)
+        self._sk_a = bytes(sk_a)
+        self._hash = suite.integ.hash_name if suite.integ is not None else ""
+
+    def __repr__(self) -> str:
+        return f"<SkCipher {self.suite.encr.encr_id.name} {self.suite.encr.key_bits}>"
+
+    def next_iv(self, rng: Rng | None = None) -> bytes:
+        """The IV for the next message sealed with this key: for AES-GCM a
+        counter, which never repeats under this key as long as this object
+        is its only sender (RFC 5282 §3.1 asks only for uniqueness); for
+        CBC ``rng`` octets (default: the OS), as RFC 3602 wants an
+        unpredictable IV."""
+        if self._aead is None:
+            return (rng or secrets.token_bytes)(self._iv_size)
+        self._iv_counter += 1
+        return self._iv_counter.to_bytes(self._iv_size, "big")
+
+    # -------------------------------------------------------- sending
+
+    def seal(
+        self,
+        header: Header,
+        inner_payloads: Sequence[Payload],
+        iv: bytes,
+        *,
+        unencrypted: Sequence[Payload] = (),
+    ) -> bytes:
+        """Encode ``header, [unencrypted...,] SK{inner_payloads}``; ``iv``
+        is used as given (see ``next_iv``). A GCM IV must never repeat under
+        one key."""
+        if len(iv) != self._iv_size:
+            raise CryptoError(f"the IV must be {self._iv_size} octets for this suite")
+        first_payload, inner = encode_payloads(inner_payloads)
+        pad_length = -(len(inner) + 1) % self._block
+        # RFC 7296 §3.14: Padding (zeros here; any value is allowed) and the
+        # Pad Length octet fill the plaintext to whole blocks.
+        plaintext = inner + bytes(pad_length) + bytes((pad_length,))
+        sk_length = len(iv) + len(plaintext) + self._icv
+        if unencrypted:
+            placeholder = EncryptedPayload(first_payload, bytes(sk_length))
+            encoded = encode_message(Message(header, (*unencrypted, placeholder)))
+            prefix = encoded[: len(encoded) - sk_length]  # header .. SK generic header
+        else:
+            payload_length = GENERIC_PAYLOAD_HEADER_LENGTH + sk_length
+            if payload_length > _MAX_PAYLOAD_LENGTH:
+                raise EncodeError(f"SK payload of {payload_length} octets")
+            prefix = pack_header(
+                header, PayloadType.SK, HEADER_LENGTH + payload_length
+            ) + _GENERIC.pack(first_payload, 0, payload_length)
+        if self._aead is not None:
+            return prefix + iv + self._aead.encrypt(self._salt + iv, plaintext, prefix)
+        assert self._cbc_key is not None
+        encryptor = Cipher(self._cbc_key, modes.CBC(iv)).encryptor()
+        signed = prefix + iv + encryptor.update(plaintext) + encryptor.finalize()
+        return signed + hmac.digest(self._sk_a, signed, self._hash)[: self._icv]
+
+    # -------------------------------------------------------- receiving
+
+    def open(self, data: bytes) -> Message:
+        """Authenticate and decrypt a message whose last payload is SK.
+
+        Returns the message with the same header and, as payloads, those
+        before SK followed by SK's decrypted contents. Raises IntegrityError
+        if the message does not authenticate (including when no SK payload
+        can be found, e.g. an SKF fragment, which must be reassembled first)
+        or its padding is bad: drop it (RFC 7296 §2.21.2). MalformedMessage
+        if it is shorter than a header, or if it authenticates but does not
+        decode (answer INVALID_SYNTAX; with CBC this is also what a wrong
+        SK_e gives: the HMAC does not cover the encryption key).
+        """
+        if type(data) is not bytes:
+            data = bytes(data)
+        size = len(data)
+        if size < HEADER_LENGTH:
+            raise MalformedMessage(f"message of {size} octets is shorter than the IKE header", size)
+        if self._aead is None and not self._cbc_icv_verifies(data):
+            # CBC: the ICV covers every octet before it; check it before parsing.
+            raise IntegrityError("SK payload ICV does not verify")
+        if data[_NEXT_PAYLOAD_OFFSET] == PayloadType.SK and size >= _SK_FIRST_BODY:
+            sk_offset: int | None = HEADER_LENGTH
+        else:
+            sk_offset = _find_sk(data)
+        if sk_offset is None:
+            raise IntegrityError("no SK payload to authenticate")
+        inner = self._unpad(self._decrypt(data, sk_offset + GENERIC_PAYLOAD_HEADER_LENGTH))
+        # Authenticated from here on: decoding errors are the peer's syntax.
+        message = decode_message(data)
+        encrypted = message.payloads[-1] if message.payloads else None
+        if not isinstance(encrypted, EncryptedPayload):
+            raise MalformedMessage("the last payload is not SK", sk_offset)
+        inner_offset = sk_offset + GENERIC_PAYLOAD_HEADER_LENGTH + self._iv_size
+        inner_payloads = decode_payloads(
+            encrypted.first_payload, inner, inner_offset, header=message.header
+        )
+        return Message(message.header, (*message.payloads[:-1], *inner_payloads))
+
+    def _cbc_icv_verifies(self, data: bytes) -> bool:
+        icv = self._icv
+        if len(data) <= icv:
+            return False
+        expected = hmac.digest(self._sk_a, data[:-icv], self._hash)[:icv]
+        return hmac.compare_digest(expected, data[-icv:])
+
+    def _decrypt(self, data: bytes, start: int) -> bytes:
+        """The padded plaintext of the SK body starting at ``start`` (the
+        first octet of the IV); the ICV is verified first."""
+        iv_end = start + self._iv_size
+        if self._aead is not None:
+            if len(data) < iv_end + self._icv:
+                raise IntegrityError("SK payload too short for IV and ICV")
+            try:
+                # RFC 5282 §5.1: the AAD is everything before the IV.
+                return self._aead.decrypt(
+                    self._salt + data[start:iv_end], data[iv_end:], data[:start]
+                )
+            except InvalidTag:
+                raise IntegrityError("SK payload ICV does not verify") from None
+        assert self._cbc_key is not None
+        end = len(data) - self._icv
+        if end <= iv_end or (end - iv_end) % self._block:
+            raise IntegrityError("SK payload ciphertext is not a whole number of blocks")
+        decryptor = Cipher(self._cbc_key, modes.CBC(data[start:iv_end])).decryptor()
+        return decryptor.update(data[iv_end:end]) + decryptor.finalize()
+
+    @staticmethod
+    def _unpad(padded: bytes) -> bytes:
+        """Strip Padding and Pad Length; the padding's contents are not
+        checked (RFC 7296 §3.14: the sender may choose any value)."""
+        if not padded or padded[-1] + 1 > len(padded):
+            raise IntegrityError("SK payload padding is invalid")
+        return padded[: -(padded[-1] + 1)]
+
+
+# ------------------------------------------------------------ one shot
+
+
+def protect(
+    header: Header,
+    inner_payloads: Sequence[Payload],
+    suite: CryptoSuite,
+    sk_e: bytes,
+    sk_a: bytes,
+    iv: bytes | None = None,
+    *,
+    rng: Rng | None = None,
+    unencrypted: Sequence[Payload] = (),
+) -> bytes:
+    """Encode ``header, [unencrypted...,] SK{inner_payloads}``.
+
+    ``sk_e``/``sk_a`` are the sender's keys (SK_ei/SK_ai for the original
+    initiator). ``iv`` is used as given (tests, or a counter-based GCM IV);
+    otherwise it is drawn from ``rng`` (default: the OS). A GCM IV must never
+    repeat under one key.
+    """
+    cipher = SkCipher(suite, sk_e, sk_a)
+    if iv is None:
+        iv = (rng or secrets.token_bytes)(suite.encr.iv_size)
+    return cipher.seal(header, inner_payloads, iv, unencrypted=unencrypted)
 
 
 def unprotect(data: bytes, suite: CryptoSuite, sk_e: bytes, sk_a: bytes) -> Message:
-    """Authenticate and decrypt a message whose last payload is SK.
-
-    Returns the message with the same header and, as payloads, those before
-    SK followed by SK's decrypted contents. ``sk_e``/``sk_a`` are the
-    sender's keys. Raises IntegrityError if the message does not
-    authenticate (including when no SK payload can be found, e.g. an SKF
-    fragment, which must be reassembled first) or its padding is bad;
-    MalformedMessage if it is shorter than a header, or if it authenticates
-    but does not decode (with CBC this is also what a wrong SK_e gives: the
-    HMAC does not cover the encryption key).
-    """
-    _check_keys(suite, sk_e, sk_a)
-    data = bytes(data)
-    if len(data) < HEADER_LENGTH:
-        raise MalformedMessage(
-            f"message of {len(data)} octets is shorter than the IKE header", len(data)
-        )
-    # CBC: the ICV covers every octet before it, so check it before parsing.
-    if suite.integ is not None and not _mac_verifies(suite, sk_a, data):
-        raise IntegrityError("SK payload ICV does not verify")
-    sk_offset = _find_sk(data)
-    if sk_offset is None:
-        raise IntegrityError("no SK payload to authenticate")
-    inner = _unpad(_decrypt(suite, sk_e, data, sk_offset))
-    # Authenticated from here on: decoding errors are the peer's syntax.
-    message = decode_message(data)
-    encrypted = message.payloads[-1] if message.payloads else None
-    if not isinstance(encrypted, EncryptedPayload):
-        raise MalformedMessage("the last payload is not SK", sk_offset)
-    inner_offset = sk_offset + GENERIC_PAYLOAD_HEADER_LENGTH + suite.encr.iv_size
-    inner_payloads = decode_payloads(
-        encrypted.first_payload, inner, inner_offset, header=message.header
-    )
-    return Message(message.header, (*message.payloads[:-1], *inner_payloads))
+    """Authenticate and decrypt a message whose last payload is SK with the
+    sender's keys ``sk_e``/``sk_a``; see ``SkCipher.open``."""
+    return SkCipher(suite, sk_e, sk_a).open(data)

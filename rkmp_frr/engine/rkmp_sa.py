@@ -25,6 +25,7 @@ from rkmp_frr.crypto.errors import IntegrityError
 from rkmp_frr.crypto.keyschedule import RkmpKeys
 from rkmp_frr.crypto.prf import Prf
 from rkmp_frr.crypto.proposals import CryptoProposal
+from rkmp_frr.crypto.protection import SkCipher
 from rkmp_frr.crypto.suites import CryptoSuite
 from rkmp_frr.engine.child_sa import ChildSa, ChildState
 from rkmp_frr.engine.events import (
@@ -41,7 +42,6 @@ from rkmp_frr.engine.events import (
     RkmpSaRef,
 )
 from rkmp_frr.engine.policy import OnFailure, PeerPolicy
-from rkmp_frr.engine.protect import SkCipher
 from rkmp_frr.engine.reliability import OutstandingRequest, ResponseCache, wait_time
 from rkmp_frr.engine.state import USABLE, SaState, check_transition
 from rkmp_frr.engine.tasks import create_child, informational, sa_auth
@@ -78,7 +78,6 @@ class RkmpSa:
     __slots__ = (
         "cache",
         "children",
-        "cipher",
         "created_at",
         "deadline",
         "deferred",
@@ -88,6 +87,7 @@ class RkmpSa:
         "expected_request_id",
         "expire_at",
         "half_open_until",
+        "inbound",
         "init_request",
         "init_response",
         "initiator",
@@ -98,6 +98,7 @@ class RkmpSa:
         "next_request_id",
         "ni",
         "nr",
+        "outbound",
         "peer",
         "peer_hashes",
         "peer_rkmp",
@@ -141,7 +142,8 @@ class RkmpSa:
         self.retransmit = engine.config.retransmit_for(policy)
         self.suite: CryptoSuite | None = None
         self.keys: RkmpKeys | None = None
-        self.cipher: SkCipher | None = None
+        self.outbound: SkCipher | None = None  # seals our messages
+        self.inbound: SkCipher | None = None  # opens the peer's
         self.ni = b""
         self.nr = b""
         self.init_request = b""  # our or the peer's RKMP_SA_INIT request, as sent
@@ -197,10 +199,11 @@ class RkmpSa:
     def install_keys(self, suite: CryptoSuite, keys: RkmpKeys) -> None:
         self.suite = suite
         self.keys = keys
-        if self.initiator:
-            self.cipher = SkCipher(suite, keys.sk_ei, keys.sk_ai, keys.sk_er, keys.sk_ar)
-        else:
-            self.cipher = SkCipher(suite, keys.sk_er, keys.sk_ar, keys.sk_ei, keys.sk_ai)
+        initiator = SkCipher(suite, keys.sk_ei, keys.sk_ai)
+        responder = SkCipher(suite, keys.sk_er, keys.sk_ar)
+        self.outbound, self.inbound = (
+            (initiator, responder) if self.initiator else (responder, initiator)
+        )
 
     def set_state(self, new: SaState) -> None:
         check_transition(self.state, new)
@@ -219,11 +222,9 @@ class RkmpSa:
         return Header(self.spi_i, self.spi_r, exchange, flags, message_id)
 
     def seal(self, header: Header, payloads: tuple[Payload, ...]) -> bytes:
-        assert self.cipher is not None
-        random_iv = b""
-        if not self.cipher.suite.encr.aead:
-            random_iv = self.engine.rng.randbytes(self.cipher.suite.encr.iv_size)
-        return self.cipher.seal(header, payloads, self.cipher.next_iv(random_iv))
+        outbound = self.outbound
+        assert outbound is not None
+        return outbound.seal(header, payloads, outbound.next_iv(self.engine.rng.randbytes))
 
     def _send_request(self, task: Task, payloads: tuple[Payload, ...], now: float) -> None:
         header = self.header(task.exchange, self.next_request_id, response=False)
@@ -315,7 +316,7 @@ class RkmpSa:
         if header.exchange_type == ExchangeType.IKE_SA_INIT:
             self._receive_init_response(data, header, now)
             return
-        if self.cipher is None or self.state is SaState.CLOSED:
+        if self.inbound is None or self.state is SaState.CLOSED:
             return
         if header.is_response:
             self._receive_response(data, header, now)
@@ -346,9 +347,9 @@ class RkmpSa:
             or header.exchange_type != pending.task.exchange
         ):
             return  # a late duplicate or a response to nothing we asked
-        assert self.cipher is not None
+        assert self.inbound is not None
         try:
-            message = self.cipher.open(data)
+            message = self.inbound.open(data)
         except IntegrityError:
             return
         except MalformedMessage:
@@ -385,10 +386,10 @@ class RkmpSa:
             if cached is not None:
                 self.engine.send(cached, self.peer)  # RFC 7296 §2.1
             return
-        assert self.cipher is not None
+        assert self.inbound is not None
         after: Callable[[], None] | None = None
         try:
-            message = self.cipher.open(data)
+            message = self.inbound.open(data)
         except IntegrityError:
             return
         except UnsupportedCriticalPayload as error:  # RFC 7296 §2.5

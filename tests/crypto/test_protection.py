@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rkmp_frr.crypto import (
+    SkCipher,
     decrypt_message,
     encrypt_message,
     open_aes_gcm,
@@ -32,6 +33,7 @@ from rkmp_frr.crypto.errors import CryptoError, IntegrityError
 from rkmp_frr.crypto.suites import CryptoSuite
 from rkmp_frr.wire import (
     AuthPayload,
+    EncodeError,
     EncryptedPayload,
     Header,
     IdPayload,
@@ -40,6 +42,9 @@ from rkmp_frr.wire import (
     NoncePayload,
     NotifyPayload,
     Payload,
+    UnknownPayload,
+    UnsupportedCriticalPayload,
+    VendorIdPayload,
     encode_message,
     encode_payloads,
 )
@@ -359,3 +364,85 @@ def test_round_trip_any_plaintext_length(proposal: str, nonce: bytes, notify_dat
     inner = (NoncePayload(nonce), NotifyPayload(NotifyType.REKEY_SA, 1, b"", notify_data))
     data = protect(HEADER, inner, suite, sk_e, sk_a)
     assert unprotect(data, suite, sk_e, sk_a) == Message(HEADER, inner)
+
+
+# ------------------------------------------------------ SkCipher (per SA direction)
+
+
+def _pair(suite: CryptoSuite) -> tuple[SkCipher, SkCipher]:
+    """Ciphers for the initiator's and the responder's messages."""
+    sk_e_i, sk_a_i = keys_for(suite)
+    sk_e_r = bytes(reversed(sk_e_i))
+    sk_a_r = bytes(b ^ 0x5A for b in sk_a_i)
+    return SkCipher(suite, sk_e_i, sk_a_i), SkCipher(suite, sk_e_r, sk_a_r)
+
+
+@pytest.mark.parametrize("proposal", SUITES)
+def test_sk_cipher_and_one_shot_functions_agree(proposal: str) -> None:
+    suite = parse_suite(proposal)
+    sk_e, sk_a = keys_for(suite)
+    initiator, _ = _pair(suite)
+    iv = iv_for(suite)
+    sealed = initiator.seal(HEADER, INNER, iv)
+    assert sealed == protect(HEADER, INNER, suite, sk_e, sk_a, iv)
+    assert unprotect(sealed, suite, sk_e, sk_a) == Message(HEADER, INNER)
+    assert initiator.open(sealed) == Message(HEADER, INNER)  # the receiver's copy of the keys
+    before = (NotifyPayload(NotifyType.COOKIE, data=b"c" * 16),)
+    with_cookie = initiator.seal(HEADER, INNER, iv, unencrypted=before)
+    assert with_cookie == protect(HEADER, INNER, suite, sk_e, sk_a, iv, unencrypted=before)
+    assert initiator.open(with_cookie) == Message(HEADER, before + INNER)
+    empty = initiator.seal(HEADER, (), initiator.next_iv())
+    assert initiator.open(empty) == Message(HEADER, ())
+
+
+@pytest.mark.parametrize("proposal", ["aes256gcm16-prfsha256-x25519", "aes256-sha384-x25519"])
+def test_sk_cipher_does_not_open_the_other_directions_messages(proposal: str) -> None:
+    initiator, responder = _pair(parse_suite(proposal))
+    sealed = initiator.seal(HEADER, INNER, initiator.next_iv())
+    with pytest.raises(IntegrityError):
+        responder.open(sealed)
+    for index in range(0, len(sealed), 7):
+        damaged = bytearray(sealed)
+        damaged[index] ^= 0x40
+        with pytest.raises(IntegrityError):
+            initiator.open(bytes(damaged))
+
+
+def test_sk_cipher_gcm_ivs_count_and_cbc_ivs_come_from_the_rng() -> None:
+    gcm, _ = _pair(parse_suite("aes256gcm16-prfsha256-x25519"))
+    ivs = [gcm.next_iv() for _ in range(100)]
+    assert len(set(ivs)) == 100
+    assert ivs[0] == bytes(7) + b"\x01"  # a counter: unique under the key (RFC 5282 §3.1)
+    cbc, _ = _pair(parse_suite("aes128-sha256-x25519"))
+    assert cbc.next_iv(lambda n: b"\x33" * n) == b"\x33" * 16
+    assert cbc.next_iv() != cbc.next_iv()  # from the OS
+
+
+def test_sk_cipher_authenticated_garbage_is_malformed_not_integrity() -> None:
+    initiator, _ = _pair(parse_suite("aes256gcm16-prfsha256-x25519"))
+    critical = (UnknownPayload(200, b"??", critical=True),)
+    sealed = initiator.seal(HEADER, critical, initiator.next_iv())
+    with pytest.raises(UnsupportedCriticalPayload) as caught:
+        initiator.open(sealed)
+    assert caught.value.payload_type == 200 and caught.value.header == HEADER
+
+
+def test_sk_cipher_checks_sizes_and_hides_keys() -> None:
+    suite = parse_suite("aes256-sha256-x25519")
+    sk_e, sk_a = keys_for(suite)
+    with pytest.raises(CryptoError):
+        SkCipher(suite, sk_e[:-1], sk_a)
+    with pytest.raises(CryptoError):
+        SkCipher(suite, sk_e, sk_a[:-1])
+    cipher = SkCipher(suite, sk_e, sk_a)
+    with pytest.raises(CryptoError):
+        cipher.seal(HEADER, INNER, bytes(8))
+    assert sk_e.hex() not in repr(cipher) and sk_a.hex() not in repr(cipher)
+
+
+def test_sk_cipher_refuses_an_sk_payload_too_long_for_its_length_field() -> None:
+    suite = parse_suite("aes256gcm16-prfsha256-x25519")
+    cipher, _ = _pair(suite)
+    big = (VendorIdPayload(b"v" * 40_000), VendorIdPayload(b"w" * 40_000))  # > 65535 octets
+    with pytest.raises(EncodeError):
+        cipher.seal(HEADER, big, cipher.next_iv())

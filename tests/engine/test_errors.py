@@ -107,8 +107,8 @@ def test_unsupported_critical_payload() -> None:
     weird = UnknownPayload(200, b"?", critical=True)
     answers = _deliver(net, a, b, _request(sa_a, ExchangeType.INFORMATIONAL, (weird,)))
     [answer] = answers
-    assert sa_a.cipher is not None
-    notify = sa_a.cipher.open(answer).payloads
+    assert sa_a.inbound is not None
+    notify = sa_a.inbound.open(answer).payloads
     assert notify == (NotifyPayload(NotifyType.UNSUPPORTED_CRITICAL_PAYLOAD, data=bytes((200,))),)
     # Also in an unencrypted RKMP_SA_INIT (RFC 7296 §2.5).
     header = Header(b"\x42" * 8, bytes(8), ExchangeType.IKE_SA_INIT, HeaderFlag.INITIATOR, 0)
@@ -124,8 +124,8 @@ def test_invalid_syntax_for_a_child_request_without_nonce() -> None:
     offer = build_child_proposal(sa_a.policy.children[0], 9, None)
     request = _request(sa_a, ExchangeType.CREATE_CHILD_SA, (SaPayload((offer,)),))
     [answer] = _deliver(net, a, b, request)
-    assert sa_a.cipher is not None
-    assert sa_a.cipher.open(answer).payloads == (NotifyPayload(NotifyType.INVALID_SYNTAX),)
+    assert sa_a.inbound is not None
+    assert sa_a.inbound.open(answer).payloads == (NotifyPayload(NotifyType.INVALID_SYNTAX),)
     assert len(b.engine.child_sas(ADDR_A)) == 1
 
 
