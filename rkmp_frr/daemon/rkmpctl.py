@@ -20,6 +20,7 @@ shapes are documented in ``docs/rkmpctl.md``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import socket
 import sys
@@ -273,7 +274,7 @@ def render_status(result: StatusResult) -> str:
     )
 
 
-def _child_lines(child: ChildSaInfo, indent: str) -> list[str]:
+def _child_lines(child: ChildSaInfo, indent: str, label: str = "") -> list[str]:
     name = names.protocol_name(child.protocol)
     ids = spi_text(child.protocol, child.spi)
     if child.remote_spi != child.spi:
@@ -283,7 +284,7 @@ def _child_lines(child: ChildSaInfo, indent: str) -> list[str]:
         details.append(f"pfs {child.pfs_group}")
     role = "initiator" if child.initiator else "responder"
     return [
-        f"{indent}{name}: {child.state}, SPI {ids}, {', '.join(details)}",
+        f"{indent}{label}{name}: {child.state}, SPI {ids}, {', '.join(details)}",
         f"{indent}  {role}, rekeying {_in(child.rekey_in)}, expires {_in(child.expires_in)}",
     ]
 
@@ -316,7 +317,7 @@ def render_sas(result: SasResult) -> str:
     if result.orphans:
         lines.append("child SAs without an RKMP SA:")
         for child in result.orphans:
-            lines += _child_lines(child, f"  {child.peer} ")
+            lines += _child_lines(child, "  ", f"{child.peer} ")
     return "\n".join(lines)
 
 
@@ -425,7 +426,8 @@ def main(
     err = stderr if stderr is not None else sys.stderr
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: 2 on a usage error, 0 for --help
         return int(exc.code or 0)
     as_json = bool(args.json)
