@@ -5,6 +5,8 @@ and key material appears only where asked for."""
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -14,6 +16,7 @@ from rkmp_frr.daemon.control_protocol import (
     MAX_MESSAGE_SIZE,
     MAX_SPI,
     PROTOCOL_VERSION,
+    RESULT_TYPES,
     ChildSaInfo,
     Command,
     ControlProtocolError,
@@ -44,6 +47,7 @@ from rkmp_frr.daemon.control_protocol import (
     decode_response,
     encode_request,
     encode_response,
+    from_json,
     to_json,
 )
 from rkmp_frr.engine.events import ChildParams, ChildRef
@@ -474,3 +478,30 @@ def test_line_buffer_limit() -> None:
     assert info.value.kind is ErrorKind.TOO_LARGE
     with pytest.raises(ControlProtocolError):
         LineBuffer(limit=8).feed(b"123456789\n")
+
+
+# --------------------------------------------------------------------------- the documentation
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "rkmpctl.md"
+
+
+def _documented_results() -> dict[Command, object]:
+    """The first JSON block after each "### `command`" heading."""
+    found: dict[Command, object] = {}
+    for match in re.finditer(
+        r"^### `([a-z-]+)`\n.*?```json\n(.*?)```", DOC.read_text(), re.M | re.S
+    ):
+        found[Command(match.group(1))] = json.loads(match.group(2))
+    return found
+
+
+def test_every_command_has_a_documented_result() -> None:
+    assert set(_documented_results()) == set(Command)
+
+
+@pytest.mark.parametrize("command", list(Command))
+def test_documented_result_matches_the_dataclass(command: Command) -> None:
+    documented = _documented_results()[command]
+    result = from_json(RESULT_TYPES[command], documented, strict=True)
+    # Every documented field exists and every field is documented.
+    assert to_json(result) == documented
