@@ -89,10 +89,19 @@ class ConfigError(Exception):
     """A configuration problem: ``str(e)`` is ``<file>: <key>: <problem>``."""
 
     def __init__(self, file: str, key: str, problem: str) -> None:
+        file, key, problem = one_line(file), one_line(key), one_line(problem)
         super().__init__(f"{file}: {key}: {problem}")
         self.file = file
         self.key = key
         self.problem = problem
+
+
+def one_line(text: str) -> str:
+    """``text`` with control characters escaped (TOML allows them in
+    quoted keys), so that a message stays on one line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 # --------------------------------------------------------------------------- entry points
@@ -160,7 +169,9 @@ class _Context:
         raise ConfigError(str(self.file), key, problem)
 
     def warn(self, key: str, problem: str) -> None:
-        self.warnings.append(ConfigWarning(str(self.file), key, problem))
+        self.warnings.append(
+            ConfigWarning(one_line(str(self.file)), one_line(key), one_line(problem))
+        )
 
     def path(self, key: str, text: str) -> Path:
         if not text or "\0" in text:

@@ -254,6 +254,9 @@ CASES: dict[str, Case] = {
         "unknown key (did you mean 'control_socket'?)",
     ),
     "unknown top-level table": Case(BASE + "\n[logging]\nlevel = 1\n", "logging", "unknown key"),
+    "unknown key with a newline": Case(
+        edit("[local]\n", '[local]\n"a\\nb" = 1\n'), "local.a\\nb", "unknown key"
+    ),
     "unknown rollover protocol": Case(
         BASE + '\n[rollover.rip]\nsend_delay = "1s"\n', "rollover.rip", "unknown key"
     ),
