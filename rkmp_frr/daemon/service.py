@@ -1,0 +1,785 @@
+"""The daemon object: the sans-I/O engine on asyncio, with the key table,
+sinks, hooks, keylog, control server and triggers around it.
+
+Data flow (DESIGN.md §3)::
+
+    UDP endpoints --datagram--> Engine <--API-- control server, triggers
+                                  |  one timer, re-armed from get_timer()
+                                events
+            +---------------------+----------------------+
+         logging   keylog   KeyTableWiring (SQLite)   hooks   command waiters
+                                  |  change notifications
+                                sinks (FRR / BIRD renderers, appliers)
+
+Every input (a datagram, the timer, an API call) ends in ``_pump()``: send
+the engine's datagrams, hand each event to its consumers, re-arm the one
+timer. Consumers are isolated: an exception in the key table, a sink, a
+hook or the keylog is logged and the next one still runs; nothing the
+network sends can stop the loop.
+
+Clocks (injected, so tests can drive a Service with real UDP and short
+timers): the engine's ``now`` is POSIX time advanced by the monotonic
+clock from start (``EngineClock``: certificates are checked against it
+and it never steps), and the key table wiring gets ``wall_now`` (the
+real wall clock) with that same engine time as its ``mono_now``, so a
+wall-clock step is seen and the table's lifetimes follow it
+(``rkmp_frr.keytable.clock``).
+
+Restart safety (DESIGN.md §2): the key table is reopened as it is and
+nothing in it is withdrawn; its key IDs are kept out of new allocations
+(the engine's ``key_ids_in_use`` hook); static peers are initiated again
+and the engine sends INITIAL_CONTACT, so the peer replaces its stale SA
+and keeps its keys, and new child SAs roll over from the kept rows.
+
+SIGTERM (``stop``): deletes its RKMP SAs with the peers (an orderly delete
+is not a failure: both sides keep their keys, draft-mahesh §3.3), then
+closes; no key is withdrawn. SIGHUP (``reload``): see ``apply_config``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rkmp_frr.daemon import names
+from rkmp_frr.daemon.config_model import DaemonConfig, PeerConfig
+from rkmp_frr.daemon.hooks import HookCall, HookRunner, hook_calls
+from rkmp_frr.daemon.keylog import KeyLog
+from rkmp_frr.daemon.udp import EndpointSet, UdpEndpoint, open_endpoint
+from rkmp_frr.engine import (
+    ChildRef,
+    ChildSaCreated,
+    ChildSaDeleted,
+    ChildSaFailed,
+    ChildSaRekeyed,
+    DeleteReason,
+    Engine,
+    EngineError,
+    Event,
+    PeerAlive,
+    PeerRestarted,
+    RkmpSaDeleted,
+    RkmpSaEstablished,
+    RkmpSaFailed,
+    RkmpSaRef,
+    RkmpSaRekeyed,
+)
+from rkmp_frr.engine.types import Address
+from rkmp_frr.keytable import KeyTableStore, Sink
+from rkmp_frr.keytable.wiring import KeyTableWiring
+from rkmp_frr.profiles import KEY_PROFILES
+from rkmp_frr.wire.constants import ProtocolId
+
+log = logging.getLogger(__name__)
+
+# RKMP SA ends after which a static peer is set up again.
+_REINITIATE_AFTER = frozenset({DeleteReason.REMOTE, DeleteReason.EXPIRED})
+
+
+@dataclass(frozen=True, slots=True)
+class Clock:
+    """The two clocks the daemon reads (injected for tests)."""
+
+    wall: Callable[[], float] = time.time
+    mono: Callable[[], float] = time.monotonic
+
+
+class EngineClock:
+    """POSIX time that advances with the monotonic clock: the engine's
+    ``now`` (never steps, close to real time for certificate checks)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._mono = clock.mono
+        self._origin = clock.wall() - clock.mono()
+
+    def now(self) -> float:
+        return self._origin + self._mono()
+
+    def to_loop_delay(self, deadline: float) -> float:
+        return max(0.0, deadline - self.now())
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceOptions:
+    """How a Service runs, beyond its configuration file."""
+
+    keylog: Path | None = None
+    initiate_on_start: bool = True  # set up the static peers at start
+    control_socket: bool = True  # serve rkmpctl
+    triggers: bool = True  # watch netlink for prefix peers' neighbours
+    delete_on_stop: bool = True  # orderly RKMP SA deletes on SIGTERM
+    stop_grace: float = 1.0  # seconds to wait for those deletes
+    tick_interval: float = 5.0  # key table upkeep (expiry, clock steps)
+    reinitiate_delay: float = 2.0  # first retry of a failed static peer
+    reinitiate_max: float = 60.0  # backoff cap
+    command_timeout: float = 30.0  # generate-sa / rekey-sa wait at most this
+    hook_env: dict[str, str] = field(default_factory=dict)  # extra hook variables
+
+
+class _Waiter:
+    """A control command waiting for the engine event that answers it."""
+
+    def __init__(self, match: Callable[[Event], object | None]) -> None:
+        self.match = match
+        self.future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+
+
+@dataclass(slots=True)
+class SaDetails:
+    """What the events say about an RKMP SA (for ``rkmpctl sas``)."""
+
+    local_identity: str
+    remote_identity: str
+    proposal: str
+    initiator: bool
+    established_at: float
+
+
+class Service:
+    """One rkmpd: everything between the sockets and the key table."""
+
+    def __init__(
+        self,
+        config: DaemonConfig,
+        *,
+        options: ServiceOptions | None = None,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        sinks: Sequence[Sink] = (),
+        store: KeyTableStore | None = None,
+    ) -> None:
+        self.config = config
+        self.options = options or ServiceOptions()
+        self.clock = clock or Clock()
+        self.engine_clock = EngineClock(self.clock)
+        self.started_at = self.engine_clock.now()
+        self._rng = rng
+        self._extra_sinks = tuple(sinks)
+        self._given_store = store
+        self.store: KeyTableStore | None = None
+        self.wiring: KeyTableWiring | None = None
+        self.engine: Engine | None = None
+        self.endpoints = EndpointSet()
+        self.hooks: HookRunner | None = None
+        self.keylog: KeyLog | None = None
+        self.control: object | None = None  # ControlServer (imported lazily)
+        self.triggers: object | None = None
+        self.sa_details: dict[tuple[bytes, bytes], SaDetails] = {}
+        self.peers_seen: dict[Address, None] = {}  # every peer address the engine named
+        self.event_listeners: list[Callable[[Event], None]] = []
+        self._waiters: list[_Waiter] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_deadline: float | None = None
+        self._tick: asyncio.TimerHandle | None = None
+        self._retries: dict[Address, asyncio.TimerHandle] = {}
+        self._backoff: dict[Address, float] = {}
+        self._unsubscribe: list[Callable[[], None]] = []
+        self._stopped = asyncio.Event()
+        self._running = False
+
+    # --- clocks ---------------------------------------------------------------------
+
+    def now(self) -> float:
+        """The engine's clock."""
+        return self.engine_clock.now()
+
+    def wall_now(self) -> float:
+        return self.clock.wall()
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the key table, the endpoints, the control socket; start the
+        triggers and set up the static peers. Raises OSError (e.g. a port in
+        use) after undoing what it opened."""
+        try:
+            await self._start()
+        except BaseException:
+            await self._close_all()
+            raise
+
+    async def _start(self) -> None:
+        config = self.config
+        self.store = self._given_store or KeyTableStore.open(state_dir=config.local.state_dir)
+        self.wiring = KeyTableWiring(
+            self.store,
+            KEY_PROFILES,
+            rollover=config.rollover,
+            interfaces=lambda child: self.config.interfaces_for(child),
+        )
+        for sink in self._extra_sinks:
+            self._unsubscribe.append(self.store.subscribe(sink))
+        self.engine = Engine(
+            config.engine_config(), rng=self._rng, key_ids_in_use=self._key_ids_in_use
+        )
+        if self.options.keylog is not None:
+            self.keylog = KeyLog(self.options.keylog)
+        self.hooks = HookRunner(
+            config.local.hooks_dir, config.local.hook_timeout, extra_env=self._hook_env()
+        )
+        for endpoint in config.local.listen:
+            await self._open_endpoint(endpoint.host, endpoint.port)
+        if self.options.control_socket:
+            from rkmp_frr.daemon.control_server import ControlServer
+
+            control = ControlServer(self, config.local.control_socket)
+            await control.start()
+            self.control = control
+        if self.options.triggers:
+            await self._start_triggers()
+        self._running = True
+        log.info(
+            "rkmpd up: identity %s, %d peer(s), listening on %s, key table %s (%d row(s))",
+            config.local.identity,
+            len(config.peers),
+            ", ".join(e.label for e in self.endpoints.endpoints),
+            self.store.path or "in memory",
+            self.store.count(),
+        )
+        self._schedule_tick()
+        if self.options.initiate_on_start:
+            for peer in config.peers:
+                if peer.address is not None:
+                    self.initiate((peer.address, peer.port))
+        self.pump()
+
+    async def _open_endpoint(self, host: str, port: int) -> UdpEndpoint:
+        endpoint = await open_endpoint(host, port, self._on_datagram)
+        self.endpoints.add(endpoint)
+        return endpoint
+
+    def _hook_env(self) -> dict[str, str]:
+        env = {
+            "RKMP_CONFIG": str(self.config.file),
+            "RKMP_LOCAL_IDENTITY": self.config.local.identity,
+        }
+        env.update(self.options.hook_env)
+        return env
+
+    async def _start_triggers(self) -> None:
+        """The netlink neighbour watcher for prefix peers (seam: runs once
+        ``rkmp_frr.daemon.triggers`` is there and a prefix peer exists)."""
+        if not any(peer.prefix is not None for peer in self.config.peers):
+            return
+        try:
+            from rkmp_frr.daemon import triggers  # noqa: F401
+        except ImportError:
+            log.warning("no netlink triggers in this build: prefix peers only answer")
+            return
+
+    async def wait_stopped(self) -> None:
+        await self._stopped.wait()
+
+    async def stop(self) -> None:
+        """SIGTERM: orderly deletes of the RKMP SAs (peers keep their keys,
+        and so do we), then close everything. Withdraws no key."""
+        if not self._running:
+            await self._close_all()
+            return
+        self._running = False
+        for handle in self._retries.values():
+            handle.cancel()
+        self._retries.clear()
+        engine = self.engine
+        if engine is not None and self.options.delete_on_stop:
+            peers = {ref.peer for ref in engine.rkmp_sas()}
+            for peer in peers:
+                self.engine_call(engine.delete_rkmp_sa, peer, self.now())
+            self.pump()
+            await self._wait_idle(self.options.stop_grace)
+        await self._close_all()
+        log.info("rkmpd stopped; the key table keeps %s", self._row_count_text())
+
+    def _row_count_text(self) -> str:
+        if self.store is None:
+            return "its keys"
+        try:
+            return f"{self.store.count()} key(s)"
+        except Exception:
+            return "its keys"
+
+    async def _wait_idle(self, grace: float) -> None:
+        engine = self.engine
+        if engine is None:
+            return
+        loop = asyncio.get_running_loop()
+        until = loop.time() + grace
+        while not engine.idle() and loop.time() < until:
+            await asyncio.sleep(0.02)
+
+    async def _close_all(self) -> None:
+        self._running = False
+        for handle in (self._timer, self._tick, *self._retries.values()):
+            if handle is not None:
+                handle.cancel()
+        self._timer = self._tick = None
+        self._retries.clear()
+        for waiter in self._waiters:
+            if not waiter.future.done():
+                waiter.future.cancel()
+        self._waiters.clear()
+        if self.triggers is not None:
+            with contextlib.suppress(Exception):
+                await self.triggers.close()  # type: ignore[attr-defined]
+            self.triggers = None
+        if self.control is not None:
+            with contextlib.suppress(Exception):
+                await self.control.close()  # type: ignore[attr-defined]
+            self.control = None
+        self.endpoints.close()
+        if self.hooks is not None:
+            await self.hooks.close(grace=min(2.0, self.config.local.hook_timeout))
+        if self.keylog is not None:
+            self.keylog.close()
+            self.keylog = None
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe.clear()
+        if self.store is not None and self._given_store is None:
+            self.store.close()
+        self.store = None
+        self._stopped.set()
+
+    # --- inputs ---------------------------------------------------------------------
+
+    def _on_datagram(self, data: bytes, addr: Address, endpoint: UdpEndpoint) -> None:
+        engine = self.engine
+        if engine is None or not self._running:
+            return
+        self.endpoints.heard(addr, endpoint)
+        try:
+            engine.receive_datagram(data, addr, self.now())
+        except Exception:  # the engine drops bad input itself; this is a bug
+            log.exception("engine failed on a datagram from %s", addr[0])
+        self.pump()
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_deadline = None
+        engine = self.engine
+        if engine is None or not self._running:
+            return
+        try:
+            engine.handle_timer(self.now())
+        except Exception:
+            log.exception("engine failed on its timer")
+        self.pump()
+
+    def engine_call(self, call: Callable[..., None], *args: object) -> bool:
+        """Run an engine API call; its errors are logged (False)."""
+        try:
+            call(*args)
+        except EngineError as exc:
+            log.warning("%s", exc)
+            return False
+        return True
+
+    def initiate(self, peer: Address, protocols: Iterable[ProtocolId] | None = None) -> bool:
+        """Set up the RKMP SA (and child SAs) with ``peer`` if needed."""
+        engine = self.engine
+        if engine is None or not self._running:
+            return False
+        protocol_list = list(protocols) if protocols is not None else None
+        ok = self.engine_call(engine.initiate, peer, self.now(), protocol_list)
+        self.pump()
+        return ok
+
+    def check_liveness(self, peer: Address) -> bool:
+        engine = self.engine
+        if engine is None or not self._running or not engine.rkmp_sas(peer):
+            return False
+        ok = self.engine_call(engine.check_liveness, peer, self.now())
+        self.pump()
+        return ok
+
+    # --- the pump -------------------------------------------------------------------
+
+    def pump(self) -> None:
+        """Send what the engine has to send, deliver its events, re-arm the
+        timer. Event consumers may call the engine again: loop until quiet."""
+        engine = self.engine
+        if engine is None:
+            return
+        for _ in range(1000):  # a bound against a consumer/engine ping-pong bug
+            sent = False
+            for datagram, addr in engine.datagrams_to_send():
+                self.endpoints.send(datagram, addr)
+                sent = True
+            event = engine.next_event()
+            if event is None and not sent:
+                break
+            while event is not None:
+                self._dispatch(event)
+                event = engine.next_event()
+        self._arm_timer()
+
+    def _arm_timer(self) -> None:
+        engine = self.engine
+        if engine is None or not self._running:
+            return
+        deadline = engine.get_timer()
+        if deadline == self._timer_deadline and self._timer is not None:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_deadline = deadline
+        if deadline is not None:
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(self.engine_clock.to_loop_delay(deadline), self._on_timer)
+
+    def _schedule_tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._tick = loop.call_later(self.options.tick_interval, self._on_tick)
+
+    def _on_tick(self) -> None:
+        if not self._running or self.wiring is None:
+            return
+        try:
+            self.wiring.tick(wall_now=self.wall_now(), mono_now=self.now())
+        except Exception:
+            log.exception("key table upkeep failed")
+        self._schedule_tick()
+
+    # --- events -----------------------------------------------------------------------
+
+    def _dispatch(self, event: Event) -> None:
+        self._remember(event)
+        consumers: tuple[Callable[[Event], None], ...] = (
+            self._log_event,
+            self._keylog_event,
+            self._table_event,
+            self._hook_event,
+            self._peer_upkeep,
+            self._answer_waiters,
+            *self.event_listeners,
+        )
+        for consumer in consumers:
+            try:
+                consumer(event)
+            except Exception:
+                log.exception("handling %s failed", type(event).__name__)
+
+    def _remember(self, event: Event) -> None:
+        peer = _event_peer(event)
+        if peer is not None and peer not in self.peers_seen:
+            self.peers_seen[peer] = None
+        match event:
+            case RkmpSaEstablished(sa=sa, initiator=initiator, proposal=proposal):
+                self.sa_details[(sa.spi_i, sa.spi_r)] = SaDetails(
+                    event.local_identity, event.remote_identity, proposal, initiator, self.now()
+                )
+            case RkmpSaRekeyed(old=old, new=new, proposal=proposal):
+                details = self.sa_details.pop((old.spi_i, old.spi_r), None)
+                if details is not None:
+                    details.proposal = proposal
+                    details.established_at = self.now()
+                    self.sa_details[(new.spi_i, new.spi_r)] = details
+            case RkmpSaFailed(sa=sa) | RkmpSaDeleted(sa=sa):
+                self.sa_details.pop((sa.spi_i, sa.spi_r), None)
+            case PeerRestarted(stale=sa):
+                self.sa_details.pop((sa.spi_i, sa.spi_r), None)
+            case _:
+                pass
+
+    def peer_config(self, host: str) -> PeerConfig | None:
+        return self.config.peer_for(host)
+
+    def peer_name(self, host: str) -> str | None:
+        peer = self.config.peer_for(host)
+        return peer.name if peer is not None else None
+
+    def _log_event(self, event: Event) -> None:
+        text = describe_event(event, self.peer_name)
+        if text is None:
+            return
+        level = logging.WARNING if isinstance(event, RkmpSaFailed | ChildSaFailed) else logging.INFO
+        log.log(level, "%s", text)
+
+    def _keylog_event(self, event: Event) -> None:
+        if self.keylog is None or self.engine is None:
+            return
+        match event:
+            case RkmpSaEstablished(sa=ref) | RkmpSaRekeyed(new=ref):
+                for sa in self.engine.sas_of(ref.peer):
+                    if (sa.spi_i, sa.spi_r) == (ref.spi_i, ref.spi_r) and sa.keys is not None:
+                        assert sa.suite is not None
+                        self.keylog.write(sa.spi_i, sa.spi_r, sa.keys, sa.suite)
+            case _:
+                pass
+
+    def _table_event(self, event: Event) -> None:
+        if self.wiring is None:
+            return
+        self.wiring.handle(event, wall_now=self.wall_now(), mono_now=self.now())
+
+    def _hook_event(self, event: Event) -> None:
+        if self.hooks is not None:
+            self.hooks.submit(hook_calls(event, self.peer_name))
+
+    def submit_hooks(self, calls: Iterable[HookCall]) -> None:
+        if self.hooks is not None:
+            self.hooks.submit(calls)
+
+    def _answer_waiters(self, event: Event) -> None:
+        for waiter in list(self._waiters):
+            if waiter.future.done():
+                self._waiters.remove(waiter)
+                continue
+            answer = waiter.match(event)
+            if answer is not None:
+                self._waiters.remove(waiter)
+                waiter.future.set_result(answer)
+
+    async def wait_for(self, match: Callable[[Event], object | None], timeout: float) -> object:
+        """The first non-None ``match(event)`` of a coming event; TimeoutError."""
+        waiter = _Waiter(match)
+        self._waiters.append(waiter)
+        try:
+            return await asyncio.wait_for(waiter.future, timeout)
+        finally:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+
+    # --- static peers ---------------------------------------------------------------
+
+    def static_peer(self, peer: Address) -> PeerConfig | None:
+        config = self.config.peer_for(peer[0])
+        if config is None or config.address is None or config.port != peer[1]:
+            return None
+        return config
+
+    def _peer_upkeep(self, event: Event) -> None:
+        """Keep static peers up: after a failure (or the peer's delete) set
+        the RKMP SA up again, with exponential backoff."""
+        match event:
+            case RkmpSaEstablished(sa=sa):
+                self._backoff.pop(sa.peer, None)
+                handle = self._retries.pop(sa.peer, None)
+                if handle is not None:
+                    handle.cancel()
+            case RkmpSaFailed(sa=sa):
+                self._retry_later(sa.peer)
+            case RkmpSaDeleted(sa=sa, reason=reason) if reason in _REINITIATE_AFTER:
+                self._retry_later(sa.peer)
+            case _:
+                pass
+
+    def _retry_later(self, peer: Address) -> None:
+        if not self._running or self.static_peer(peer) is None or peer in self._retries:
+            return
+        delay = self._backoff.get(peer, self.options.reinitiate_delay)
+        self._backoff[peer] = min(delay * 2, self.options.reinitiate_max)
+        # up to 10 % jitter so that many peers do not retry in step
+        delay *= 1 - 0.1 * random.random()
+        log.info("setting up %s again in %.1fs", self.peer_name(peer[0]) or peer[0], delay)
+        loop = asyncio.get_running_loop()
+        self._retries[peer] = loop.call_later(delay, self._retry_now, peer)
+
+    def _retry_now(self, peer: Address) -> None:
+        self._retries.pop(peer, None)
+        if self._running and self.static_peer(peer) is not None:
+            self.initiate(peer)
+
+    # --- key IDs held by the table -------------------------------------------------
+
+    def _key_ids_in_use(self, peer: Address, protocol: ProtocolId) -> list[tuple[int, int]]:
+        """The key table's (local, remote) key IDs with ``peer``: the engine
+        must not hand them out again (rows kept across a restart)."""
+        store = self.store
+        if store is None:
+            return []
+        pairs = []
+        for row in store.Keytable_getSA(protocol, peer[0]):
+            if row.link is not None:
+                pairs.append((row.link.child.local_key_id, row.link.child.remote_key_id))
+            else:
+                pairs.append((row.spi, row.spi))
+        return pairs
+
+    # --- SIGHUP ---------------------------------------------------------------------
+
+    async def reload(self, load: Callable[[], DaemonConfig]) -> bool:
+        """Re-read the configuration; a bad file leaves everything as it is."""
+        try:
+            new = load()
+        except Exception as exc:  # ConfigError: one line naming file, key, problem
+            log.error("reload failed, configuration unchanged: %s", exc)
+            return False
+        await self.apply_config(new)
+        return True
+
+    async def apply_config(self, new: DaemonConfig) -> None:
+        """Make ``new`` the configuration: removed peers (and protocols)
+        are deleted with the peer, added ones set up; an SA whose peer and
+        protocol are still configured is left alone (it keeps the policy
+        it was made with until its next rekey). New endpoints open, gone
+        ones close. ``state_dir`` and ``control_socket`` need a restart."""
+        old = self.config
+        engine = self.engine
+        if engine is None:
+            self.config = new
+            return
+        for warning in new.warnings:
+            log.warning("%s", warning)
+        if new.local.state_dir != old.local.state_dir:
+            log.warning("state_dir changed: takes effect at the next restart")
+        if new.local.control_socket != old.local.control_socket:
+            log.warning("control_socket changed: takes effect at the next restart")
+        if new.rollover != old.rollover:
+            log.warning("[rollover] changed: takes effect at the next restart")
+        await self._update_endpoints(new)
+        self.config = new
+        replace_engine_config(engine, new.engine_config())
+        if self.hooks is not None:
+            self.hooks.hooks_dir = new.local.hooks_dir
+            self.hooks.timeout = new.local.hook_timeout
+        self._drop_unconfigured(old, new)
+        for peer in new.peers:
+            if peer.address is None:
+                continue
+            before = old.peer(peer.name)
+            if before != peer or not engine.rkmp_sas((peer.address, peer.port)):
+                self.initiate((peer.address, peer.port))
+        self.pump()
+        log.info("configuration reloaded: %d peer(s)", len(new.peers))
+
+    async def _update_endpoints(self, new: DaemonConfig) -> None:
+        wanted = {(e.host, e.port) for e in new.local.listen}
+        for endpoint in self.endpoints.endpoints:
+            if (endpoint.host, endpoint.port) not in wanted:
+                log.info("no longer listening on %s", endpoint.label)
+                self.endpoints.remove(endpoint)
+        have = {(e.host, e.port) for e in self.endpoints.endpoints}
+        for host, port in sorted(wanted - have):
+            try:
+                endpoint = await self._open_endpoint(host, port)
+            except OSError as exc:
+                log.error("cannot listen on %s:%d: %s", host, port, exc.strerror or exc)
+                continue
+            log.info("listening on %s", endpoint.label)
+
+    def _drop_unconfigured(self, old: DaemonConfig, new: DaemonConfig) -> None:
+        """Delete (with the peer) the SAs no longer configured: every SA of
+        a peer that matches no [[peer]] any more or a different one, and
+        child SAs of protocols a peer no longer has."""
+        engine = self.engine
+        assert engine is not None
+        now = self.now()
+        for peer in list(self.peers_seen):
+            before = old.peer_for(peer[0])
+            after = new.peer_for(peer[0])
+            if before is None:
+                continue
+            gone = after is None or after.name != before.name
+            if after is not None and after.address is not None and after.port != peer[1]:
+                gone = True
+            wanted = set() if gone or after is None else {p.protocol for p in after.protocols}
+            for child in engine.child_sas(peer):
+                protocol = child.ref.protocol
+                if protocol not in wanted:
+                    ref = child.ref
+                    self.engine_call(
+                        engine.delete_child, ref.peer, ref.protocol, ref.local_key_id, now
+                    )
+            if gone and engine.rkmp_sas(peer):
+                log.info("peer %s removed from the configuration: deleting its SAs", before.name)
+                self.engine_call(engine.delete_rkmp_sa, peer, now)
+
+
+def replace_engine_config(engine: Engine, config: object) -> None:
+    """Point the engine at a new ``LocalConfig``. Existing SAs keep the
+    policy they were made with; new SAs and lookups use the new one. (The
+    engine memoises policy lookups by host: the memo is dropped.)"""
+    engine.config = config  # type: ignore[assignment]
+    policies = getattr(engine, "_policies", None)
+    if isinstance(policies, dict):
+        policies.clear()
+
+
+def _event_peer(event: Event) -> Address | None:
+    match event:
+        case RkmpSaEstablished(sa=sa) | RkmpSaFailed(sa=sa) | RkmpSaDeleted(sa=sa):
+            return sa.peer
+        case RkmpSaRekeyed(new=sa) | PeerRestarted(stale=sa) | PeerAlive(sa=sa):
+            return sa.peer
+        case ChildSaCreated(child=params) | ChildSaRekeyed(new=params):
+            return params.ref.peer
+        case ChildSaDeleted(child=child):
+            return child.peer
+        case ChildSaFailed(peer=peer):
+            return peer
+    return None
+
+
+def _who(peer: Address, peer_name: Callable[[str], str | None]) -> str:
+    name = peer_name(peer[0])
+    host = f"[{peer[0]}]" if ":" in peer[0] else peer[0]
+    return f"{name} ({host}:{peer[1]})" if name else f"{host}:{peer[1]}"
+
+
+def _sa_text(sa: RkmpSaRef) -> str:
+    return f"{sa.spi_i.hex()}_i {sa.spi_r.hex()}_r"
+
+
+def _child_text(child: ChildRef) -> str:
+    name = names.protocol_name(child.protocol)
+    if child.local_key_id == child.remote_key_id:
+        return f"{name} key {child.local_key_id}"
+    return f"{name} key {child.local_key_id} (peer's {child.remote_key_id})"
+
+
+def describe_event(event: Event, peer_name: Callable[[str], str | None]) -> str | None:
+    """One log line for an engine event, without key material (None: not
+    worth a line)."""
+    match event:
+        case RkmpSaEstablished(sa=sa, initiator=initiator, proposal=proposal):
+            role = "initiator" if initiator else "responder"
+            return (
+                f"RKMP SA with {_who(sa.peer, peer_name)} established ({role}, {proposal}, "
+                f"{event.local_identity} === {event.remote_identity}, {_sa_text(sa)})"
+            )
+        case RkmpSaRekeyed(old=old, new=new):
+            return (
+                f"RKMP SA with {_who(new.peer, peer_name)} rekeyed: "
+                f"{_sa_text(old)} -> {_sa_text(new)}"
+            )
+        case RkmpSaFailed(sa=sa, reason=reason, children=children, revoked=revoked):
+            action = "keys revoked" if revoked else "keys kept"
+            return (
+                f"RKMP SA with {_who(sa.peer, peer_name)} failed ({reason.value}): "
+                f"{len(children)} child SA(s), {action}"
+            )
+        case RkmpSaDeleted(sa=sa, reason=reason, children=children):
+            return (
+                f"RKMP SA with {_who(sa.peer, peer_name)} deleted ({reason.value}); "
+                f"{len(children)} child SA(s) kept"
+            )
+        case PeerRestarted(stale=sa, children=children):
+            return (
+                f"{_who(sa.peer, peer_name)} restarted (INITIAL_CONTACT): stale RKMP SA "
+                f"replaced, {len(children)} child SA(s) kept until rekeyed"
+            )
+        case ChildSaCreated(child=params):
+            return f"{_child_text(params.ref)} with {_who(params.ref.peer, peer_name)} created"
+        case ChildSaRekeyed(old=old, new=params):
+            return (
+                f"{_child_text(old)} with {_who(old.peer, peer_name)} rekeyed: "
+                f"new key {params.ref.local_key_id}"
+            )
+        case ChildSaDeleted(child=child, reason=reason):
+            return f"{_child_text(child)} with {_who(child.peer, peer_name)} ended ({reason.value})"
+        case ChildSaFailed(peer=peer, protocol=protocol, reason=reason):
+            return (
+                f"{names.protocol_name(protocol)} SA with {_who(peer, peer_name)} "
+                f"failed ({reason.value})"
+            )
+        case PeerAlive():
+            return None
+    return None
