@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import os
 import secrets
@@ -183,7 +184,7 @@ def render_routing_configs(service: Service, rows: Sequence[KeyRow]) -> list[tup
     """(title, text) of the FRR and BIRD configuration the sinks would
     apply for ``rows``, from the sinks' renderers (dry run)."""
     try:
-        from rkmp_frr import sinks  # the renderers (issue 5, sinks part)
+        sinks = importlib.import_module("rkmp_frr.sinks")  # the renderers (issue 5, sinks part)
     except ImportError:
         return [("FRR / BIRD", "(the routing-daemon renderers are not in this build yet)")]
     render = getattr(sinks, "render_demo_configs", None)
@@ -250,14 +251,14 @@ async def demo(show_secrets: bool, out: TextIO, root: Path) -> int:
         )
         created = {s: _Counter(lambda e: isinstance(e, ChildSaCreated)) for s in ("r1", "r2")}
         rekeyed = {s: _Counter(lambda e: isinstance(e, ChildSaRekeyed)) for s in ("r1", "r2")}
-        for service, side in ((r1, "r1"), (r2, "r2")):
-            service.event_listeners += [created[side], rekeyed[side]]
+        for service, label in ((r1, "r1"), (r2, "r2")):
+            service.event_listeners += [created[label], rekeyed[label]]
         await r2.start()
         services.append(r2)
         await r1.start()  # r1 initiates: RKMP_SA_INIT, RKMP_SA_AUTH (+ first child), 2 CHILD SAs
         services.append(r1)
-        for side in ("r1", "r2"):
-            await created[side].reach(len(PROTOCOLS), f"{side}: three child SAs")
+        for label in ("r1", "r2"):
+            await created[label].reach(len(PROTOCOLS), f"{label}: three child SAs")
         sa = r1.engine.rkmp_sas()[0] if r1.engine is not None else None
         print("", file=out)
         print("1. RKMP SA and three routing-protocol SAs established over UDP", file=out)

@@ -11,7 +11,7 @@ Data flow (DESIGN.md §3)::
                                   |  change notifications
                                 sinks (FRR / BIRD renderers, appliers)
 
-Every input (a datagram, the timer, an API call) ends in ``_pump()``: send
+Every input (a datagram, the timer, an API call) ends in ``pump()``: send
 the engine's datagrams, hand each event to its consumers, re-arm the one
 timer. Consumers are isolated: an exception in the key table, a sink, a
 hook or the keylog is logged and the next one still runs; nothing the
@@ -295,6 +295,10 @@ class Service:
             await self._wait_idle(self.options.stop_grace)
         await self._close_all()
         log.info("rkmpd stopped; the key table keeps %s", self._row_count_text())
+
+    async def stop_abruptly(self) -> None:
+        """Close without a word to the peers, as a crash would (tests)."""
+        await self._close_all()
 
     def _row_count_text(self) -> str:
         if self.store is None:
