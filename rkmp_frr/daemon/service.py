@@ -182,6 +182,7 @@ class Service:
         self._unsubscribe: list[Callable[[], None]] = []
         self._stopped = asyncio.Event()
         self._running = False
+        self._stopping = False  # deleting SAs on the way out: no new work
 
     # --- clocks ---------------------------------------------------------------------
 
@@ -279,10 +280,10 @@ class Service:
     async def stop(self) -> None:
         """SIGTERM: orderly deletes of the RKMP SAs (peers keep their keys,
         and so do we), then close everything. Withdraws no key."""
-        if not self._running:
+        if not self._running or self._stopping:
             await self._close_all()
             return
-        self._running = False
+        self._stopping = True
         for handle in self._retries.values():
             handle.cancel()
         self._retries.clear()
@@ -387,7 +388,7 @@ class Service:
     def initiate(self, peer: Address, protocols: Iterable[ProtocolId] | None = None) -> bool:
         """Set up the RKMP SA (and child SAs) with ``peer`` if needed."""
         engine = self.engine
-        if engine is None or not self._running:
+        if engine is None or not self._running or self._stopping:
             return False
         protocol_list = list(protocols) if protocols is not None else None
         ok = self.engine_call(engine.initiate, peer, self.now(), protocol_list)
@@ -576,7 +577,9 @@ class Service:
                 pass
 
     def _retry_later(self, peer: Address) -> None:
-        if not self._running or self.static_peer(peer) is None or peer in self._retries:
+        if not self._running or self._stopping or self.static_peer(peer) is None:
+            return
+        if peer in self._retries:
             return
         delay = self._backoff.get(peer, self.options.reinitiate_delay)
         self._backoff[peer] = min(delay * 2, self.options.reinitiate_max)
@@ -588,7 +591,7 @@ class Service:
 
     def _retry_now(self, peer: Address) -> None:
         self._retries.pop(peer, None)
-        if self._running and self.static_peer(peer) is not None:
+        if self._running and not self._stopping and self.static_peer(peer) is not None:
             self.initiate(peer)
 
     # --- key IDs held by the table -------------------------------------------------
