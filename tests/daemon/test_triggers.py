@@ -290,6 +290,16 @@ def test_permanent_neighbour_renegotiates_when_its_link_returns() -> None:
     assert clock.settle() == []
 
 
+def test_link_down_within_settle_cancels_negotiation_for_surviving_entry() -> None:
+    clock = Clock()
+    clock.event(LinkEvent(ETH1, up=True))
+    clock.event(neigh(A3, NudState.PERMANENT))  # survives the link going down
+    assert clock.event(LinkEvent(ETH1, up=False)) == [check("lan", A3, TriggerReason.LINK_DOWN)]
+    assert clock.settle() == []
+    clock.event(LinkEvent(ETH1, up=True))
+    assert clock.settle() == [negotiate("lan", A3, TriggerReason.LINK_UP)]
+
+
 # --- snapshots and reloads ------------------------------------------------------------------
 
 
