@@ -46,6 +46,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rkmp_frr.daemon import names
 from rkmp_frr.daemon.config_model import DaemonConfig, PeerConfig
@@ -75,6 +76,10 @@ from rkmp_frr.keytable import KeyTableStore, Sink
 from rkmp_frr.keytable.wiring import KeyTableWiring
 from rkmp_frr.profiles import KEY_PROFILES
 from rkmp_frr.wire.constants import ProtocolId
+
+if TYPE_CHECKING:
+    from rkmp_frr.daemon.control_server import ControlServer
+    from rkmp_frr.daemon.triggers import NeighbourWatcher, PeerSelector, TriggerAction
 
 log = logging.getLogger(__name__)
 
@@ -168,8 +173,8 @@ class Service:
         self.endpoints = EndpointSet()
         self.hooks: HookRunner | None = None
         self.keylog: KeyLog | None = None
-        self.control: object | None = None  # ControlServer (imported lazily)
-        self.triggers: object | None = None
+        self.control: ControlServer | None = None
+        self.triggers: NeighbourWatcher | None = None
         self.sa_details: dict[tuple[bytes, bytes], SaDetails] = {}
         self.peers_seen: dict[Address, None] = {}  # every peer address the engine named
         self.event_listeners: list[Callable[[Event], None]] = []
@@ -264,15 +269,32 @@ class Service:
         return env
 
     async def _start_triggers(self) -> None:
-        """The netlink neighbour watcher for prefix peers (seam: runs once
-        ``rkmp_frr.daemon.triggers`` is there and a prefix peer exists)."""
-        if not any(peer.prefix is not None for peer in self.config.peers):
+        """The netlink neighbour watcher (``rkmp_frr.daemon.triggers``): a
+        neighbour of a prefix peer appearing starts negotiation; a link
+        going down or a neighbour failing starts a liveness check."""
+        from rkmp_frr.daemon.triggers import NeighbourWatcher
+
+        watcher = NeighbourWatcher(self._selectors(self.config), self._on_trigger)
+        await watcher.start()
+        self.triggers = watcher
+
+    @staticmethod
+    def _selectors(config: DaemonConfig) -> list[PeerSelector]:
+        from rkmp_frr.daemon.triggers import PeerSelector
+
+        return [PeerSelector(peer.name, peer.selector) for peer in config.peers]
+
+    def _on_trigger(self, action: TriggerAction) -> None:
+        from rkmp_frr.daemon.triggers import CheckLiveness, Negotiate
+
+        peer = self.config.peer(action.peer_name)
+        if peer is None or not self._running or self._stopping:
             return
-        try:
-            from rkmp_frr.daemon import triggers  # noqa: F401
-        except ImportError:
-            log.warning("no netlink triggers in this build: prefix peers only answer")
-            return
+        if isinstance(action, Negotiate):
+            self.initiate((action.address, peer.port))
+        elif isinstance(action, CheckLiveness):
+            for address in [a for a in self.peers_seen if a[0] == action.address]:
+                self.check_liveness(address)
 
     async def wait_stopped(self) -> None:
         await self._stopped.wait()
@@ -294,8 +316,9 @@ class Service:
                 self.engine_call(engine.delete_rkmp_sa, peer, self.now())
             self.pump()
             await self._wait_idle(self.options.stop_grace)
+        kept = self._row_count_text()
         await self._close_all()
-        log.info("rkmpd stopped; the key table keeps %s", self._row_count_text())
+        log.info("rkmpd stopped; the key table keeps %s", kept)
 
     async def stop_abruptly(self) -> None:
         """Close without a word to the peers, as a crash would (tests)."""
@@ -331,11 +354,11 @@ class Service:
         self._waiters.clear()
         if self.triggers is not None:
             with contextlib.suppress(Exception):
-                await self.triggers.close()  # type: ignore[attr-defined]
+                await self.triggers.close()
             self.triggers = None
         if self.control is not None:
             with contextlib.suppress(Exception):
-                await self.control.close()  # type: ignore[attr-defined]
+                await self.control.close()
             self.control = None
         self.endpoints.close()
         if self.hooks is not None:
@@ -647,6 +670,8 @@ class Service:
         if self.hooks is not None:
             self.hooks.hooks_dir = new.local.hooks_dir
             self.hooks.timeout = new.local.hook_timeout
+        if self.triggers is not None:
+            self.triggers.set_peers(self._selectors(new))
         self._drop_unconfigured(old, new)
         for peer in new.peers:
             if peer.address is None:
