@@ -29,6 +29,7 @@ from struct import Struct
 from typing import TypeVar
 
 from rkmp_frr.wire._checks import UINT8_MAX
+from rkmp_frr.wire._make import maker2
 from rkmp_frr.wire.constants import (
     HEADER_LENGTH,
     IKE_MAJOR_VERSION,
@@ -91,6 +92,8 @@ _PAYLOAD_CLASSES = (
     UnknownPayload,
 )
 
+_EXACT_PAYLOAD_CLASSES = frozenset(_PAYLOAD_CLASSES)
+
 _P = TypeVar("_P")
 
 
@@ -131,15 +134,18 @@ class Message:
 
 # --- decoding ---------------------------------------------------------------
 
+make_message = maker2(Message, "header", "payloads")
+
 
 def decode_message(data: BytesLike) -> Message:
     """Decode one datagram (without non-ESP marker) into a Message."""
-    data = bytes(data)
+    if type(data) is not bytes:
+        data = bytes(data)
     header, next_payload = unpack_header(data)
     if header.major_version != IKE_MAJOR_VERSION:
         raise UnsupportedMajorVersion(header)
     payloads = _decode_chain(data, HEADER_LENGTH, next_payload, header, allow_encrypted=True)
-    return Message(header, payloads)
+    return make_message(header, payloads)
 
 
 def decode_payloads(
@@ -153,8 +159,10 @@ def decode_payloads(
     """
     if not 0 <= first_payload <= UINT8_MAX:
         raise ValueError(f"first_payload {first_payload} is not a payload type")
+    if type(data) is not bytes:
+        data = bytes(data)
     try:
-        return _decode_chain(bytes(data), 0, first_payload, header, allow_encrypted=False)
+        return _decode_chain(data, 0, first_payload, header, allow_encrypted=False)
     except MalformedMessage as exc:
         exc._rebase(offset)
         raise
@@ -235,33 +243,42 @@ def _encode_chain(payloads: Sequence[Payload], *, allow_encrypted: bool) -> tupl
     count = len(payloads)
     if count > MAX_PAYLOADS:
         raise EncodeError(f"more than {MAX_PAYLOADS} payloads")
-    # First pass validates every payload (so payload_type is sane below).
+    if not count:
+        return 0, b""
+    # Every payload is validated (encode_body) before its type is used.
     bodies: list[bytes] = []
-    for index, payload in enumerate(payloads):
-        if not isinstance(payload, _PAYLOAD_CLASSES):
+    types: list[int] = []
+    for payload in payloads:
+        if type(payload) not in _EXACT_PAYLOAD_CLASSES and not isinstance(
+            payload, _PAYLOAD_CLASSES
+        ):
             raise EncodeError(f"not a payload: {type(payload).__name__}")
         body = payload.encode_body()
+        payload_type = payload.payload_type
         if len(body) > MAX_BODY_LENGTH:
-            raise EncodeError(f"payload type {payload.payload_type} body of {len(body)} octets")
-        if payload.payload_type in ENCRYPTED_PAYLOAD_TYPES:
+            raise EncodeError(f"payload type {payload_type} body of {len(body)} octets")
+        if payload_type in ENCRYPTED_PAYLOAD_TYPES:
             if not allow_encrypted:
                 raise EncodeError("SK/SKF payload cannot be nested in an SK payload")
-            if index != count - 1:
+            if len(types) != count - 1:
                 raise EncodeError("SK/SKF payload must be the last payload")
         bodies.append(body)
-    parts: list[bytes] = []
-    for index, (payload, body) in enumerate(zip(payloads, bodies, strict=True)):
-        if isinstance(payload, (EncryptedPayload, EncryptedFragmentPayload)):
-            following = payload.first_payload
-        elif index + 1 < count:
-            following = payloads[index + 1].payload_type
-        else:
-            following = 0
-        flags = PAYLOAD_CRITICAL_FLAG if payload.critical else 0
-        parts.append(_GENERIC.pack(following, flags, len(body) + _GENERIC_SIZE))
-        parts.append(body)
-    first = payloads[0].payload_type if count else 0
-    return first, b"".join(parts)
+        types.append(payload_type)
+    last = payloads[-1]
+    # The Next Payload of each generic header is the following payload's
+    # type; SK/SKF's names the first inner payload (RFC 7296 §3.14).
+    following = types[1:]
+    if isinstance(last, (EncryptedPayload, EncryptedFragmentPayload)):
+        following.append(last.first_payload)
+    else:
+        following.append(0)
+    pack = _GENERIC.pack
+    parts = [
+        pack(next_type, PAYLOAD_CRITICAL_FLAG if payload.critical else 0, len(body) + _GENERIC_SIZE)
+        + body
+        for payload, body, next_type in zip(payloads, bodies, following, strict=True)
+    ]
+    return types[0], b"".join(parts)
 
 
 # --- non-ESP marker (RFC 7296 §2.23, DESIGN.md §2) ----------------------------

@@ -22,6 +22,7 @@ from rkmp_frr.wire._checks import (
     check_bytes,
     check_uint,
 )
+from rkmp_frr.wire._make import maker2, maker3, maker4, maker5
 from rkmp_frr.wire.constants import (
     GENERIC_PAYLOAD_HEADER_LENGTH,
     NONCE_MAX_LENGTH,
@@ -49,6 +50,13 @@ MAX_DELETE_SPIS = 1024
 _U8 = Struct(">B")
 _U8_U8_U16 = Struct(">BBH")
 _U16_U16 = Struct(">HH")
+# Data after a 4-octet fixed part (KE, ID, AUTH, SKF, Notify without SPI).
+_MAX_DATA_AFTER_4 = MAX_BODY_LENGTH - 4
+
+# Encoding: each ``encode_body`` first tries a fast path for well-typed
+# values (exact bytes, ints in range, bool flags) and otherwise runs the
+# checked path, which accepts the same inputs and names what is wrong. Both
+# produce the same octets.
 
 
 def _check_data(name: str, value: object, fixed: int = 0) -> bytes:
@@ -66,9 +74,18 @@ class KePayload:
     critical: bool = field(default=False, kw_only=True)
 
     def encode_body(self) -> bytes:
+        group, data = self.group, self.data
+        if (
+            type(data) is bytes
+            and len(data) <= _MAX_DATA_AFTER_4
+            and type(self.critical) is bool
+            and isinstance(group, int)
+            and 0 <= group <= UINT16_MAX
+        ):
+            return _U16_U16.pack(group, 0) + data
         check_bool("KePayload.critical", self.critical)
-        group = check_uint("KePayload.group", self.group, UINT16_MAX)
-        return _U16_U16.pack(group, 0) + _check_data("KePayload.data", self.data, 4)
+        group = check_uint("KePayload.group", group, UINT16_MAX)
+        return _U16_U16.pack(group, 0) + _check_data("KePayload.data", data, 4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,10 +104,20 @@ class IdPayload:
         return PayloadType.IDi if self.initiator else PayloadType.IDr
 
     def encode_body(self) -> bytes:
+        id_type, data = self.id_type, self.data
+        if (
+            type(data) is bytes
+            and len(data) <= _MAX_DATA_AFTER_4
+            and type(self.critical) is bool
+            and type(self.initiator) is bool
+            and isinstance(id_type, int)
+            and 0 <= id_type <= UINT8_MAX
+        ):
+            return _U8_U8_U16.pack(id_type, 0, 0) + data
         check_bool("IdPayload.critical", self.critical)
         check_bool("IdPayload.initiator", self.initiator)
-        id_type = check_uint("IdPayload.id_type", self.id_type, UINT8_MAX)
-        return _U8_U8_U16.pack(id_type, 0, 0) + _check_data("IdPayload.data", self.data, 4)
+        id_type = check_uint("IdPayload.id_type", id_type, UINT8_MAX)
+        return _U8_U8_U16.pack(id_type, 0, 0) + _check_data("IdPayload.data", data, 4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,9 +163,18 @@ class AuthPayload:
     critical: bool = field(default=False, kw_only=True)
 
     def encode_body(self) -> bytes:
+        method, data = self.method, self.data
+        if (
+            type(data) is bytes
+            and len(data) <= _MAX_DATA_AFTER_4
+            and type(self.critical) is bool
+            and isinstance(method, int)
+            and 0 <= method <= UINT8_MAX
+        ):
+            return _U8_U8_U16.pack(method, 0, 0) + data
         check_bool("AuthPayload.critical", self.critical)
-        method = check_uint("AuthPayload.method", self.method, UINT8_MAX)
-        return _U8_U8_U16.pack(method, 0, 0) + _check_data("AuthPayload.data", self.data, 4)
+        method = check_uint("AuthPayload.method", method, UINT8_MAX)
+        return _U8_U8_U16.pack(method, 0, 0) + _check_data("AuthPayload.data", data, 4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,8 +187,15 @@ class NoncePayload:
     critical: bool = field(default=False, kw_only=True)
 
     def encode_body(self) -> bytes:
+        data = self.data
+        if (
+            type(data) is bytes
+            and NONCE_MIN_LENGTH <= len(data) <= NONCE_MAX_LENGTH
+            and type(self.critical) is bool
+        ):
+            return data
         check_bool("NoncePayload.critical", self.critical)
-        return check_bytes("NoncePayload.data", self.data, NONCE_MAX_LENGTH, NONCE_MIN_LENGTH)
+        return check_bytes("NoncePayload.data", data, NONCE_MAX_LENGTH, NONCE_MIN_LENGTH)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +217,27 @@ class NotifyPayload:
         return self.notify_type <= NOTIFY_ERROR_MAX
 
     def encode_body(self) -> bytes:
+        notify_type, protocol_id, spi, data = (
+            self.notify_type,
+            self.protocol_id,
+            self.spi,
+            self.data,
+        )
+        if (
+            spi == b""  # about the IKE SA: any protocol ID (§3.10)
+            and type(spi) is bytes
+            and type(data) is bytes
+            and len(data) <= _MAX_DATA_AFTER_4
+            and type(self.critical) is bool
+            and isinstance(protocol_id, int)
+            and isinstance(notify_type, int)
+            and 0 <= protocol_id <= UINT8_MAX
+            and 0 <= notify_type <= UINT16_MAX
+        ):
+            return _U8_U8_U16.pack(protocol_id, 0, notify_type) + data
+        return self._encode_checked()
+
+    def _encode_checked(self) -> bytes:
         check_bool("NotifyPayload.critical", self.critical)
         protocol_id = check_uint("NotifyPayload.protocol_id", self.protocol_id, UINT8_MAX)
         spi = check_bytes("NotifyPayload.spi", self.spi, UINT8_MAX)
@@ -267,9 +331,18 @@ class EncryptedPayload:
     critical: bool = field(default=False, kw_only=True)
 
     def encode_body(self) -> bytes:
+        first, data = self.first_payload, self.data
+        if (
+            type(data) is bytes
+            and len(data) <= MAX_BODY_LENGTH
+            and type(self.critical) is bool
+            and isinstance(first, int)
+            and 0 <= first <= UINT8_MAX
+        ):
+            return data
         check_bool("EncryptedPayload.critical", self.critical)
-        check_uint("EncryptedPayload.first_payload", self.first_payload, UINT8_MAX)
-        return _check_data("EncryptedPayload.data", self.data)
+        check_uint("EncryptedPayload.first_payload", first, UINT8_MAX)
+        return _check_data("EncryptedPayload.data", data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,7 +438,15 @@ ENCRYPTED_PAYLOAD_TYPES = frozenset({PayloadType.SK, PayloadType.SKF})
 
 
 # --- decoders: (datagram, body start, body end, critical) -> payload ---------
-# Offsets are absolute so that errors point into the datagram.
+# Offsets are absolute so that errors point into the datagram. Objects are
+# made with the ``_make`` constructors: the values are checked right here.
+
+_make_ke = maker3(KePayload, "group", "data", "critical")
+_make_id = maker4(IdPayload, "id_type", "data", "initiator", "critical")
+_make_auth = maker3(AuthPayload, "method", "data", "critical")
+_make_nonce = maker2(NoncePayload, "data", "critical")
+_make_notify = maker5(NotifyPayload, "notify_type", "protocol_id", "spi", "data", "critical")
+_make_encrypted = maker3(EncryptedPayload, "first_payload", "data", "critical")
 
 Decoder: TypeAlias = Callable[[bytes, int, int, bool], Payload]
 
@@ -376,7 +457,7 @@ def _decode_ke(data: bytes, start: int, end: int, critical: bool) -> KePayload:
     group, reserved = _U16_U16.unpack_from(data, start)
     if reserved:
         raise MalformedMessage("KE payload RESERVED field is not zero", start + 2)
-    return KePayload(group, data[start + 4 : end], critical=critical)
+    return _make_ke(group, data[start + 4 : end], critical)
 
 
 def _id_decoder(initiator: bool) -> Decoder:
@@ -386,7 +467,7 @@ def _id_decoder(initiator: bool) -> Decoder:
         id_type, reserved1, reserved2 = _U8_U8_U16.unpack_from(data, start)
         if reserved1 or reserved2:
             raise MalformedMessage("ID payload RESERVED field is not zero", start + 1)
-        return IdPayload(id_type, data[start + 4 : end], initiator, critical=critical)
+        return _make_id(id_type, data[start + 4 : end], initiator, critical)
 
     return decode
 
@@ -409,7 +490,7 @@ def _decode_auth(data: bytes, start: int, end: int, critical: bool) -> AuthPaylo
     method, reserved1, reserved2 = _U8_U8_U16.unpack_from(data, start)
     if reserved1 or reserved2:
         raise MalformedMessage("AUTH payload RESERVED field is not zero", start + 1)
-    return AuthPayload(method, data[start + 4 : end], critical=critical)
+    return _make_auth(method, data[start + 4 : end], critical)
 
 
 def _decode_nonce(data: bytes, start: int, end: int, critical: bool) -> NoncePayload:
@@ -418,13 +499,15 @@ def _decode_nonce(data: bytes, start: int, end: int, critical: bool) -> NoncePay
             f"nonce of {end - start} octets is outside {NONCE_MIN_LENGTH}..{NONCE_MAX_LENGTH}",
             start,
         )
-    return NoncePayload(data[start:end], critical=critical)
+    return _make_nonce(data[start:end], critical)
 
 
 def _decode_notify(data: bytes, start: int, end: int, critical: bool) -> NotifyPayload:
     if end - start < 4:
         raise MalformedMessage("Notify payload shorter than 4 octets", start)
     protocol_id, spi_size, notify_type = _U8_U8_U16.unpack_from(data, start)
+    if not spi_size:  # about the IKE SA, the common case
+        return _make_notify(notify_type, protocol_id, b"", data[start + 4 : end], critical)
     spi_end = start + 4 + spi_size
     if spi_end > end:
         raise MalformedMessage(f"Notify SPI size {spi_size} exceeds payload", start + 1)
@@ -432,8 +515,8 @@ def _decode_notify(data: bytes, start: int, end: int, critical: bool) -> NotifyP
         raise MalformedMessage(
             f"Notify SPI size {spi_size} is invalid for protocol {protocol_id}", start + 1
         )
-    return NotifyPayload(
-        notify_type, protocol_id, data[start + 4 : spi_end], data[spi_end:end], critical=critical
+    return _make_notify(
+        notify_type, protocol_id, data[start + 4 : spi_end], data[spi_end:end], critical
     )
 
 
@@ -472,7 +555,7 @@ def decode_encrypted(
     data: bytes, start: int, end: int, critical: bool, next_payload: int
 ) -> EncryptedPayload:
     """SK body; ``next_payload`` is its generic header's Next Payload."""
-    return EncryptedPayload(next_payload, data[start:end], critical=critical)
+    return _make_encrypted(next_payload, data[start:end], critical)
 
 
 def decode_encrypted_fragment(

@@ -29,6 +29,7 @@ from rkmp_frr.wire._checks import (
     check_bytes,
     check_uint,
 )
+from rkmp_frr.wire._make import maker2, maker3, maker4
 from rkmp_frr.wire.constants import (
     ATTRIBUTE_FORMAT_TV,
     ROUTING_SPI_SIZE,
@@ -146,9 +147,35 @@ class SaPayload:
 
 # --- decoding ---------------------------------------------------------------
 
+_make_sa = maker2(SaPayload, "proposals", "critical")
+_make_proposal = maker4(Proposal, "number", "protocol_id", "spi", "transforms")
+_make_transform = maker3(Transform, "transform_type", "transform_id", "attributes")
+_make_attribute = maker2(TransformAttribute, "attribute_type", "value")
+
+# Decoded SA payloads by body octets. Every peer of a policy sends the same
+# offer, and the objects are immutable, so the same body gives the same
+# object back without decoding it again. Bounded: small bodies only, and the
+# whole cache is dropped when full (whatever a peer sends, it stays small).
+_CACHE_BODY_MAX = 512
+_CACHE_ENTRIES = 256
+_decoded: dict[bytes, SaPayload] = {}
+
 
 def decode_sa(data: bytes, start: int, end: int, critical: bool) -> SaPayload:
     """Decode the SA payload body ``data[start:end]`` (offsets absolute)."""
+    if critical or end - start > _CACHE_BODY_MAX:
+        return _decode_sa(data, start, end, critical)
+    body = data[start:end]
+    payload = _decoded.get(body)
+    if payload is None:
+        payload = _decode_sa(data, start, end, critical)
+        if len(_decoded) >= _CACHE_ENTRIES:
+            _decoded.clear()
+        _decoded[body] = payload
+    return payload
+
+
+def _decode_sa(data: bytes, start: int, end: int, critical: bool) -> SaPayload:
     proposals: list[Proposal] = []
     pos = start
     while True:
@@ -171,7 +198,7 @@ def decode_sa(data: bytes, start: int, end: int, critical: bool) -> SaPayload:
             raise MalformedMessage("SA proposal marked not last but payload ends", pos)
     if pos != end:
         raise MalformedMessage(f"{end - pos} octets after the last SA proposal", pos)
-    return SaPayload(tuple(proposals), critical=critical)
+    return _make_sa(tuple(proposals), critical)
 
 
 def _decode_proposal(data: bytes, pos: int, end: int) -> tuple[Proposal, int, int]:
@@ -202,7 +229,7 @@ def _decode_proposal(data: bytes, pos: int, end: int) -> tuple[Proposal, int, in
     transforms_start = spi_start + spi_size
     proposal_end = pos + length
     transforms = _decode_transforms(data, transforms_start, proposal_end, num_transforms)
-    proposal = Proposal(number, protocol_id, data[spi_start:transforms_start], transforms)
+    proposal = _make_proposal(number, protocol_id, data[spi_start:transforms_start], transforms)
     return proposal, last, proposal_end
 
 
@@ -227,7 +254,7 @@ def _decode_transforms(data: bytes, pos: int, end: int, count: int) -> tuple[Tra
             raise MalformedMessage(f"transform length {length} does not fit its proposal", pos + 2)
         transform_end = pos + length
         attributes = _decode_attributes(data, pos + _TRANSFORM_SIZE, transform_end)
-        transforms.append(Transform(transform_type, transform_id, attributes))
+        transforms.append(_make_transform(transform_type, transform_id, attributes))
         pos = transform_end
     if pos != end:
         raise MalformedMessage(f"{end - pos} octets after the last transform of a proposal", pos)
@@ -247,7 +274,7 @@ def _decode_attributes(data: bytes, pos: int, end: int) -> tuple[TransformAttrib
         attribute_type = type_field & ATTRIBUTE_TYPE_MAX
         value_start = pos + _ATTRIBUTE_SIZE
         if type_field & ATTRIBUTE_FORMAT_TV:
-            attributes.append(TransformAttribute(attribute_type, length_or_value))
+            attributes.append(_make_attribute(attribute_type, length_or_value))
             pos = value_start
         else:
             if length_or_value > end - value_start:
@@ -255,7 +282,7 @@ def _decode_attributes(data: bytes, pos: int, end: int) -> tuple[TransformAttrib
                     f"attribute length {length_or_value} exceeds its transform", pos + 2
                 )
             pos = value_start + length_or_value
-            attributes.append(TransformAttribute(attribute_type, data[value_start:pos]))
+            attributes.append(_make_attribute(attribute_type, data[value_start:pos]))
     return tuple(attributes)
 
 
@@ -263,6 +290,32 @@ def _decode_attributes(data: bytes, pos: int, end: int) -> tuple[TransformAttrib
 
 
 def _encode_proposal(proposal: Proposal, last: int) -> bytes:
+    number, protocol_id, spi = proposal.number, proposal.protocol_id, proposal.spi
+    transforms = proposal.transforms
+    if (
+        type(spi) is bytes
+        and isinstance(number, int)
+        and isinstance(protocol_id, int)
+        and 1 <= number <= UINT8_MAX
+        and 0 <= protocol_id <= UINT8_MAX
+        and len(spi) <= UINT8_MAX
+        and spi_size_allowed(protocol_id, len(spi))
+        and 1 <= (count := len(transforms)) <= MAX_TRANSFORMS
+    ):
+        body = b"".join(
+            [
+                _encode_transform(t, LAST_TRANSFORM if i == count - 1 else MORE_TRANSFORMS)
+                for i, t in enumerate(transforms)
+            ]
+        )
+        length = _PROPOSAL_SIZE + len(spi) + len(body)
+        if length <= UINT16_MAX:
+            header = _PROPOSAL.pack(last, 0, length, number, protocol_id, len(spi), count)
+            return header + spi + body
+    return _encode_proposal_checked(proposal, last)
+
+
+def _encode_proposal_checked(proposal: Proposal, last: int) -> bytes:
     number = check_uint("Proposal.number", proposal.number, UINT8_MAX, 1)
     protocol_id = check_uint("Proposal.protocol_id", proposal.protocol_id, UINT8_MAX)
     spi = check_bytes("Proposal.spi", proposal.spi, UINT8_MAX)
@@ -283,6 +336,15 @@ def _encode_proposal(proposal: Proposal, last: int) -> bytes:
 
 
 def _encode_transform(transform: Transform, last: int) -> bytes:
+    transform_type, transform_id = transform.transform_type, transform.transform_id
+    if (
+        transform.attributes == ()
+        and isinstance(transform_type, int)
+        and isinstance(transform_id, int)
+        and 0 <= transform_type <= UINT8_MAX
+        and 0 <= transform_id <= UINT16_MAX
+    ):
+        return _TRANSFORM.pack(last, 0, _TRANSFORM_SIZE, transform_type, 0, transform_id)
     transform_type = check_uint("Transform.transform_type", transform.transform_type, UINT8_MAX)
     transform_id = check_uint("Transform.transform_id", transform.transform_id, UINT16_MAX)
     if len(transform.attributes) > MAX_ATTRIBUTES:

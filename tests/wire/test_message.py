@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 
 import pytest
@@ -389,3 +390,49 @@ def test_errors_pickle() -> None:
         copy = pickle.loads(pickle.dumps(error))
         assert type(copy) is type(error)
         assert str(copy) == str(error)
+
+
+def _fields_of(obj: object) -> list[object]:
+    """Every field value of a (nested) wire dataclass; AttributeError if a
+    slot was never set."""
+    values: list[object] = []
+    for item in dataclasses.fields(obj):  # type: ignore[arg-type]
+        value = getattr(obj, item.name)
+        values.append(value)
+        children = value if isinstance(value, tuple) else (value,)
+        for child in children:
+            if dataclasses.is_dataclass(child):
+                values += _fields_of(child)
+    return values
+
+
+@pytest.mark.parametrize("wire", CAPTURED, ids=["init-req", "init-resp", "info-req", "info-resp"])
+def test_decoded_objects_are_whole_dataclasses(wire: bytes) -> None:
+    # The decoder builds objects without __init__ (wire/_make.py): every
+    # field must still be set and the objects must equal rebuilt ones.
+    message = decode_message(wire)
+    _fields_of(message)
+    rebuilt = Message(
+        dataclasses.replace(message.header),
+        tuple(dataclasses.replace(payload) for payload in message.payloads),
+    )
+    assert rebuilt == message and hash(rebuilt.header) == hash(message.header)
+    assert repr(rebuilt) == repr(message)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        message.header.message_id = 5  # type: ignore[misc]
+
+
+def test_decoded_inner_payloads_are_whole_dataclasses() -> None:
+    inner = (
+        IdPayload(IdType.ID_FQDN, b"r1.example.net", True),
+        AuthPayload(AuthMethod.SHARED_KEY_MIC, b"a" * 32),
+        NotifyPayload(NotifyType.INITIAL_CONTACT),
+        NotifyPayload(NotifyType.REKEY_SA, ProtocolId.ESP, b"\x01\x02\x03\x04", b"d"),
+        KePayload(KeId.CURVE25519, b"k" * 32, critical=True),
+        NoncePayload(b"n" * 32),
+    )
+    first, data = encode_payloads(inner)
+    decoded = decode_payloads(first, data)
+    _fields_of(Message(Header(SPI_I, SPI_R, 35, HeaderFlag.INITIATOR, 1), decoded))
+    assert decoded == inner
+    assert [repr(p) for p in decoded] == [repr(dataclasses.replace(p)) for p in decoded]

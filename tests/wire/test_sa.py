@@ -14,6 +14,7 @@ from rkmp_frr.wire import (
     decode_payloads,
     encode_payloads,
 )
+from rkmp_frr.wire import sa as sa_module
 from rkmp_frr.wire.constants import (
     EncrId,
     EsnId,
@@ -285,3 +286,32 @@ ONE_TRANSFORM = (Transform(TransformType.ENCR, EncrId.AES_CBC),)
 def test_encoding_invalid_sa_raises(payload: SaPayload) -> None:
     with pytest.raises(EncodeError):
         encode_payloads([payload])
+
+
+def test_identical_sa_bodies_decode_to_one_cached_object() -> None:
+    first = decode_payloads(PayloadType.SA, IKE_SA_WIRE)[0]
+    again = decode_payloads(PayloadType.SA, bytes(IKE_SA_WIRE))[0]
+    assert first == IKE_SA and again is first  # immutable: sharing is safe
+    critical = bytearray(IKE_SA_WIRE)
+    critical[1] = 0x80
+    flagged = decode_payloads(PayloadType.SA, bytes(critical))[0]
+    assert (
+        isinstance(flagged, SaPayload)
+        and flagged.critical
+        and flagged.proposals == (IKE_SA.proposals)
+    )
+    assert not first.critical  # the cached object is not the critical one
+
+
+def test_sa_cache_stays_bounded_and_errors_are_not_cached() -> None:
+    for number in range(1, 2 * sa_module._CACHE_ENTRIES):
+        wire = bytearray(IKE_SA_WIRE)
+        wire[8] = number % 256 or 1  # proposal number of a lone proposal
+        wire[18] = number // 256  # ENCR transform ID, high octet
+        decode_payloads(PayloadType.SA, bytes(wire))
+        assert len(sa_module._decoded) <= sa_module._CACHE_ENTRIES
+    bad = bytearray(IKE_SA_WIRE)
+    bad[5] = 1  # proposal RESERVED
+    for _ in range(2):
+        with pytest.raises(MalformedMessage, match="RESERVED"):
+            decode_payloads(PayloadType.SA, bytes(bad))
