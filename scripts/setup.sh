@@ -13,6 +13,9 @@ APT_PACKAGES=(
   strongswan-swanctl  # its vici control tool
   libstrongswan-standard-plugins  # x25519, gcm, ...
   tshark              # independent decoder / decryptor of our packets
+  frr                 # routing daemons the FRR sink drives (bgpd, ospfd, ospf6d)
+  frr-pythontools     # frr-reload.py (the FRR sink's reload mode)
+  bird2               # routing daemon the BIRD sink drives
 )
 
 missing=()
