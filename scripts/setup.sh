@@ -16,6 +16,7 @@ APT_PACKAGES=(
   frr                 # routing daemons the FRR sink drives (bgpd, ospfd, ospf6d)
   frr-pythontools     # frr-reload.py (the FRR sink's reload mode)
   bird2               # routing daemon the BIRD sink drives
+  iputils-ping        # neighbour discovery across test veths (netlink triggers)
 )
 
 missing=()
