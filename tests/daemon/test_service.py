@@ -253,6 +253,7 @@ def test_restart_keeps_table_and_does_not_flap_the_peer(tmp_path: Path) -> None:
                 lambda: sum(isinstance(e, ChildSaRekeyed) for e in r2.events) >= 2,
                 what="the peer replacing both children",
             )
+            await until(lambda: len(rows(s1)) == 4, what="the new keys in the restarted table")
             # the peer withdrew no key: only rollover, no deletes or revocations
             assert not [c for c in peer_changes if isinstance(c, RowsDeleted)]
             # new keys are fresh IDs: nothing reused from the kept rows
