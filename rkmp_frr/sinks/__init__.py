@@ -1,0 +1,96 @@
+"""Routing-daemon sinks: key table rows rendered as FRR and BIRD
+configuration (pure renderers and a version/feature model; the appliers
+that run vtysh and birdc build on them).
+
+- :mod:`rkmp_frr.sinks.frr_render`: rows -> plan -> vtysh commands per
+  daemon, plus ``show running-config`` expectations.
+- :mod:`rkmp_frr.sinks.bird_render`: rows -> the whole BIRD include file.
+- :mod:`rkmp_frr.sinks.features`: what each FRR/BIRD version can do, and
+  version-string parsers.
+- :mod:`rkmp_frr.sinks.render`: templates (operator directory first),
+  filters, errors, key masking.
+"""
+
+from __future__ import annotations
+
+from rkmp_frr.sinks.bird_render import (
+    BirdBgpSession,
+    BirdConfig,
+    BirdOspfArea,
+    BirdOspfInstance,
+    BirdOspfInterface,
+    BirdRenderConfig,
+    render_bird,
+)
+from rkmp_frr.sinks.features import (
+    BirdFeatures,
+    Daemon,
+    FrrFeatures,
+    Requirement,
+    Version,
+    VersionParseError,
+    bird_features,
+    frr_features,
+    parse_bird_version,
+    parse_frr_version,
+)
+from rkmp_frr.sinks.frr_render import (
+    EMPTY_PLAN,
+    ConfigExpectation,
+    FrrBgpNeighbor,
+    FrrChange,
+    FrrPlan,
+    FrrRenderConfig,
+    frr_change,
+    frr_plan,
+    render_frr_change,
+    unmet_expectations,
+)
+from rkmp_frr.sinks.render import (
+    MissingSinkConfig,
+    SinkError,
+    TemplateRenderError,
+    TemplatesNotFound,
+    UnrenderableRow,
+    UnsupportedFeature,
+    mask_key,
+    template_environment,
+)
+
+__all__ = [
+    "EMPTY_PLAN",
+    "BirdBgpSession",
+    "BirdConfig",
+    "BirdFeatures",
+    "BirdOspfArea",
+    "BirdOspfInstance",
+    "BirdOspfInterface",
+    "BirdRenderConfig",
+    "ConfigExpectation",
+    "Daemon",
+    "FrrBgpNeighbor",
+    "FrrChange",
+    "FrrFeatures",
+    "FrrPlan",
+    "FrrRenderConfig",
+    "MissingSinkConfig",
+    "Requirement",
+    "SinkError",
+    "TemplateRenderError",
+    "TemplatesNotFound",
+    "UnrenderableRow",
+    "UnsupportedFeature",
+    "Version",
+    "VersionParseError",
+    "bird_features",
+    "frr_change",
+    "frr_features",
+    "frr_plan",
+    "mask_key",
+    "parse_bird_version",
+    "parse_frr_version",
+    "render_bird",
+    "render_frr_change",
+    "template_environment",
+    "unmet_expectations",
+]

@@ -1,0 +1,940 @@
+"""FRR: the vtysh commands that take FRR from the keys it has to the keys
+the key table wants, and what ``show running-config`` must show afterwards.
+
+Two steps, both pure:
+
+1. :func:`frr_plan` turns key table rows (at an instant ``now``) into the
+   FRR configuration the sink owns: BGP neighbour passwords, OSPF
+   interface keys, key chains and the interfaces bound to them.
+2. :func:`frr_change` diffs two plans into vtysh commands, grouped per
+   daemon, rendered from the ``frr/<daemon>.j2`` templates. The same plan
+   twice gives no commands.
+
+:func:`render_frr_change` does both for the current and the desired rows.
+
+What each protocol becomes (facts in :mod:`rkmp_frr.sinks.features`):
+
+- TCP-MD5 (RFC 2385): ``neighbor <addr> password <key>`` in the
+  ``router bgp`` the sink configuration names for that address. One key per
+  neighbour: the row RFC 7210 §3 selects for sending at ``now`` (else the
+  most recently accepted one). Every change resets the session (DESIGN.md
+  §5), which the result reports.
+- OSPFv2 on FRR >= 9.1, and OSPFv3 (RFC 7166, FRR >= 8.3): one key chain
+  per interface (``<prefix>-ospf-<ifname>``, ``<prefix>-ospf6-<ifname>``),
+  one key per row (the key ID is the row's SPI), bound with ``ip ospf
+  authentication key-chain`` / ``ipv6 ospf6 authentication keychain``. FRR
+  sends with the lowest-numbered key whose send lifetime covers the
+  present, not RFC 7210 §3's most recent one, so each key is given the
+  send lifetime in which §3 would pick it; accept lifetimes are the rows'.
+- OSPFv2 on FRR < 9.1: keyed MD5 only, ``ip ospf message-digest-key``.
+  ospfd sends with the key configured last and, before 9.1, accepts only
+  that one; the plan orders the keys so that the key §3 selects at ``now``
+  is last, and must be redone at the next lifetime boundary
+  (``next_change_at``).
+- TCP-AO, IS-IS, BFD: refused (no FRR release can take these keys).
+- OSPFv3 over IPsec (protocol 207) is the kernel's, not FRR's: ignored.
+
+A neighbour or interface whose keys are all gone loses its authentication
+(``no neighbor X password``, ``no ip ospf authentication``): a revoked key
+leaves the adjacency unauthenticated, not down.
+
+FRR reads lifetimes as local time: :class:`FrrRenderConfig.timezone` must be
+the FRR daemons' time zone. FRR's lifetime years are 1993-2035: earlier
+starts are clamped to 1993, ends after 2035 become ``infinite``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import itertools
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+
+import jinja2
+
+from rkmp_frr.keytable.protocols import protocol_name
+from rkmp_frr.keytable.row import ALL, KeyRow
+from rkmp_frr.keytable.utc import FOREVER, UtcSeconds
+from rkmp_frr.sinks.features import (
+    FRR_BFD_RFC5880_AUTH,
+    FRR_BGP_TCP_AO,
+    FRR_BGP_TCP_MD5,
+    FRR_ISIS_KEY_IDS,
+    FRR_OSPF6_AUTH_TRAILER,
+    FRR_OSPF_KEY_CHAIN,
+    FRR_OSPF_MD5,
+    Daemon,
+    FrrFeatures,
+    Requirement,
+    unsupported,
+)
+from rkmp_frr.sinks.render import (
+    MissingSinkConfig,
+    SinkError,
+    UnrenderableRow,
+    default_environment,
+    instant_of,
+    local_time,
+    mask_key,
+    next_change,
+    render_template,
+)
+from rkmp_frr.wire.constants import ProtocolId
+
+SINK = "frr"
+_NAME = re.compile(r"[A-Za-z0-9_.:@+-]{1,64}")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+MD5_KEY_MAX = 16  # ospfd copies at most 16 characters of a message-digest key
+DAEMON_ORDER = (Daemon.BGPD, Daemon.OSPFD, Daemon.OSPF6D)
+
+# RFC 7210 AlgID -> FRR `cryptographic-algorithm`, per daemon.
+_OSPF_ALGORITHMS = {
+    "KEYED-MD5": "md5",
+    "HMAC-SHA-1": "hmac-sha-1",
+    "HMAC-SHA-256": "hmac-sha-256",
+    "HMAC-SHA-384": "hmac-sha-384",
+    "HMAC-SHA-512": "hmac-sha-512",
+}
+_OSPF6_ALGORITHMS = {k: v for k, v in _OSPF_ALGORITHMS.items() if k != "KEYED-MD5"}
+
+
+# --- sink configuration --------------------------------------------------------------------
+
+
+def _check_name(what: str, name: str) -> None:
+    if not _NAME.fullmatch(name):
+        raise ValueError(f"{what} {name!r} is not a plain FRR name")
+
+
+def canonical_address(text: str) -> str:
+    """An IP address in its canonical text form (ValueError otherwise)."""
+    return str(ipaddress.ip_address(text))
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class BgpRouter:
+    """One ``router bgp <asn> [vrf <name>]`` block."""
+
+    asn: int
+    vrf: str = ""  # "" is the default VRF
+
+    @property
+    def header(self) -> str:
+        return f"router bgp {self.asn}" + (f" vrf {self.vrf}" if self.vrf else "")
+
+
+@dataclass(frozen=True, slots=True)
+class FrrBgpNeighbor:
+    """``[[sinks.frr.bgp_neighbor]]``: the ``router bgp`` a neighbour (by
+    address; the operator configures it there) belongs to."""
+
+    address: str
+    asn: int
+    vrf: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "address", canonical_address(self.address))
+        if not 1 <= self.asn <= 0xFFFF_FFFF:
+            raise ValueError(f"AS number {self.asn} outside 1..4294967295")
+        if self.vrf is not None:
+            _check_name("VRF", self.vrf)
+
+    @property
+    def router(self) -> BgpRouter:
+        return BgpRouter(self.asn, self.vrf or "")
+
+
+@dataclass(frozen=True, slots=True)
+class FrrRenderConfig:
+    """The renderer's share of ``[sinks.frr]``."""
+
+    bgp_neighbors: tuple[FrrBgpNeighbor, ...] = ()
+    key_chain_prefix: str = "rkmp"
+    timezone: tzinfo = UTC  # the FRR daemons' local time zone
+
+    def __post_init__(self) -> None:
+        _check_name("key chain prefix", self.key_chain_prefix)
+        seen: set[str] = set()
+        for neighbor in self.bgp_neighbors:
+            if neighbor.address in seen:
+                raise ValueError(f"BGP neighbour {neighbor.address} configured twice")
+            seen.add(neighbor.address)
+
+    def neighbor(self, address: str) -> FrrBgpNeighbor | None:
+        try:
+            wanted = canonical_address(address)
+        except ValueError:
+            return None
+        return next((n for n in self.bgp_neighbors if n.address == wanted), None)
+
+    def chain_name(self, daemon: Daemon, interface: str) -> str:
+        kind = "ospf" if daemon is Daemon.OSPFD else "ospf6"
+        return f"{self.key_chain_prefix}-{kind}-{interface}"
+
+
+# --- the plan --------------------------------------------------------------------------------
+
+Window = tuple[UtcSeconds, UtcSeconds] | None
+"""A closed lifetime [start, end] in key table seconds; None: never."""
+
+
+@dataclass(frozen=True, slots=True)
+class BgpPassword:
+    router: BgpRouter
+    neighbor: str
+    key: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ChainKey:
+    """One ``key <id>`` of a key chain."""
+
+    key_id: int
+    algorithm: str  # FRR's cryptographic-algorithm name
+    send: Window
+    accept: Window
+    key: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyChain:
+    name: str
+    daemon: Daemon
+    keys: tuple[ChainKey, ...]  # by key ID
+
+    def key(self, key_id: int) -> ChainKey | None:
+        return next((k for k in self.keys if k.key_id == key_id), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Md5Key:
+    key_id: int
+    key: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class OspfInterface:
+    """ospfd's authentication on one interface: a key chain, or keyed-MD5
+    keys in configuration order (ospfd sends with the last one)."""
+
+    name: str
+    key_chain: str | None = None
+    md5_keys: tuple[Md5Key, ...] = ()
+
+    @property
+    def auth(self) -> str:
+        """The ``ip ospf authentication`` argument."""
+        return f"key-chain {self.key_chain}" if self.key_chain else "message-digest"
+
+
+@dataclass(frozen=True, slots=True)
+class Ospf6Interface:
+    name: str
+    key_chain: str
+
+
+@dataclass(frozen=True)
+class FrrPlan:
+    """The FRR configuration the sink owns, for one key table state."""
+
+    bgp: Mapping[tuple[BgpRouter, str], BgpPassword] = field(default_factory=dict)
+    key_chains: Mapping[str, KeyChain] = field(default_factory=dict)
+    ospf: Mapping[str, OspfInterface] = field(default_factory=dict)
+    ospf6: Mapping[str, Ospf6Interface] = field(default_factory=dict)
+    refused: tuple[SinkError, ...] = ()
+    notes: tuple[str, ...] = ()
+    next_change_at: UtcSeconds | None = None  # when the plan for the same rows may change
+
+
+EMPTY_PLAN = FrrPlan()
+
+
+def _preference(row: KeyRow) -> tuple[int, int, int]:
+    """RFC 7210 §3's order among keys valid for sending (as in
+    ``keytable.selection``): most recent SendLifetimeStart, then the later
+    AcceptLifetimeStart, then the higher SPI."""
+    return (row.send_lifetime_start, row.accept_lifetime_start, row.spi)
+
+
+def _sending(row: KeyRow, now: UtcSeconds) -> bool:
+    return row.direction.sends and row.lifetimes.sending(now)
+
+
+def _accepting(row: KeyRow, now: UtcSeconds) -> bool:
+    return row.direction.accepts and row.lifetimes.accepting(now)
+
+
+def current_key(rows: Iterable[KeyRow], now: UtcSeconds) -> KeyRow | None:
+    """The one key for a daemon that holds one: the key RFC 7210 §3 selects
+    for sending at ``now``, else the most recently accepted one."""
+    rows = list(rows)
+    senders = [r for r in rows if _sending(r, now)]
+    if senders:
+        return max(senders, key=_preference)
+    accepted = [r for r in rows if _accepting(r, now)]
+    if accepted:
+        return max(accepted, key=lambda r: (r.accept_lifetime_start, r.spi))
+    return None
+
+
+def send_windows(rows: Sequence[KeyRow]) -> tuple[dict[int, Window], list[int]]:
+    """For a key chain, each row's send lifetime trimmed to the instants at
+    which RFC 7210 §3 picks it (FRR picks the lowest key ID valid for
+    sending, so the windows given to FRR must not overlap). Keyed by SPI.
+    Also the SPIs of rows §3 would pick in more than one stretch (FRR gets
+    the first)."""
+    senders = [r for r in rows if r.direction.sends]
+    bounds = sorted(
+        {r.send_lifetime_start for r in senders} | {r.send_lifetime_end + 1 for r in senders}
+    )
+    runs: dict[int, list[list[int]]] = {}
+    for lo, hi in itertools.pairwise(bounds):
+        active = [
+            r for r in senders if r.send_lifetime_start <= lo and hi - 1 <= r.send_lifetime_end
+        ]
+        if not active:
+            continue
+        best = max(active, key=_preference).spi
+        spans = runs.setdefault(best, [])
+        if spans and spans[-1][1] == lo - 1:
+            spans[-1][1] = hi - 1
+        else:
+            spans.append([lo, hi - 1])
+    windows: dict[int, Window] = {r.spi: None for r in rows}
+    split: list[int] = []
+    for spi, spans in runs.items():
+        windows[spi] = (spans[0][0], spans[0][1])
+        if len(spans) > 1:
+            split.append(spi)
+    return windows, split
+
+
+def _accept_window(row: KeyRow) -> Window:
+    if not row.direction.accepts:
+        return None
+    return (row.accept_lifetime_start, row.accept_lifetime_end)
+
+
+class _Planner:
+    """Builds one plan; collects refusals instead of stopping at the first."""
+
+    def __init__(self, config: FrrRenderConfig, features: FrrFeatures, now: UtcSeconds) -> None:
+        self.config = config
+        self.features = features
+        self.now = now
+        self.refused: dict[str, SinkError] = {}
+        self.notes: list[str] = []
+
+    def refuse(self, error: SinkError) -> None:
+        self.refused.setdefault(str(error), error)
+
+    def need(self, requirement: Requirement, protocol: str) -> bool:
+        """Whether FRR has ``requirement``; if not, the refusal is kept."""
+        if self.features.has(requirement):
+            return True
+        self.refuse(unsupported(requirement, self.features.version, protocol))
+        return False
+
+    def plan(self, rows: Iterable[KeyRow]) -> FrrPlan:
+        live = [
+            r
+            for r in rows
+            if r.direction.sends or r.direction.accepts
+            if not r.lifetimes.dead(self.now)
+        ]
+        by_protocol: dict[ProtocolId, list[KeyRow]] = {}
+        for row in live:
+            by_protocol.setdefault(row.protocol, []).append(row)
+        refusals = {
+            ProtocolId.TCP_AO: FRR_BGP_TCP_AO,
+            ProtocolId.ISIS: FRR_ISIS_KEY_IDS,
+            ProtocolId.BFD: FRR_BFD_RFC5880_AUTH,
+        }
+        for protocol, requirement in refusals.items():
+            if by_protocol.get(protocol):
+                self.need(requirement, protocol_name(protocol))
+        bgp = self.bgp(by_protocol.get(ProtocolId.TCP_MD5, []))
+        chains: dict[str, KeyChain] = {}
+        ospf = self.ospf(by_protocol.get(ProtocolId.OSPFV2, []), chains)
+        ospf6 = self.ospf6(by_protocol.get(ProtocolId.OSPFV3, []), chains)
+        return FrrPlan(
+            bgp=bgp,
+            key_chains=dict(sorted(chains.items())),
+            ospf=ospf,
+            ospf6=ospf6,
+            refused=tuple(self.refused.values()),
+            notes=tuple(self.notes),
+            next_change_at=next_change(live, self.now),
+        )
+
+    # --- bgpd ---
+
+    def bgp(self, rows: list[KeyRow]) -> dict[tuple[BgpRouter, str], BgpPassword]:
+        if not rows or not self.need(FRR_BGP_TCP_MD5, "TCP-MD5"):
+            return {}
+        by_peer: dict[str, list[KeyRow]] = {}
+        for row in rows:
+            for peer in row.peers:
+                by_peer.setdefault(peer, []).append(row)
+        passwords: dict[tuple[BgpRouter, str], BgpPassword] = {}
+        for peer, peer_rows in sorted(by_peer.items()):
+            neighbor = self.config.neighbor(peer)
+            if neighbor is None:
+                self.refuse(MissingSinkConfig(SINK, "TCP-MD5", f"BGP neighbour {peer}"))
+                continue
+            chosen = current_key(peer_rows, self.now)
+            if chosen is not None:
+                entry = BgpPassword(neighbor.router, neighbor.address, chosen.key)
+                passwords[(entry.router, entry.neighbor)] = entry
+        return dict(sorted(passwords.items()))
+
+    # --- interfaces ---
+
+    def by_interface(self, rows: list[KeyRow], protocol: str) -> dict[str, list[KeyRow]]:
+        found: dict[str, list[KeyRow]] = {}
+        for row in rows:
+            if ALL in row.interfaces:
+                self.refuse(
+                    UnrenderableRow(SINK, protocol, row.admin_key_name, "names no interface")
+                )
+                continue
+            for name in row.interfaces:
+                if not _NAME.fullmatch(name):
+                    self.refuse(
+                        UnrenderableRow(
+                            SINK, protocol, row.admin_key_name, "interface name unusable in FRR"
+                        )
+                    )
+                    continue
+                found.setdefault(name, []).append(row)
+        return dict(sorted(found.items()))
+
+    def distinct_ids(self, rows: list[KeyRow], protocol: str, top: int) -> list[KeyRow]:
+        """Rows whose key IDs fit the protocol and are unique on the interface."""
+        kept: dict[int, KeyRow] = {}
+        for row in sorted(rows, key=lambda r: r.admin_key_name):
+            if not 1 <= row.spi <= top:
+                self.refuse(
+                    UnrenderableRow(SINK, protocol, row.admin_key_name, f"key ID outside 1..{top}")
+                )
+            elif row.spi in kept:
+                self.refuse(
+                    UnrenderableRow(
+                        SINK,
+                        protocol,
+                        row.admin_key_name,
+                        "another row has its key ID on its interface",
+                    )
+                )
+            else:
+                kept[row.spi] = row
+        return [kept[spi] for spi in sorted(kept)]
+
+    def chain(
+        self, daemon: Daemon, interface: str, rows: list[KeyRow], algorithms: Mapping[str, str]
+    ) -> KeyChain | None:
+        protocol = "OSPFv2" if daemon is Daemon.OSPFD else "OSPFv3"
+        usable = []
+        for row in rows:
+            if row.alg_id in algorithms:
+                usable.append(row)
+            else:
+                self.refuse(
+                    UnrenderableRow(
+                        SINK, protocol, row.admin_key_name, f"{daemon.value} has no {row.alg_id}"
+                    )
+                )
+        if not usable:
+            return None
+        name = self.config.chain_name(daemon, interface)
+        windows, split = send_windows(usable)
+        for spi in split:
+            self.notes.append(
+                f"key chain {name}: key {spi} would be sent again after a newer key ends;"
+                " FRR is given only its first sending stretch"
+            )
+        keys = tuple(
+            ChainKey(
+                key_id=row.spi,
+                algorithm=algorithms[row.alg_id],
+                send=windows[row.spi],
+                accept=_accept_window(row),
+                key=row.key,
+            )
+            for row in usable
+        )
+        return KeyChain(name, daemon, keys)
+
+    def ospf(self, rows: list[KeyRow], chains: dict[str, KeyChain]) -> dict[str, OspfInterface]:
+        if not rows:
+            return {}
+        plans: dict[str, OspfInterface] = {}
+        for interface, if_rows in self.by_interface(rows, "OSPFv2").items():
+            usable = self.distinct_ids(if_rows, "OSPFv2", 255)
+            if self.features.ospf_key_chains:
+                chain = self.chain(Daemon.OSPFD, interface, usable, _OSPF_ALGORITHMS)
+                if chain is not None:
+                    chains[chain.name] = chain
+                    plans[interface] = OspfInterface(interface, key_chain=chain.name)
+                continue
+            md5 = self.md5_keys(usable)
+            if md5:
+                plans[interface] = OspfInterface(interface, md5_keys=md5)
+        return plans
+
+    def md5_keys(self, rows: list[KeyRow]) -> tuple[Md5Key, ...]:
+        """ospfd's message-digest keys, the key to send with last."""
+        usable: list[KeyRow] = []
+        for row in rows:
+            if row.alg_id != "KEYED-MD5":
+                self.need(FRR_OSPF_KEY_CHAIN, "OSPFv2")
+            elif len(row.key) > MD5_KEY_MAX:
+                self.refuse(
+                    UnrenderableRow(
+                        SINK, "OSPFv2", row.admin_key_name, "MD5 key over 16 characters"
+                    )
+                )
+            elif not self.need(FRR_OSPF_MD5, "OSPFv2"):
+                continue
+            elif _sending(row, self.now) or _accepting(row, self.now):
+                usable.append(row)
+        if not usable:
+            return ()
+        senders = [r for r in usable if _sending(r, self.now)]
+        last = max(senders or usable, key=_preference)
+        ordered = [r for r in usable if r is not last] + [last]
+        return tuple(Md5Key(r.spi, r.key) for r in ordered)
+
+    def ospf6(self, rows: list[KeyRow], chains: dict[str, KeyChain]) -> dict[str, Ospf6Interface]:
+        if not rows or not self.need(FRR_OSPF6_AUTH_TRAILER, "OSPFv3"):
+            return {}
+        plans: dict[str, Ospf6Interface] = {}
+        for interface, if_rows in self.by_interface(rows, "OSPFv3").items():
+            usable = self.distinct_ids(if_rows, "OSPFv3", 0xFFFF)
+            chain = self.chain(Daemon.OSPF6D, interface, usable, _OSPF6_ALGORITHMS)
+            if chain is not None:
+                chains[chain.name] = chain
+                plans[interface] = Ospf6Interface(interface, chain.name)
+        return plans
+
+
+def frr_plan(
+    rows: Iterable[KeyRow], config: FrrRenderConfig, features: FrrFeatures, now: UtcSeconds
+) -> FrrPlan:
+    """The FRR configuration the sink owns for ``rows`` at ``now``. Rows FRR
+    cannot take are left out and named in ``refused``."""
+    return _Planner(config, features, now).plan(rows)
+
+
+# --- lifetimes as FRR writes them ------------------------------------------------------------
+
+
+def _frr_clock(instant: UtcSeconds, tz: tzinfo, zero_pad_day: bool) -> str:
+    moment = local_time(instant, tz)
+    day = f"{moment.day:02d}" if zero_pad_day else str(moment.day)
+    return f"{moment:%H:%M:%S} {_MONTHS[moment.month - 1]} {day} {moment.year}"
+
+
+def frr_lifetime(window: Window, tz: tzinfo, *, zero_pad_day: bool = True) -> str:
+    """A ``send-lifetime`` / ``accept-lifetime`` argument: ``HH:MM:SS Mon DD
+    YYYY HH:MM:SS Mon DD YYYY`` or ``... infinite``, in ``tz``. FRR's years
+    are 1993-2035; None (never) is a one-second window in 1993."""
+    first = instant_of(datetime(1993, 1, 1, tzinfo=tz))
+    last = instant_of(datetime(2035, 12, 31, 23, 59, 59, tzinfo=tz))
+    if window is not None and (window[0] > last or window[1] < first):
+        window = None
+    if window is None:
+        start, end = first, first + 1
+    else:
+        start, end = max(window[0], first), window[1]
+        if end >= FOREVER or end > last:
+            return f"{_frr_clock(start, tz, zero_pad_day)} infinite"
+        end = max(end, start + 1)  # FRR wants the end after the start
+    return f"{_frr_clock(start, tz, zero_pad_day)} {_frr_clock(end, tz, zero_pad_day)}"
+
+
+# --- running-config expectations -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigExpectation:
+    """A line ``show running-config`` must (``present``) or must not show
+    inside the blocks ``context`` (their header lines, outermost first).
+    An absent line matches every line that starts with its words."""
+
+    context: tuple[str, ...]
+    line: str = field(repr=False)  # may hold a key
+    present: bool = True
+    shown: str = field(default="", compare=False)  # the line with keys masked
+
+    def __repr__(self) -> str:
+        state = "present" if self.present else "absent"
+        return f"ConfigExpectation({' / '.join(self.context) or '<top>'}: {self.shown!r} {state})"
+
+    __str__ = __repr__
+
+
+def _expect(
+    context: tuple[str, ...], line: str, *, secret: str = "", present: bool = True
+) -> ConfigExpectation:
+    shown = line.replace(secret, mask_key(secret)) if secret else line
+    return ConfigExpectation(context, line, present, shown)
+
+
+_IGNORED = frozenset({"!", "exit", "end", "exit-address-family", "exit-vrf", "exit-vnc", "quit"})
+
+
+def parse_running_config(text: str) -> dict[tuple[str, ...], list[tuple[str, ...]]]:
+    """``show running-config`` as lines (word tuples) per block context.
+    FRR indents a block's lines one space deeper than its header."""
+    found: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
+    stack: list[tuple[int, str]] = []
+    for raw in text.splitlines():
+        words = tuple(raw.split())
+        if not words or " ".join(words) in _IGNORED:
+            continue
+        indent = len(raw) - len(raw.lstrip(" "))
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        context = tuple(header for _, header in stack)
+        found.setdefault(context, []).append(words)
+        stack.append((indent, " ".join(words)))
+    return found
+
+
+def unmet_expectations(
+    running_config: str, expectations: Iterable[ConfigExpectation]
+) -> tuple[ConfigExpectation, ...]:
+    """The expectations ``running_config`` does not satisfy."""
+    lines = parse_running_config(running_config)
+    unmet = []
+    for expectation in expectations:
+        wanted = tuple(expectation.line.split())
+        context = tuple(" ".join(h.split()) for h in expectation.context)
+        here = lines.get(context, [])
+        if expectation.present:
+            ok = wanted in here
+        else:
+            ok = not any(words[: len(wanted)] == wanted for words in here)
+        if not ok:
+            unmet.append(expectation)
+    return tuple(unmet)
+
+
+# --- the change ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FrrChange:
+    """The commands taking FRR from one plan to another.
+
+    ``commands`` (per daemon, in order, without indentation, to run inside
+    ``configure terminal``) hold keys; ``display`` is the same, as rendered,
+    with keys masked. ``running_config_expectations`` covers the whole
+    desired plan and what it removes. ``desired`` is the plan to pass as
+    the current one next time."""
+
+    commands: Mapping[Daemon, tuple[str, ...]] = field(repr=False)
+    display: Mapping[Daemon, str] = field(repr=False)
+    running_config_expectations: tuple[ConfigExpectation, ...] = field(repr=False)
+    resets_sessions: bool
+    reset_neighbors: tuple[str, ...]
+    notes: tuple[str, ...]
+    refused: tuple[SinkError, ...]
+    desired: FrrPlan = field(repr=False)
+
+    @property
+    def empty(self) -> bool:
+        return not any(self.commands.values())
+
+    @property
+    def next_change_at(self) -> UtcSeconds | None:
+        return self.desired.next_change_at
+
+    def vtysh_commands(self) -> tuple[str, ...]:
+        """Every daemon's commands, in the order to run them."""
+        return tuple(line for daemon in DAEMON_ORDER for line in self.commands.get(daemon, ()))
+
+    def masked_text(self) -> str:
+        """The change as it may be printed or logged (keys masked)."""
+        parts = []
+        for daemon in DAEMON_ORDER:
+            text = self.display.get(daemon, "").strip("\n")
+            if text:
+                parts.append(f"! {daemon.value}\n{text}\n")
+        return "".join(parts)
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{d.value}: {len(c)}" for d, c in self.commands.items() if c)
+        return (
+            f"FrrChange(commands=[{counts}], resets_sessions={self.resets_sessions}, "
+            f"reset_neighbors={self.reset_neighbors!r}, notes={len(self.notes)}, "
+            f"refused={len(self.refused)})"
+        )
+
+    __str__ = __repr__
+
+
+def _md5_ops(
+    current: Sequence[Md5Key], desired: Sequence[Md5Key]
+) -> tuple[list[Md5Key], list[int]]:
+    """(keys to (re)add, in order; key IDs to remove). Adding a key ID puts
+    it last (ospfd drops an existing key with that ID first), so the keys
+    kept in place must be a prefix of ``desired`` that ``current`` already
+    holds in that order; the rest are (re)added after them."""
+    wanted_ids = {k.key_id for k in desired}
+    removed = [k.key_id for k in current if k.key_id not in wanted_ids]
+    kept = 0
+    for key in current:
+        if kept < len(desired) and key == desired[kept]:
+            kept += 1
+    return list(desired[kept:]), removed
+
+
+class _Change:
+    """Builds the template contexts and expectations of one change."""
+
+    def __init__(
+        self, current: FrrPlan, desired: FrrPlan, config: FrrRenderConfig, features: FrrFeatures
+    ) -> None:
+        self.current = current
+        self.desired = desired
+        self.tz = config.timezone
+        self.pad = features.keychain_day_zero_padded
+        self.features = features
+        self.expectations: list[ConfigExpectation] = []
+        self.notes: list[str] = list(desired.notes)
+        self.secrets: set[str] = set()
+
+    def lifetime(self, window: Window) -> str:
+        return frr_lifetime(window, self.tz, zero_pad_day=self.pad)
+
+    # --- bgpd ---
+
+    def bgp(self, reveal: bool) -> tuple[dict[str, Any], list[str]]:
+        routers: dict[BgpRouter, dict[str, Any]] = {}
+        resets: list[str] = []
+        for slot in sorted(set(self.current.bgp) | set(self.desired.bgp)):
+            router, neighbor = slot
+            before, after = self.current.bgp.get(slot), self.desired.bgp.get(slot)
+            entry = routers.setdefault(
+                router, {"asn": router.asn, "vrf": router.vrf, "set": [], "unset": []}
+            )
+            context = (router.header,)
+            if after is not None:
+                line = f"neighbor {neighbor} password {after.key}"
+                self.expectations.append(_expect(context, line, secret=after.key))
+                self.secrets.add(after.key)
+                if before is None or before.key != after.key:
+                    key = after.key if reveal else mask_key(after.key)
+                    entry["set"].append({"neighbor": neighbor, "key": key})
+                    resets.append(neighbor)
+            elif before is not None:
+                self.expectations.append(
+                    _expect(context, f"neighbor {neighbor} password", present=False)
+                )
+                entry["unset"].append({"neighbor": neighbor})
+                resets.append(neighbor)
+        used = [r for r in routers.values() if r["set"] or r["unset"]]
+        return {"routers": used}, resets
+
+    # --- key chains ---
+
+    def chains(self, daemon: Daemon, reveal: bool) -> dict[str, Any]:
+        names = sorted(
+            name
+            for name in set(self.current.key_chains) | set(self.desired.key_chains)
+            if (self.current.key_chains.get(name) or self.desired.key_chains[name]).daemon is daemon
+        )
+        updates, removals, deletions = [], [], []
+        for name in names:
+            before, after = self.current.key_chains.get(name), self.desired.key_chains.get(name)
+            if after is None:
+                deletions.append(name)
+                self.expectations.append(_expect((), f"key chain {name}", present=False))
+                continue
+            self.expect_chain(after)
+            changed = [k for k in after.keys if before is None or before.key(k.key_id) != k]
+            if changed:
+                updates.append(
+                    {"name": name, "entries": [self.key_context(k, reveal) for k in changed]}
+                )
+            gone = [
+                k.key_id for k in (before.keys if before else ()) if after.key(k.key_id) is None
+            ]
+            if gone:
+                removals.append({"name": name, "key_ids": gone})
+                self.expectations.extend(
+                    _expect((f"key chain {name}",), f"key {i}", present=False) for i in gone
+                )
+        return {
+            "chain_updates": updates,
+            "chain_key_removals": removals,
+            "chain_deletions": deletions,
+        }
+
+    def key_context(self, key: ChainKey, reveal: bool) -> dict[str, Any]:
+        return {
+            "id": key.key_id,
+            "key": key.key if reveal else mask_key(key.key),
+            "algorithm": key.algorithm,
+            "send": self.lifetime(key.send),
+            "accept": self.lifetime(key.accept),
+        }
+
+    def expect_chain(self, chain: KeyChain) -> None:
+        top = f"key chain {chain.name}"
+        self.expectations.append(_expect((), top))
+        for key in chain.keys:
+            self.secrets.add(key.key)
+            block = (top, f"key {key.key_id}")
+            self.expectations += [
+                _expect((top,), f"key {key.key_id}"),
+                _expect(block, f"key-string {key.key}", secret=key.key),
+                _expect(block, f"cryptographic-algorithm {key.algorithm}"),
+                _expect(block, f"send-lifetime {self.lifetime(key.send)}"),
+                _expect(block, f"accept-lifetime {self.lifetime(key.accept)}"),
+            ]
+
+    # --- ospfd / ospf6d interfaces ---
+
+    def ospf(self, reveal: bool) -> dict[str, Any]:
+        interfaces = []
+        for name in sorted(set(self.current.ospf) | set(self.desired.ospf)):
+            before, after = self.current.ospf.get(name), self.desired.ospf.get(name)
+            context = (f"interface {name}",)
+            before_md5 = before.md5_keys if before else ()
+            after_md5 = after.md5_keys if after and not after.key_chain else ()
+            added, removed = _md5_ops(before_md5, after_md5)
+            auth_on = (
+                after.auth if after and (before is None or before.auth != after.auth) else None
+            )
+            auth_off = before is not None and after is None
+            if after is not None:
+                self.expectations.append(_expect(context, f"ip ospf authentication {after.auth}"))
+            else:
+                self.expectations.append(_expect(context, "ip ospf authentication", present=False))
+            for key in after_md5:
+                self.secrets.add(key.key)
+                line = f"ip ospf message-digest-key {key.key_id} md5 {key.key}"
+                self.expectations.append(_expect(context, line, secret=key.key))
+            self.expectations.extend(
+                _expect(context, f"ip ospf message-digest-key {i}", present=False) for i in removed
+            )
+            if (
+                before_md5
+                and after_md5
+                and before_md5[-1] != after_md5[-1]
+                and not self.features.ospf_md5_accepts_any_key
+            ):
+                self.notes.append(
+                    f"ospfd on {name} now sends with MD5 key {after_md5[-1].key_id}; before FRR 9.1"
+                    " ospfd accepts only the key it sends with, so packets are dropped until both"
+                    " ends have switched"
+                )
+            if added or removed or auth_on or auth_off:
+                interfaces.append(
+                    {
+                        "name": name,
+                        "md5_add": [
+                            {"id": k.key_id, "key": k.key if reveal else mask_key(k.key)}
+                            for k in added
+                        ],
+                        "md5_remove": removed,
+                        "auth_on": auth_on,
+                        "auth_off": auth_off,
+                    }
+                )
+        return {"interfaces": interfaces}
+
+    def ospf6(self) -> dict[str, Any]:
+        interfaces = []
+        for name in sorted(set(self.current.ospf6) | set(self.desired.ospf6)):
+            before, after = self.current.ospf6.get(name), self.desired.ospf6.get(name)
+            context = (f"interface {name}",)
+            if after is not None:
+                line = f"ipv6 ospf6 authentication keychain {after.key_chain}"
+                self.expectations.append(_expect(context, line))
+            else:
+                self.expectations.append(
+                    _expect(context, "ipv6 ospf6 authentication", present=False)
+                )
+            auth_on = after.key_chain if after and (before is None or before != after) else None
+            auth_off = before is not None and after is None
+            if auth_on or auth_off:
+                interfaces.append({"name": name, "auth_on": auth_on, "auth_off": auth_off})
+        return {"interfaces": interfaces}
+
+    def contexts(self, reveal: bool) -> tuple[dict[Daemon, dict[str, Any]], list[str]]:
+        bgp, resets = self.bgp(reveal)
+        ospfd = {**self.chains(Daemon.OSPFD, reveal), **self.ospf(reveal)}
+        ospf6d = {**self.chains(Daemon.OSPF6D, reveal), **self.ospf6()}
+        return {Daemon.BGPD: bgp, Daemon.OSPFD: ospfd, Daemon.OSPF6D: ospf6d}, resets
+
+
+def _commands(text: str) -> tuple[str, ...]:
+    """Rendered text as vtysh commands: one per line, unindented, without
+    blank lines or ``!`` comments."""
+    lines = (line.strip() for line in text.splitlines())
+    return tuple(line for line in lines if line and not line.startswith("!"))
+
+
+def frr_change(
+    current: FrrPlan,
+    desired: FrrPlan,
+    config: FrrRenderConfig,
+    features: FrrFeatures,
+    *,
+    env: jinja2.Environment | None = None,
+) -> FrrChange:
+    """The vtysh commands taking FRR from ``current`` to ``desired``."""
+    env = env or default_environment()
+    shown, _ = _Change(current, desired, config, features).contexts(reveal=False)
+    change = _Change(current, desired, config, features)
+    real, resets = change.contexts(reveal=True)
+    commands: dict[Daemon, tuple[str, ...]] = {}
+    display: dict[Daemon, str] = {}
+    for daemon in DAEMON_ORDER:
+        name = f"frr/{daemon.value}.j2"
+        base = {"timezone": config.timezone}
+        text = render_template(env, name, {**base, **real[daemon]}, change.secrets)
+        commands[daemon] = _commands(text)
+        display[daemon] = render_template(env, name, {**base, **shown[daemon]}, change.secrets)
+    expectations = tuple(dict.fromkeys(change.expectations))
+    return FrrChange(
+        commands=commands,
+        display=display,
+        running_config_expectations=expectations,
+        resets_sessions=bool(resets),
+        reset_neighbors=tuple(resets),
+        notes=tuple(change.notes),
+        refused=desired.refused,
+        desired=desired,
+    )
+
+
+def render_frr_change(
+    current_rows: Iterable[KeyRow],
+    desired_rows: Iterable[KeyRow],
+    config: FrrRenderConfig,
+    features: FrrFeatures,
+    now: UtcSeconds,
+    *,
+    applied_at: UtcSeconds | None = None,
+    env: jinja2.Environment | None = None,
+    strict: bool = True,
+) -> FrrChange:
+    """The commands taking FRR from the rows applied (at ``applied_at``,
+    default ``now``) to the rows wanted at ``now``. With ``strict``, the
+    first refusal is raised; otherwise the change leaves the refused rows
+    out and lists them in ``refused``."""
+    current = frr_plan(current_rows, config, features, now if applied_at is None else applied_at)
+    desired = frr_plan(desired_rows, config, features, now)
+    if strict and desired.refused:
+        raise desired.refused[0]
+    current = dataclasses.replace(current, refused=(), notes=())
+    return frr_change(current, desired, config, features, env=env)
