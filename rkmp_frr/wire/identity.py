@@ -21,6 +21,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from rkmp_frr.wire._make import maker2
 from rkmp_frr.wire.constants import IdType
 from rkmp_frr.wire.errors import MalformedMessage
 from rkmp_frr.wire.payloads import MAX_BODY_LENGTH, IdPayload
@@ -37,6 +38,10 @@ _PREFIX_KEY_ID = "keyid:"
 _PREFIX_DN = "dn:"
 _PREFIX_FQDN = "fqdn:"
 _PREFIX_RFC822 = "rfc822:"
+_PREFIXES = (_PREFIX_KEY_ID, _PREFIX_DN, _PREFIX_FQDN, _PREFIX_RFC822)
+# An IPv4 address is ASCII digits and dots; an IPv6 address has a colon.
+# Anything else need not be tried as an address (a failed parse is slow).
+_IPV4_CHARACTERS = "0123456789."
 
 _SUPPORTED = frozenset(
     {
@@ -75,7 +80,9 @@ class Identity:
         problem = _problem(payload.id_type, payload.data)
         if problem:
             raise MalformedMessage(problem, 0)
-        return cls(IdType(payload.id_type), payload.data)
+        if cls is not Identity:
+            return cls(IdType(payload.id_type), payload.data)
+        return _make_identity(_ID_TYPES[payload.id_type], payload.data)  # checked just now
 
     def to_payload(self, initiator: bool) -> IdPayload:
         """IDi if ``initiator`` else IDr."""
@@ -86,19 +93,10 @@ class Identity:
     @classmethod
     def from_text(cls, text: str) -> Identity:
         """Parse the text form (module docstring); ValueError if invalid."""
-        if text.startswith(_PREFIX_KEY_ID):
-            return cls(IdType.ID_KEY_ID, _from_hex(text[len(_PREFIX_KEY_ID) :]))
-        if text.startswith(_PREFIX_DN):
-            return cls(IdType.ID_DER_ASN1_DN, _from_hex(text[len(_PREFIX_DN) :]))
-        if text.startswith(_PREFIX_FQDN):
-            return cls(IdType.ID_FQDN, _to_ascii(text[len(_PREFIX_FQDN) :]))
-        if text.startswith(_PREFIX_RFC822):
-            return cls(IdType.ID_RFC822_ADDR, _to_ascii(text[len(_PREFIX_RFC822) :]))
-        try:
-            address = ipaddress.ip_address(text)
-        except ValueError:
-            pass
-        else:
+        if text.startswith(_PREFIXES):
+            return cls._from_prefixed_text(text)
+        address = _ip_address(text)
+        if address is not None:
             if "%" in text:
                 raise ValueError(f"an IPv6 zone has no meaning in an identity: {text!r}")
             if address.version == 4:
@@ -107,6 +105,16 @@ class Identity:
         if "@" in text:
             return cls(IdType.ID_RFC822_ADDR, _to_ascii(text))
         return cls(IdType.ID_FQDN, _to_ascii(text))
+
+    @classmethod
+    def _from_prefixed_text(cls, text: str) -> Identity:
+        if text.startswith(_PREFIX_KEY_ID):
+            return cls(IdType.ID_KEY_ID, _from_hex(text[len(_PREFIX_KEY_ID) :]))
+        if text.startswith(_PREFIX_DN):
+            return cls(IdType.ID_DER_ASN1_DN, _from_hex(text[len(_PREFIX_DN) :]))
+        if text.startswith(_PREFIX_FQDN):
+            return cls(IdType.ID_FQDN, _to_ascii(text[len(_PREFIX_FQDN) :]))
+        return cls(IdType.ID_RFC822_ADDR, _to_ascii(text[len(_PREFIX_RFC822) :]))
 
     @classmethod
     def from_der_dn(cls, der: bytes) -> Identity:
@@ -133,11 +141,27 @@ class Identity:
         return self.to_text()
 
 
-def _plain_reads_back(plain: str, identity: Identity) -> bool:
+_make_identity = maker2(Identity, "id_type", "data")
+_ID_TYPES = {int(id_type): id_type for id_type in IdType}
+
+
+def _ip_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """``ipaddress.ip_address(text)``, or None where that raises ValueError."""
+    if ":" not in text and text.strip(_IPV4_CHARACTERS):
+        return None  # neither form: skip the (exception-raising) parse
     try:
-        return Identity.from_text(plain) == identity
+        return ipaddress.ip_address(text)
     except ValueError:
-        return False
+        return None
+
+
+def _plain_reads_back(plain: str, identity: Identity) -> bool:
+    """Whether ``from_text(plain) == identity`` for the visible-ASCII data
+    of an FQDN or RFC822 identity (``to_text``'s question)."""
+    if plain.startswith(_PREFIXES) or _ip_address(plain) is not None:
+        return False  # reads back as another type (or fails)
+    kind = IdType.ID_RFC822_ADDR if "@" in plain else IdType.ID_FQDN
+    return kind == identity.id_type
 
 
 def _from_hex(text: str) -> bytes:
