@@ -31,7 +31,6 @@ from rkmp_frr.crypto import auth as authn
 from rkmp_frr.crypto.certs import certreq_data, load_certificate
 from rkmp_frr.crypto.dh import KeyExchange, get_ke_group
 from rkmp_frr.crypto.proposals import (
-    ChosenProposal,
     CryptoProposal,
     proposals_to_wire,
 )
@@ -486,10 +485,6 @@ class Engine:
         """Our RKMP_SA_INIT offer for ``policy``, encoded once."""
         return _offer(policy.rkmp_proposals)
 
-    def answer_payload(self, chosen: ChosenProposal) -> SaPayload:
-        """Our RKMP_SA_INIT answer naming ``chosen``, encoded once."""
-        return _answer(chosen.number, chosen.proposal)
-
     def identity(self, text: str) -> Identity:
         return identity_of(text)
 
@@ -698,11 +693,6 @@ _HASH_ALGORITHMS = authn.encode_signature_hash_algorithms(authn.supported_hash_a
 @lru_cache(maxsize=1024)
 def _offer(texts: tuple[str, ...]) -> SaPayload:
     return PreEncodedSa(proposals_to_wire(parsed_proposals(texts)))
-
-
-@lru_cache(maxsize=1024)
-def _answer(number: int, proposal: CryptoProposal) -> SaPayload:
-    return PreEncodedSa((proposal.to_wire(number),))
 
 
 @cache

@@ -38,6 +38,27 @@ def identity_of(text: str) -> Identity:
     return Identity.from_text(text)
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@lru_cache(maxsize=1024)
+def _network_of(address: str) -> Network | None:
+    """A peer policy's address as a network, parsed once per process (the
+    objects are immutable); None for text that is not an address or prefix."""
+    try:
+        return ipaddress.ip_network(address, strict=False)
+    except ValueError:
+        return None
+
+
+@lru_cache(maxsize=4096)
+def _address_of(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
+
+
 class OnFailure(Enum):
     """What a failed RKMP SA does to its child SAs (DESIGN.md §2)."""
 
@@ -174,9 +195,7 @@ class PeerPolicy:
     liveness_interval: float | None = 60.0  # idle time before a liveness check
     on_failure: OnFailure = OnFailure.REVOKE
     retransmit: RetransmitPolicy | None = None  # None: LocalConfig.retransmit
-    _network: ipaddress.IPv4Network | ipaddress.IPv6Network | None = field(
-        default=None, init=False, repr=False, compare=False
-    )
+    _network: Network | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.rkmp_proposals:
@@ -187,19 +206,13 @@ class PeerPolicy:
         protocols = [c.protocol for c in self.children]
         if len(set(protocols)) != len(protocols):
             raise ValueError(f"peer {self.name} has two child policies for one protocol")
-        try:
-            network = ipaddress.ip_network(self.address, strict=False)
-        except ValueError:
-            network = None
-        object.__setattr__(self, "_network", network)
+        object.__setattr__(self, "_network", _network_of(self.address))
 
     def matches(self, host: str) -> bool:
         if self._network is None:
             return host == self.address
-        try:
-            return ipaddress.ip_address(host) in self._network
-        except ValueError:
-            return False
+        address = _address_of(host)
+        return address is not None and address in self._network
 
     def child_policy(self, protocol: int) -> ChildPolicy | None:
         for child in self.children:

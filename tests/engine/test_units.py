@@ -3,10 +3,20 @@ the state table."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import pytest
 
+from rkmp_frr.crypto.errors import ProposalError
+from rkmp_frr.crypto.proposals import (
+    parse_proposal,
+    parse_proposals,
+    parse_suite,
+    proposals_to_wire,
+    select_offer,
+)
+from rkmp_frr.engine import negotiation
 from rkmp_frr.engine.cookies import CookieJar
 from rkmp_frr.engine.policy import (
     Lifetime,
@@ -14,9 +24,12 @@ from rkmp_frr.engine.policy import (
     PeerPolicy,
     PskCredential,
     RetransmitPolicy,
+    parsed_proposals,
 )
 from rkmp_frr.engine.reliability import OutstandingRequest, ResponseCache, wait_time
 from rkmp_frr.engine.state import SaState, StateError, check_transition
+from rkmp_frr.wire import SaPayload
+from rkmp_frr.wire.constants import KeId
 
 
 def test_default_retransmission_budget_is_strongswans() -> None:
@@ -123,3 +136,44 @@ def test_configuration_errors_are_caught_when_the_policy_is_built() -> None:
         router("192.0.2.1"),
         peers=(PeerPolicy("p", "192.0.2.2", remote_auth=CertTrust((b"der",))),),
     )
+
+
+def test_negotiation_memo_answers_only_for_the_same_objects() -> None:
+    ours = parsed_proposals(("aes256gcm16-prfsha256-x25519", "aes128-sha256-ecp256"))
+    offer = SaPayload(proposals_to_wire(parse_proposals("aes128-sha256-ecp256")))
+    choice = negotiation.choose(ours, offer.proposals, KeId.ECP_256)
+    assert choice is not None
+    expected = select_offer(ours, offer.proposals, prefer_ke=KeId.ECP_256)
+    assert choice.chosen == expected and choice.suite == parse_suite("aes128-sha256-ecp256")
+    assert choice.answer.proposals == (expected.to_wire(),)
+    # Same objects: the memoised value; an equal but distinct offer is
+    # computed again (and gives an equal answer).
+    assert negotiation.choose(ours, offer.proposals, KeId.ECP_256) is choice
+    copy = tuple(dataclasses.replace(p) for p in offer.proposals)
+    again = negotiation.choose(ours, copy, KeId.ECP_256)
+    assert again is not choice and again == choice
+    unacceptable = proposals_to_wire(parse_proposals("aes256-sha512-modp2048"))
+    assert negotiation.choose(ours, unacceptable, KeId.MODP_2048) is None
+    assert negotiation.choose(ours, unacceptable, KeId.MODP_2048) is None  # memoised "none"
+
+
+def test_negotiation_memo_checks_answers_and_does_not_keep_errors() -> None:
+    ours = parsed_proposals(("aes256gcm16-prfsha256-x25519",))
+    answer = ours[0].to_wire(1)
+    suite = negotiation.check_answer(ours, answer)
+    assert suite == parse_suite("aes256gcm16-prfsha256-x25519")
+    assert negotiation.check_answer(ours, answer) is suite
+    wrong = parse_proposal("aes128gcm16-prfsha256-x25519").to_wire(1)
+    for _ in range(2):
+        with pytest.raises(ProposalError):
+            negotiation.check_answer(ours, wrong)
+
+
+def test_identity_memo_is_bounded() -> None:
+    memo: negotiation.IdentityMemo[int] = negotiation.IdentityMemo()
+    keys = [(object(), object()) for _ in range(negotiation.MEMO_ENTRIES + 10)]
+    for index, (first, second) in enumerate(keys):
+        memo.put(first, second, 0, index)
+        assert memo.get(first, second, 0) == index
+        assert memo.get(second, first, 0) is None and memo.get(first, second, 1) is None
+    assert len(memo._entries) <= negotiation.MEMO_ENTRIES

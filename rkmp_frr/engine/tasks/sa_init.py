@@ -18,8 +18,8 @@ from rkmp_frr.crypto.auth import parse_signature_hash_algorithms
 from rkmp_frr.crypto.dh import KeyExchange
 from rkmp_frr.crypto.errors import CryptoError, InvalidPublicValue, ProposalError
 from rkmp_frr.crypto.keyschedule import derive_keys
-from rkmp_frr.crypto.proposals import check_response, select_offer
 from rkmp_frr.engine.events import FailureReason
+from rkmp_frr.engine.negotiation import check_answer, choose
 from rkmp_frr.engine.state import SaState
 from rkmp_frr.engine.tasks.base import (
     Task,
@@ -161,7 +161,7 @@ class SaInitTask(Task):
         if len(sa_payload.proposals) != 1:
             return False
         try:
-            suite = check_response(sa.engine.proposals_for(sa.policy), sa_payload.proposals[0])
+            suite = check_answer(sa.engine.proposals_for(sa.policy), sa_payload.proposals[0])
         except (ProposalError, CryptoError):
             return False
         exchange_value = self.exchange_value
@@ -220,11 +220,11 @@ def respond(engine: Engine, data: bytes, message: Message, addr: Address, now: f
             fresh = engine.cookies.make(nonce.data, addr[0], header.spi_i, now)
             engine.send(_answer(header, (notify(NotifyType.COOKIE, fresh),)), addr)
             return
-    chosen = select_offer(engine.proposals_for(policy), sa_payload.proposals, prefer_ke=ke.group)
-    if chosen is None:
+    choice = choose(engine.proposals_for(policy), sa_payload.proposals, ke.group)
+    if choice is None:
         engine.send(_answer(header, (notify(NotifyType.NO_PROPOSAL_CHOSEN),)), addr)
         return
-    suite = chosen.suite
+    suite = choice.suite
     if ke.group != suite.ke.ke_id:  # RFC 7296 §1.2
         engine.send(
             _answer(
@@ -256,7 +256,7 @@ def respond(engine: Engine, data: bytes, message: Message, addr: Address, now: f
     sa.peer_hashes = _peer_hashes(message)
     sa.install_keys(suite, derive_keys(suite, g_ir, sa.ni, sa.nr, sa.spi_i, spi_r))
     payloads: list[Payload] = [
-        engine.answer_payload(chosen),
+        choice.answer,
         KePayload(suite.ke.ke_id, exchange_value.public_bytes),
         NoncePayload(sa.nr),
         *_status_notifies(engine),
