@@ -1,0 +1,501 @@
+"""Apply key table rows to FRR: vtysh (default) or frr-reload.py.
+
+Each apply brings FRR from the plan it applied last to the plan for the
+rows it is given (``rkmp_frr.sinks.frr_render``):
+
+1. Render the change (vtysh commands, keys masked for the log) and the
+   lines ``show running-config`` must then show. Rows FRR cannot take are
+   left out and reported.
+2. Check it: ``vtysh --dryrun -f`` parses the commands without touching
+   the daemons; a refusal here changes nothing.
+3. Apply it: ``vtysh -f /dev/stdin`` (keys on stdin, never in argv), or in
+   ``frr-reload`` mode, ``frr-reload.py --reload`` on a full configuration
+   (the running one with the sink's lines replaced).
+4. Verify: read ``show running-config`` back and compare.
+5. On a refusal or a failed verification, restore: the inverse change
+   (from the attempted plan back to the applied one), verified the same
+   way. The result says whether the previous configuration is back.
+6. For TCP-MD5 changes, ask the kernel (``rkmp_frr.daemon.kernel_check``)
+   whether bgpd's sockets carry the new key; FRR resets the session on a
+   password change (DESIGN.md §5), so an established socket is given a few
+   seconds to be replaced.
+
+The first apply after start adopts what FRR already runs when it matches
+(a restarted rkmpd must not reset BGP sessions by setting the same
+passwords again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+import jinja2
+
+from rkmp_frr.daemon.kernel_check import KernelCheckError, Md5CheckResult, check_md5_async
+from rkmp_frr.keytable.row import KeyRow
+from rkmp_frr.keytable.utc import UtcSeconds
+from rkmp_frr.sinks.batching import ApplyResult, ApplyStatus
+from rkmp_frr.sinks.features import FrrFeatures
+from rkmp_frr.sinks.frr_render import (
+    EMPTY_PLAN,
+    ConfigExpectation,
+    FrrChange,
+    FrrPlan,
+    FrrRenderConfig,
+    frr_change,
+    frr_plan,
+    unmet_expectations,
+)
+from rkmp_frr.sinks.render import SinkError, template_environment
+from rkmp_frr.sinks.runner import CommandError, CommandResult, CommandRunner, run_command
+
+log = logging.getLogger(__name__)
+
+SINK = "frr"
+DEFAULT_FRR_RELOAD = "/usr/lib/frr/frr-reload.py"
+KERNEL_CHECK_WINDOW = 5.0  # seconds for FRR to replace a session after a password change
+KERNEL_CHECK_INTERVAL = 0.25
+
+Md5Checker = Callable[[str, bytes], Awaitable[Md5CheckResult]]
+
+
+class FrrApplyMode(Enum):
+    VTYSH = "vtysh"  # targeted vtysh commands
+    FRR_RELOAD = "frr-reload"  # full configuration through frr-reload.py
+
+
+@dataclass(frozen=True, slots=True)
+class VtyshCommand:
+    """How to reach the FRR daemons: ``vtysh [--vty_socket DIR] [-N NAME]``.
+    ``wrapper`` runs it elsewhere (``ip netns exec NS`` when FRR is in
+    another network namespace than this process)."""
+
+    vtysh: str = "vtysh"
+    vty_socket: Path | None = None
+    pathspace: str | None = None
+    wrapper: tuple[str, ...] = ()
+
+    def argv(self, *args: str) -> list[str]:
+        argv = [*self.wrapper, self.vtysh]
+        if self.vty_socket is not None:
+            argv += ["--vty_socket", str(self.vty_socket)]
+        if self.pathspace is not None:
+            argv += ["-N", self.pathspace]
+        return [*argv, *args]
+
+    def show(self, command: str) -> list[str]:
+        return self.argv("-c", command)
+
+
+@dataclass(frozen=True, slots=True)
+class FrrApplierOptions:
+    """The FRR sink's settings (``[sinks.frr]`` plus the renderer's share)."""
+
+    vtysh: VtyshCommand = field(default_factory=VtyshCommand)
+    render: FrrRenderConfig = field(default_factory=FrrRenderConfig)
+    mode: FrrApplyMode = FrrApplyMode.VTYSH
+    dry_run: bool = False
+    frr_reload: str = DEFAULT_FRR_RELOAD
+    templates_dir: Path | None = None
+    kernel_check: bool = True  # TCP-MD5: ask the kernel after each apply
+    kernel_check_window: float = KERNEL_CHECK_WINDOW
+    command_timeout: float = 30.0
+
+
+class ApplyFailed(Exception):
+    """One step of an apply failed; the message is one line without keys."""
+
+
+@dataclass
+class FrrApplier:
+    """Brings FRR to a set of rows (the ``Applier`` of a ``BatchingSink``)."""
+
+    options: FrrApplierOptions
+    features: FrrFeatures
+    runner: CommandRunner = run_command
+    md5_check: Md5Checker | None = None  # default: the sock_diag check in this namespace
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    current: FrrPlan = EMPTY_PLAN
+    synced: bool = False  # the first apply compares with what FRR runs
+    _env: jinja2.Environment | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return SINK
+
+    def _environment(self) -> jinja2.Environment:
+        if self._env is None:
+            self._env = template_environment(self.options.templates_dir)
+        return self._env
+
+    # --- the apply ---------------------------------------------------------------------
+
+    async def apply(self, rows: Sequence[KeyRow], now: UtcSeconds) -> ApplyResult:
+        started, clock = time.time(), time.monotonic()
+        config, features = self.options.render, self.features
+        try:
+            desired = frr_plan(rows, config, features, now)
+            change = frr_change(self.current, desired, config, features, env=self._environment())
+        except SinkError as exc:  # a template problem: nothing was touched
+            return self._result(ApplyStatus.FAILED_RESTORED, started, clock, rows, error=str(exc))
+        refused = tuple(str(error) for error in desired.refused)
+        base = {"refused": refused, "notes": change.notes, "next_change_at": change.next_change_at}
+
+        if not self.synced and not self.options.dry_run:
+            adopted = await self._adopt_if_running(desired)
+            if adopted:
+                return self._result(ApplyStatus.UNCHANGED, started, clock, rows, **base)
+        if change.empty:
+            self.current = desired
+            return self._result(ApplyStatus.UNCHANGED, started, clock, rows, **base)
+        shown = change.masked_text()
+        if self.options.dry_run:
+            log.info("frr sink (dry run) would apply:\n%s", shown)
+            self.current = desired
+            return self._result(ApplyStatus.DRY_RUN, started, clock, rows, change=shown, **base)
+
+        try:
+            await self._check(change)
+        except ApplyFailed as exc:  # nothing was applied
+            return self._result(
+                ApplyStatus.FAILED_RESTORED, started, clock, rows, change=shown, error=str(exc),
+                **base,
+            )  # fmt: skip
+        try:
+            await self._push(change, desired)
+            await self._verify(change.running_config_expectations)
+        except ApplyFailed as exc:
+            restore_error = await self._restore(desired)
+            status = ApplyStatus.FAILED if restore_error else ApplyStatus.FAILED_RESTORED
+            return self._result(
+                status, started, clock, rows, change=shown, error=str(exc),
+                restore_error=restore_error, **base,
+            )  # fmt: skip
+        self.current = desired
+        self.synced = True
+        notes = change.notes
+        if change.reset_neighbors:
+            notes += (f"BGP sessions reset by the key change: {', '.join(change.reset_neighbors)}",)
+        kernel = await self._kernel_check(change, desired)
+        return self._result(
+            ApplyStatus.APPLIED, started, clock, rows, change=shown, refused=refused,
+            notes=notes, kernel_problems=kernel, next_change_at=change.next_change_at,
+        )  # fmt: skip
+
+    def _result(
+        self,
+        status: ApplyStatus,
+        started: float,
+        clock: float,
+        rows: Sequence[KeyRow],
+        **fields: object,
+    ) -> ApplyResult:
+        return ApplyResult(
+            sink=SINK,
+            status=status,
+            started_at=started,
+            duration=time.monotonic() - clock,
+            rows=len(rows),
+            **fields,  # type: ignore[arg-type]
+        )
+
+    # --- steps -----------------------------------------------------------------------------
+
+    async def _run(self, argv: Sequence[str], input_text: str | None = None) -> CommandResult:
+        try:
+            return await self.runner(
+                argv, input_text=input_text, timeout=self.options.command_timeout
+            )
+        except CommandError as exc:
+            raise ApplyFailed(str(exc)) from None
+
+    async def running_config(self) -> str:
+        result = await self._run(self.options.vtysh.show("show running-config"))
+        if not result.ok:
+            raise ApplyFailed(f"cannot read the running config: {result.describe()}")
+        return result.stdout
+
+    async def _adopt_if_running(self, desired: FrrPlan) -> bool:
+        """First apply: when FRR already runs exactly the desired plan (a
+        restarted rkmpd), take it as applied without touching FRR."""
+        self.synced = True
+        full = frr_change(
+            EMPTY_PLAN, desired, self.options.render, self.features, env=self._environment()
+        )
+        if full.empty:
+            return False
+        try:
+            running = await self.running_config()
+        except ApplyFailed:
+            return False
+        if unmet_expectations(running, full.running_config_expectations):
+            return False
+        self.current = desired
+        return True
+
+    async def _check(self, change: FrrChange) -> None:
+        """vtysh --dryrun: the commands parse (nothing is applied)."""
+        if self.options.mode is not FrrApplyMode.VTYSH:
+            return
+        result = await self._run(
+            self.options.vtysh.argv("--dryrun", "-f", "/dev/stdin"), _command_text(change)
+        )
+        if not result.ok:
+            raise ApplyFailed(f"vtysh rejected the change: {_scrubbed(result, change)}")
+
+    async def _push(self, change: FrrChange, desired: FrrPlan) -> None:
+        if self.options.mode is FrrApplyMode.FRR_RELOAD:
+            await self._reload(change, desired)
+            return
+        result = await self._run(self.options.vtysh.argv("-f", "/dev/stdin"), _command_text(change))
+        if not result.ok:
+            raise ApplyFailed(f"FRR refused the change: {_scrubbed(result, change)}")
+
+    async def _verify(self, expectations: Iterable[ConfigExpectation]) -> None:
+        running = await self.running_config()
+        unmet = unmet_expectations(running, expectations)
+        if unmet:
+            shown = "; ".join(
+                f"{' / '.join(e.context) or 'top'}: {e.shown!r}"
+                f" {'missing' if e.present else 'still there'}"
+                for e in unmet[:5]
+            )
+            raise ApplyFailed(f"running-config does not show the change ({shown})")
+
+    async def _restore(self, attempted: FrrPlan) -> str | None:
+        """Undo a failed apply: the change from ``attempted`` back to the
+        applied plan, verified. None when the previous config is back."""
+        try:
+            inverse = frr_change(
+                attempted, self.current, self.options.render, self.features,
+                env=self._environment(),
+            )  # fmt: skip
+            if not inverse.empty:
+                await self._push(inverse, self.current)
+            await self._verify(inverse.running_config_expectations)
+        except (ApplyFailed, SinkError) as exc:
+            self.synced = False  # compare with FRR again next time
+            return str(exc)
+        return None
+
+    async def _reload(self, change: FrrChange, desired: FrrPlan) -> None:
+        """frr-reload.py --reload on the running config with the sink's
+        lines replaced by the desired ones."""
+        running = await self.running_config()
+        owned = frr_change(
+            EMPTY_PLAN, self.current, self.options.render, self.features, env=self._environment()
+        )
+        wanted = frr_change(
+            EMPTY_PLAN, desired, self.options.render, self.features, env=self._environment()
+        )
+        text = reload_config(running, owned, wanted)
+        vtysh = self.options.vtysh
+        argv = [*vtysh.wrapper, self.options.frr_reload, "--reload", "--stdout"]
+        if vtysh.vty_socket is not None:
+            argv += ["--vty_socket", str(vtysh.vty_socket)]
+        if vtysh.pathspace is not None:
+            argv += ["--pathspace", vtysh.pathspace]
+        bindir = os.path.dirname(vtysh.vtysh)
+        if bindir:
+            argv += ["--bindir", bindir]
+        with _private_file(text) as path:
+            result = await self._run([*argv, str(path)])
+        if not result.ok:
+            raise ApplyFailed(f"frr-reload.py failed: {_scrubbed(result, change, wanted)}")
+
+    async def _kernel_check(self, change: FrrChange, desired: FrrPlan) -> tuple[str, ...]:
+        if not self.options.kernel_check or not change.reset_neighbors:
+            return ()
+        checker = self.md5_check or _default_md5_check
+        problems: list[str] = []
+        keys = {entry.neighbor: entry.key for entry in desired.bgp.values()}
+        for neighbor in change.reset_neighbors:
+            key = keys.get(neighbor)
+            if key is None:
+                continue  # the password was removed: nothing to expect
+            problem = await self._check_one(checker, neighbor, key.encode())
+            if problem is not None:
+                problems.append(problem)
+        return tuple(problems)
+
+    async def _check_one(self, checker: Md5Checker, neighbor: str, key: bytes) -> str | None:
+        deadline = time.monotonic() + self.options.kernel_check_window
+        while True:
+            try:
+                result = await checker(neighbor, key)
+            except (KernelCheckError, ValueError) as exc:
+                return f"TCP-MD5 key for {neighbor}: kernel check failed: {exc}"
+            if result.ok:
+                return None
+            if time.monotonic() >= deadline:
+                return result.describe()
+            await self.sleep(KERNEL_CHECK_INTERVAL)
+
+
+async def _default_md5_check(neighbor: str, key: bytes) -> Md5CheckResult:
+    return await check_md5_async(neighbor, key)
+
+
+def _command_text(change: FrrChange) -> str:
+    return "".join(f"{line}\n" for line in change.vtysh_commands())
+
+
+def _secrets(*changes: FrrChange) -> set[str]:
+    found: set[str] = set()
+    for change in changes:
+        plan = change.desired
+        found.update(entry.key for entry in plan.bgp.values())
+        for chain in plan.key_chains.values():
+            found.update(key.key for key in chain.keys)
+        for interface in plan.ospf.values():
+            found.update(key.key for key in interface.md5_keys)
+    return found
+
+
+def _scrubbed(result: CommandResult, *changes: FrrChange) -> str:
+    """A tool's answer for a message: vtysh echoes failing lines, keys
+    included; they are masked."""
+    from rkmp_frr.sinks.render import scrub
+
+    return scrub(result.describe(), _secrets(*changes))
+
+
+class _private_file:
+    """A 0600 temporary file holding ``text`` (it may hold keys), removed
+    on exit."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.path: Path | None = None
+
+    def __enter__(self) -> Path:
+        fd, name = tempfile.mkstemp(prefix="rkmp-frr-", suffix=".conf")
+        self.path = Path(name)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(self.text)
+        return self.path
+
+    def __exit__(self, *exc: object) -> None:
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+
+
+# --- frr-reload: the running config with the sink's lines replaced ------------------------
+
+_CLOSERS = frozenset({"!", "exit", "end"})
+Line = tuple[tuple[str, ...], tuple[str, ...]]  # (block headers, words)
+
+
+@dataclass
+class _Block:
+    """A top-level line of a configuration and, for a block, its body (the
+    indented lines, nested blocks included, without the closing exit)."""
+
+    header: str
+    body: list[str] = field(default_factory=list)
+    closed: bool = False  # had an "exit"
+
+    def words(self) -> tuple[str, ...]:
+        return tuple(self.header.split())
+
+    def text(self) -> list[str]:
+        if not self.body and not self.closed:
+            return [self.header]
+        return [self.header, *self.body, "exit"]
+
+
+def _blocks(config: str) -> list[_Block]:
+    """``show running-config`` as top-level blocks ("!" separators, the
+    "Building configuration..." preamble and "end" left out)."""
+    blocks: list[_Block] = []
+    lines = config.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip() == "!"), 0)
+    for raw in lines[start:]:
+        text = raw.rstrip()
+        stripped = text.strip()
+        if not stripped or stripped in ("!", "end"):
+            continue
+        if text.startswith(" "):
+            if blocks:
+                blocks[-1].body.append(text)
+            continue
+        if stripped == "exit":
+            if blocks:
+                blocks[-1].closed = True
+            continue
+        blocks.append(_Block(stripped))
+    return blocks
+
+
+def _full_lines(change: FrrChange) -> list[tuple[ConfigExpectation, Line]]:
+    return [
+        (e, (tuple(" ".join(h.split()) for h in e.context), tuple(e.line.split())))
+        for e in change.running_config_expectations
+        if e.present
+    ]
+
+
+def reload_config(running: str, owned: FrrChange, wanted: FrrChange) -> str:
+    """A full FRR configuration for frr-reload.py: ``running`` without the
+    sink's lines of ``owned`` (the full rendering of the plan applied) and
+    with those of ``wanted`` (the full rendering of the desired plan). Key
+    chains are replaced whole and placed before the first block; other
+    lines go at the end of their block (appended if it does not exist)."""
+    chains = {f"key chain {name}" for name in owned.desired.key_chains} | {
+        f"key chain {name}" for name in wanted.desired.key_chains
+    }
+    drop = {line for _, line in _full_lines(owned) if len(line[0]) == 1}
+    blocks = [b for b in _blocks(running) if " ".join(b.words()) not in chains]
+    for block in blocks:
+        header = (" ".join(block.words()),)
+        block.body = [
+            raw
+            for raw in block.body
+            if raw.startswith("  ") or (header, tuple(raw.split())) not in drop
+        ]
+    chain_keys: dict[str, dict[str, list[str]]] = {}  # chain -> key line -> its lines
+    for _, (context, words) in _full_lines(wanted):
+        line = " ".join(words)
+        if not context and line in chains:
+            chain_keys.setdefault(line, {})
+        elif context and context[0] in chains:
+            keys = chain_keys.setdefault(context[0], {})
+            if len(context) == 1:
+                keys.setdefault(line, [])
+            else:
+                keys.setdefault(context[1], []).append(line)
+        elif len(context) == 1:
+            target = next((b for b in blocks if " ".join(b.words()) == context[0]), None)
+            if target is None:
+                target = _Block(context[0], closed=True)
+                blocks.append(target)
+            if f" {line}" not in target.body:
+                target.body.append(f" {line}")
+                target.closed = True
+    chain_blocks = [
+        _Block(
+            chain,
+            [
+                part
+                for key, lines in keys.items()
+                for part in (f" {key}", *(f"  {x}" for x in lines), " exit")
+            ],
+            closed=True,
+        )
+        for chain, keys in chain_keys.items()
+    ]
+    first_block = next((i for i, b in enumerate(blocks) if b.closed), len(blocks))
+    ordered = blocks[:first_block] + chain_blocks + blocks[first_block:]
+    out: list[str] = []
+    for block in ordered:
+        out.extend(block.text())
+        out.append("!")
+    return "\n".join(out) + "\n"
