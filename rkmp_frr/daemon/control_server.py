@@ -79,7 +79,7 @@ from rkmp_frr.engine import (
 )
 from rkmp_frr.engine.state import SaState
 from rkmp_frr.engine.types import Address
-from rkmp_frr.keytable import DeleteCause, KeyRow, KeyTableStore
+from rkmp_frr.keytable import KeyRow, KeyTableStore
 from rkmp_frr.keytable.utc import utc_seconds
 from rkmp_frr.wire.constants import ProtocolId
 
@@ -480,7 +480,7 @@ class Commands:
             rows: list[KeyRow] = []
             if sas:
                 rows += wiring.RP_revokeSA(sas[0], children)
-            rows += self._revoke_rows(address[0])
+            rows += self.service.revoke_leftover_rows(address[0])
             for row in rows:
                 revoked[(row.protocol, row.spi, address[0])] = None
             now = self.service.now()
@@ -495,17 +495,6 @@ class Commands:
         return RevokeResult(
             peer.name, tuple(self._ref(proto, spi, host) for proto, spi, host in revoked)
         )
-
-    def _revoke_rows(self, host: str) -> list[KeyRow]:
-        """Rows for ``host`` not linked to a live RKMP SA (kept across a
-        restart): withdrawn with cause REVOKED too."""
-        rows: list[KeyRow] = []
-        for protocol in {row.protocol for row in self.store.rows() if host in row.peers}:
-            for row in self.store.Keytable_getSA(protocol, host):
-                rows += self.store.Keytable_delete(
-                    protocol, row.spi, host, cause=DeleteCause.REVOKED
-                )
-        return rows
 
 
 # --------------------------------------------------------------------------- the socket

@@ -72,7 +72,7 @@ from rkmp_frr.engine import (
     RkmpSaRekeyed,
 )
 from rkmp_frr.engine.types import Address
-from rkmp_frr.keytable import KeyTableStore, Sink
+from rkmp_frr.keytable import DeleteCause, KeyRow, KeyTableStore, Sink
 from rkmp_frr.keytable.wiring import KeyTableWiring
 from rkmp_frr.profiles import KEY_PROFILES
 from rkmp_frr.wire.constants import ProtocolId
@@ -546,6 +546,24 @@ class Service:
         if self.wiring is None:
             return
         self.wiring.handle(event, wall_now=self.wall_now(), mono_now=self.now())
+        if isinstance(event, RkmpSaFailed) and event.revoked:
+            self.revoke_leftover_rows(event.sa.peer[0])
+
+    def revoke_leftover_rows(self, host: str) -> list[KeyRow]:
+        """RP_revokeSA's sweep: after the wiring revoked the failed SA's
+        rows, the peer's other RKMP-made rows go too (cause REVOKED): keys
+        of rekeyed children still in their accept grace, rows linked to an
+        SA that lost a collision or to the SA of an earlier run. Keys an
+        operator entered by hand stay."""
+        store = self.store
+        if store is None:
+            return []
+        removed: list[KeyRow] = []
+        for row in [r for r in store.rows() if host in r.peers and r.link is not None]:
+            removed += store.Keytable_delete(row.protocol, row.spi, host, cause=DeleteCause.REVOKED)
+        if removed:
+            log.warning("%d more key(s) of %s revoked with it", len(removed), host)
+        return removed
 
     def _hook_event(self, event: Event) -> None:
         if self.hooks is not None:
