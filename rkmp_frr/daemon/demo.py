@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import os
 import secrets
 import socket
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +47,21 @@ from rkmp_frr.daemon.rkmpctl import render_keys
 from rkmp_frr.daemon.service import Service, ServiceOptions
 from rkmp_frr.engine import ChildSaCreated, ChildSaRekeyed, Event
 from rkmp_frr.keytable import KeyRow
+from rkmp_frr.keytable.utc import utc_seconds
+from rkmp_frr.sinks import (
+    BirdBgpSession,
+    BirdOspfArea,
+    BirdOspfInstance,
+    BirdOspfInterface,
+    BirdRenderConfig,
+    FrrBgpNeighbor,
+    FrrRenderConfig,
+    Version,
+    bird_features,
+    frr_features,
+    render_bird,
+    render_frr_change,
+)
 from rkmp_frr.wire.constants import ProtocolId
 
 PROTOCOLS = (ProtocolId.TCP_AO, ProtocolId.TCP_MD5, ProtocolId.OSPFV2)
@@ -114,7 +129,7 @@ id = "{other.identity}"
   [[peer.protocol]]
   type = "tcp-ao"
   algorithm = "hmac-sha-256-128"
-  tcp_options = "exclude"
+  tcp_options = "include"
 
   [[peer.protocol]]
   type = "tcp-md5"
@@ -180,17 +195,68 @@ def _ok(response: Response) -> object:
 # --------------------------------------------------------------------------- sinks seam
 
 
-def render_routing_configs(service: Service, rows: Sequence[KeyRow]) -> list[tuple[str, str]]:
-    """(title, text) of the FRR and BIRD configuration the sinks would
-    apply for ``rows``, from the sinks' renderers (dry run)."""
-    try:
-        sinks = importlib.import_module("rkmp_frr.sinks")  # the renderers (issue 5, sinks part)
-    except ImportError:
-        return [("FRR / BIRD", "(the routing-daemon renderers are not in this build yet)")]
-    render = getattr(sinks, "render_demo_configs", None)
-    if render is None:
-        return [("FRR / BIRD", "(the routing-daemon renderers are not in this build yet)")]
-    return list(render(service.config, rows))
+# The daemons the demo renders for (no routing daemon runs): Debian 13's.
+DEMO_FRR = Version(10, 3)
+DEMO_BIRD = Version(2, 17)
+DEMO_AS = {"r1": 65001, "r2": 65002}
+
+
+def render_routing_configs(
+    side: str, peer_address: str, rows: Sequence[KeyRow], show_secrets: bool, now: int
+) -> list[tuple[str, str]]:
+    """(title, text) of the FRR and BIRD configuration the sinks' renderers
+    make of ``rows`` (dry run: nothing is applied), masked unless
+    ``show_secrets``. The BGP session (AS numbers) and the OSPF area are
+    the demo's own sink settings."""
+    local_as = DEMO_AS[side]
+    frr = render_frr_change(
+        (),
+        rows,
+        FrrRenderConfig(bgp_neighbors=(FrrBgpNeighbor(peer_address, local_as),)),
+        frr_features(DEMO_FRR),
+        now,
+        strict=False,
+    )
+    frr_text = "\n".join(frr.vtysh_commands()) if show_secrets else frr.masked_text()
+    bird = render_bird(
+        rows,
+        BirdRenderConfig(
+            bgp=(
+                BirdBgpSession(
+                    "rkmp_peer",
+                    peer_address,
+                    neighbor_as=DEMO_AS["r2" if side == "r1" else "r1"],
+                    local_as=local_as,
+                ),
+            ),
+            ospf=(
+                BirdOspfInstance(
+                    "rkmp_ospf", 2, (BirdOspfArea("0", (BirdOspfInterface("eth0"),)),)
+                ),
+            ),
+        ),
+        bird_features(DEMO_BIRD),
+        now,
+        strict=False,
+    )
+    bird_text = bird.text if show_secrets else bird.masked_text
+    return [
+        (
+            f"FRR {DEMO_FRR.major}.{DEMO_FRR.minor} (vtysh, configure terminal)",
+            _with_notes(frr_text, frr.notes, frr.refused),
+        ),
+        (
+            f"BIRD {DEMO_BIRD.major}.{DEMO_BIRD.minor} (include file)",
+            _with_notes(bird_text, bird.notes, bird.refused),
+        ),
+    ]
+
+
+def _with_notes(text: str, notes: Sequence[str], refused: Sequence[Exception]) -> str:
+    lines = [text.rstrip("\n")]
+    lines += [f"# note: {note}" for note in notes]
+    lines += [f"# not rendered: {reason}" for reason in refused]
+    return "\n".join(lines)
 
 
 def mask(text: str, rows: Sequence[KeyRow]) -> str:
@@ -298,10 +364,14 @@ async def demo(show_secrets: bool, out: TextIO, root: Path) -> int:
 
         print("", file=out)
         print("4. Routing-daemon configuration each side would apply (dry run)", file=out)
+        now = utc_seconds(time.time())
         for side, service in ((r1_side, r1), (r2_side, r2)):
             rows = _rows(service)
-            for title, text in render_routing_configs(service, rows):
+            for title, text in render_routing_configs(
+                side.name, "127.0.0.1", rows, show_secrets, now
+            ):
                 print(f"--- {side.name}: {title}", file=out)
+                # masked by the renderers; masking again is a second line of defence
                 print(text if show_secrets else mask(text, rows), file=out)
 
         summary = check_summary(_rows(r1), _rows(r2))

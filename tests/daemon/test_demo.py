@@ -29,6 +29,9 @@ def test_demo_negotiates_rekeys_and_masks_keys(tmp_path: Path) -> None:
         assert heading in text
     for protocol in ("tcp-ao", "tcp-md5", "ospfv2"):
         assert f"{protocol}: " in text.split("5. Summary")[1]
+    # the sinks' renderers: FRR (TCP-MD5 password, OSPF key chain) and BIRD (TCP-AO keys)
+    assert "router bgp 65001" in text and "key chain rkmp-ospf-eth0" in text
+    assert "authentication ao;" in text and "protocol ospf v2" in text
     keys = _keys(tmp_path)
     assert len(keys) == 4  # TCP-AO twice (rekeyed), TCP-MD5, OSPFv2
     for key in keys:
