@@ -471,6 +471,7 @@ class _Renderer:
             "local_address": session.local_address,
             "local_as": session.local_as,
             "options": list(session.options),
+            "authentication_option": self.features.bgp_authentication_option,
             "md5": (
                 {"row": password.admin_key_name, "key": self.key(password.key, reveal)}
                 if password is not None

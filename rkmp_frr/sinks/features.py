@@ -258,6 +258,12 @@ class BirdFeatures:
     def tcp_ao(self) -> bool:
         return self.has(BIRD_BGP_TCP_AO)
 
+    @property
+    def bgp_authentication_option(self) -> bool:
+        """BGP's ``authentication none|md5|ao`` came with TCP-AO; later
+        releases warn about a ``password`` without ``authentication md5``."""
+        return self.has(BIRD_BGP_TCP_AO)
+
 
 def bird_features(version: Version) -> BirdFeatures:
     return BirdFeatures(version)
