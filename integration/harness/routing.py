@@ -27,6 +27,7 @@ import pwd
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -512,6 +513,12 @@ class RoutingLab:
     work_dir: Path
     frr_nodes: list[FrrNode] = field(default_factory=list)
     bird_nodes: list[BirdNode] = field(default_factory=list)
+    rkmpd_nodes: list[RkmpdNode] = field(default_factory=list)
+
+    def rkmpd(self, ns: NetNs, name: str, config: str, sinks: dict[str, Any]) -> RkmpdNode:
+        node = start_rkmpd(ns, self.work_dir, name, config, sinks)
+        self.rkmpd_nodes.append(node)
+        return node
 
     def frr(
         self,
@@ -531,11 +538,14 @@ class RoutingLab:
 
     def close(self) -> None:
         errors: list[BaseException] = []
-        for stop in [n.stop for n in self.frr_nodes] + [n.stop for n in self.bird_nodes]:
+        stops = [n.stop for n in self.rkmpd_nodes]
+        stops += [n.stop for n in self.frr_nodes] + [n.stop for n in self.bird_nodes]
+        for stop in stops:
             try:
                 stop()
             except Exception as exc:  # stop the others all the same
                 errors.append(exc)
+        self.rkmpd_nodes.clear()
         self.frr_nodes.clear()
         self.bird_nodes.clear()
         if errors:
@@ -652,3 +662,283 @@ def bird_ospf_protocol(name: str, interface: str, auth: str) -> str:
         "  };\n"
         "}\n"
     )
+
+
+# --- rkmpd with routing-daemon sinks ---------------------------------------------------------
+#
+# `python -m integration.harness.routing rkmpd SPEC.json` runs one rkmpd
+# Service (the daemon core, with its UDP endpoints, key table and control
+# socket) with the FRR and/or BIRD sink the spec describes, in the current
+# namespace (the test starts it with `ip netns exec`). The spec carries the
+# sink settings that rkmpd.toml's [sinks.*] tables will carry; it logs every
+# apply result, and writes the sinks' status as JSON lines to `status_file`.
+
+
+def _bird_render_config(spec: dict[str, Any]) -> Any:
+    from rkmp_frr.sinks.bird_render import (
+        BirdBgpSession,
+        BirdOspfArea,
+        BirdOspfInstance,
+        BirdOspfInterface,
+        BirdRenderConfig,
+    )
+
+    return BirdRenderConfig(
+        bgp=tuple(
+            BirdBgpSession(
+                name=s["name"],
+                neighbor=s["neighbor"],
+                neighbor_as=s.get("neighbor_as"),
+                local_as=s.get("local_as"),
+                local_address=s.get("local_address"),
+                template=s.get("template"),
+                options=tuple(s.get("options", ())),
+            )
+            for s in spec.get("bgp", ())
+        ),
+        ospf=tuple(
+            BirdOspfInstance(
+                name=o["name"],
+                version=o["version"],
+                options=tuple(o.get("options", ())),
+                areas=tuple(
+                    BirdOspfArea(
+                        area=a["area"],
+                        interfaces=tuple(
+                            BirdOspfInterface(i["name"], tuple(i.get("options", ())))
+                            for i in a["interfaces"]
+                        ),
+                    )
+                    for a in o["areas"]
+                ),
+            )
+            for o in spec.get("ospf", ())
+        ),
+    )
+
+
+async def _build_sinks(spec: dict[str, Any], on_result: Any) -> list[Any]:
+    from rkmp_frr.sinks.batching import BatchingSink
+    from rkmp_frr.sinks.bird_apply import BirdApplier, BirdApplierOptions, BirdcCommand
+    from rkmp_frr.sinks.detect import detect_bird, detect_frr
+    from rkmp_frr.sinks.frr_apply import (
+        FrrApplier,
+        FrrApplierOptions,
+        FrrApplyMode,
+        VtyshCommand,
+    )
+    from rkmp_frr.sinks.frr_render import FrrBgpNeighbor, FrrRenderConfig
+
+    sinks: list[Any] = []
+    if "frr" in spec:
+        frr = spec["frr"]
+        vtysh = VtyshCommand(vty_socket=Path(frr["vty_socket"]))
+        features, _ = await detect_frr(vtysh)
+        options = FrrApplierOptions(
+            vtysh=vtysh,
+            render=FrrRenderConfig(
+                bgp_neighbors=tuple(
+                    FrrBgpNeighbor(n["address"], n["asn"]) for n in frr.get("bgp_neighbors", ())
+                )
+            ),
+            mode=FrrApplyMode(frr.get("mode", "vtysh")),
+        )
+        sinks.append(BatchingSink(FrrApplier(options, features), on_result=on_result))
+    if "bird" in spec:
+        bird = spec["bird"]
+        birdc = BirdcCommand(socket=Path(bird["socket"]))
+        bird_features_, _ = await detect_bird(birdc.argv())
+        bird_options = BirdApplierOptions(
+            include_file=Path(bird["include_file"]),
+            birdc=birdc,
+            render=_bird_render_config(bird),
+            confirm_timeout=bird.get("confirm_timeout"),
+        )
+        sinks.append(BatchingSink(BirdApplier(bird_options, bird_features_), on_result=on_result))
+    return sinks
+
+
+async def _run_rkmpd(spec: dict[str, Any]) -> int:
+    import asyncio
+    import logging
+    import signal
+
+    from rkmp_frr.daemon.config_load import load_config
+    from rkmp_frr.daemon.service import Service
+
+    log = logging.getLogger("rkmpd-harness")
+    status_file = Path(spec["status_file"])
+    sinks: list[Any] = []
+
+    def on_result(result: Any) -> None:
+        record = {
+            "sink": result.sink,
+            "status": result.status.value,
+            "ok": result.ok,
+            "line": result.describe(),
+            "notes": list(result.notes),
+            "kernel_problems": list(result.kernel_problems),
+            "at": time.time(),
+        }
+        with status_file.open("a") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+    sinks = await _build_sinks(spec, on_result)
+    service = Service(load_config(Path(spec["config"])), sinks=sinks)
+    await service.start()
+    assert service.store is not None
+    for sink in sinks:
+        sink.load(service.store.rows())
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    log.info("harness rkmpd up with sinks: %s", ", ".join(s.name for s in sinks))
+    await stop.wait()
+    if spec.get("kill_on_term"):  # a crash: no orderly deletes
+        os._exit(1)
+    await service.stop()
+    for sink in sinks:
+        await sink.close()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import asyncio
+    import logging
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 2 or args[0] != "rkmpd":
+        print("usage: python -m integration.harness.routing rkmpd SPEC.json", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    spec = json.loads(Path(args[1]).read_text())
+    return asyncio.run(_run_rkmpd(spec))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
+
+@dataclass
+class RkmpdNode:
+    """A harness rkmpd (see ``main``) in a namespace, with its own
+    config, key table, control socket and sink status file."""
+
+    name: str
+    ns: NetNs
+    directory: Path
+    process: ManagedProcess | None = None
+
+    @property
+    def config_file(self) -> Path:
+        return self.directory / "rkmpd.toml"
+
+    @property
+    def control_socket(self) -> Path:
+        return self.directory / "ctl.sock"
+
+    @property
+    def status_file(self) -> Path:
+        return self.directory / "sinks.jsonl"
+
+    @property
+    def hooks_dir(self) -> Path:
+        return self.directory / "hooks.d"
+
+    def sink_results(self) -> list[dict[str, Any]]:
+        try:
+            text = self.status_file.read_text()
+        except FileNotFoundError:
+            return []
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+    def rkmpctl(self, *args: str, check: bool = True, timeout: float = 40.0) -> Any:
+        import sys
+
+        result = run(
+            [sys.executable, "-m", "rkmp_frr.daemon.rkmpctl", "--socket",
+             str(self.control_socket), "--json", *args],
+            check=check, timeout=timeout,
+        )  # fmt: skip
+        return json.loads(result.stdout) if result.stdout.strip() else {}
+
+    def keys(self, protocol: str | None = None) -> list[dict[str, Any]]:
+        args = ["keys"] + (["--protocol", protocol] if protocol else [])
+        answer = self.rkmpctl(*args)
+        return list(answer["result"]["rows"])
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+
+    def check_alive(self) -> None:
+        if self.process is not None:
+            self.process.check_alive()
+
+
+def rkmpd_toml(
+    *,
+    identity: str,
+    listen: str,
+    directory: Path,
+    psk_file: Path,
+    peers: str,
+    rollover: str = "",
+    on_failure_liveness: str = '"30s"',
+) -> str:
+    return f"""
+[local]
+id = "{identity}"
+listen = ["{listen}:500"]
+state_dir = "{directory / "state"}"
+control_socket = "{directory / "ctl.sock"}"
+hooks_dir = "{directory / "hooks.d"}"
+hook_timeout = "5s"
+
+[auth]
+psk_file = "{psk_file}"
+
+[rkmp]
+retransmit_timeout = "200ms"
+retransmit_base = 1.5
+retransmit_tries = 4
+liveness_interval = {on_failure_liveness}
+{rollover}
+{peers}
+"""
+
+
+def start_rkmpd(
+    ns: NetNs, work_dir: Path, name: str, config: str, sinks: dict[str, Any]
+) -> RkmpdNode:
+    """The harness rkmpd for ``name`` in ``ns``; returns once its control
+    socket answers."""
+    import sys
+
+    node = RkmpdNode(name=name, ns=ns, directory=work_dir / f"rkmpd-{name}")
+    node.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    node.hooks_dir.mkdir(exist_ok=True)
+    node.config_file.write_text(config)
+    spec = {"config": str(node.config_file), "status_file": str(node.status_file), **sinks}
+    spec_path = node.directory / "spec.json"
+    spec_path.write_text(json.dumps(spec))
+    repo = Path(__file__).resolve().parents[2]
+    node.process = start_process(
+        f"rkmpd[{name}]",
+        [sys.executable, "-m", "integration.harness.routing", "rkmpd", str(spec_path)],
+        log_path=node.directory / "rkmpd.log",
+        netns=ns.name,
+        cwd=repo,
+    )
+
+    def ready() -> bool:
+        node.check_alive()
+        if not node.control_socket.exists():
+            return False
+        return node.rkmpctl("status", check=False).get("ok") is True
+
+    wait_until(ready, timeout=START_TIMEOUT, what=f"rkmpd {name} to answer",
+               diagnostics=node.process.log_tail)  # fmt: skip
+    return node
