@@ -219,7 +219,11 @@ class Service:
             rollover=config.rollover,
             interfaces=lambda child: self.config.interfaces_for(child),
         )
+        rows = self.store.rows() if self._extra_sinks else ()
         for sink in self._extra_sinks:
+            load = getattr(sink, "load", None)
+            if callable(load):  # a batching sink starts from the table as it is
+                load(rows)
             self._unsubscribe.append(self.store.subscribe(sink))
         self.engine = Engine(
             config.engine_config(), rng=self._rng, key_ids_in_use=self._key_ids_in_use

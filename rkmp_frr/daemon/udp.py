@@ -16,6 +16,7 @@ engine's ``(host, port)``; IPv6 scope and flow fields are dropped.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import ipaddress
 import logging
@@ -164,25 +165,30 @@ async def open_endpoint(host: str, port: int, handler: DatagramHandler) -> UdpEn
     return endpoint
 
 
-def _common_prefix(a: ipaddress.IPv4Address | ipaddress.IPv6Address, b: str) -> int:
+def _parse(host: str) -> tuple[int, int] | None:
+    """(IP version, address as an integer), or None for text that is not one."""
     try:
-        other = ipaddress.ip_address(b)
+        address = ipaddress.ip_address(host)
     except ValueError:
-        return -1
-    if other.version != a.version:
-        return -1
-    if a.is_unspecified:
-        return 0
-    diff = int(a) ^ int(other)
-    return a.max_prefixlen - diff.bit_length()
+        return None
+    return address.version, int(address)
 
 
 class EndpointSet:
-    """The daemon's endpoints and the choice of one per destination."""
+    """The daemon's endpoints and the choice of one per destination.
+
+    The longest-prefix choice uses, per IP version, the endpoints' addresses
+    sorted as integers: the address sharing the longest prefix with a
+    destination is next to the destination's place in that order, so one
+    bisection finds it (a router with a thousand links must not scan them
+    per datagram). Choices are remembered per peer.
+    """
 
     def __init__(self) -> None:
         self._endpoints: list[UdpEndpoint] = []
         self._route: dict[Address, UdpEndpoint] = {}  # peer -> endpoint it last reached
+        self._sorted: dict[int, list[tuple[int, int, UdpEndpoint]]] = {}  # version -> sorted
+        self._wildcard: dict[int, UdpEndpoint] = {}  # version -> 0.0.0.0 / :: endpoint
 
     @property
     def endpoints(self) -> tuple[UdpEndpoint, ...]:
@@ -190,6 +196,7 @@ class EndpointSet:
 
     def add(self, endpoint: UdpEndpoint) -> None:
         self._endpoints.append(endpoint)
+        self._insert(len(self._endpoints) - 1, endpoint)
 
     def remove(self, endpoint: UdpEndpoint) -> None:
         endpoint.close()
@@ -197,13 +204,34 @@ class EndpointSet:
             self._endpoints.remove(endpoint)
         for peer in [p for p, e in self._route.items() if e is endpoint]:
             del self._route[peer]
+        self._index()
+
+    def _index(self) -> None:
+        self._sorted = {}
+        self._wildcard = {}
+        for order, endpoint in enumerate(self._endpoints):
+            self._insert(order, endpoint)
+
+    def _insert(self, order: int, endpoint: UdpEndpoint) -> None:
+        parsed = _parse(endpoint.host)
+        if parsed is None:
+            return
+        version, value = parsed
+        if value == 0:
+            self._wildcard.setdefault(version, endpoint)
+            return
+        entries = self._sorted.setdefault(version, [])
+        entries.insert(bisect.bisect_right(entries, (value, order)), (value, order, endpoint))
+
+    def _remember(self, peer: Address, endpoint: UdpEndpoint) -> None:
+        if len(self._route) >= MAX_ROUTES:
+            del self._route[next(iter(self._route))]  # the oldest
+        self._route[peer] = endpoint
 
     def heard(self, peer: Address, endpoint: UdpEndpoint) -> None:
         """``peer`` reached us on ``endpoint``: answer it from there."""
         if self._route.get(peer) is not endpoint:
-            if len(self._route) >= MAX_ROUTES:
-                del self._route[next(iter(self._route))]  # the oldest
-            self._route[peer] = endpoint
+            self._remember(peer, endpoint)
 
     def forget(self, peer: Address) -> None:
         self._route.pop(peer, None)
@@ -212,14 +240,33 @@ class EndpointSet:
         endpoint = self._route.get(peer)
         if endpoint is not None and endpoint.open:
             return endpoint
+        best = self._longest_prefix(peer[0])
+        if best is not None:
+            self._remember(peer, best)
+        return best
+
+    def _longest_prefix(self, host: str) -> UdpEndpoint | None:
+        parsed = _parse(host)
+        if parsed is None:
+            return None
+        version, value = parsed
+        entries = self._sorted.get(version, [])
         best: UdpEndpoint | None = None
-        best_len = -1
-        for candidate in self._endpoints:
-            if not candidate.open:
-                continue
-            length = _common_prefix(ipaddress.ip_address(candidate.host), peer[0])
-            if length > best_len:
-                best, best_len = candidate, length
+        if entries:
+            place = bisect.bisect_left(entries, (value, -1))
+            bits = 32 if version == 4 else 128
+            best_len = -1
+            for candidate in entries[max(0, place - 1) : place + 1]:
+                if not candidate[2].open:
+                    continue
+                length = bits - (candidate[0] ^ value).bit_length()
+                if length > best_len:
+                    best, best_len = candidate[2], length
+            if best_len > 0 or version not in self._wildcard:
+                return best
+        wildcard = self._wildcard.get(version)
+        if wildcard is not None and wildcard.open:
+            return wildcard  # the kernel picks the source address
         return best
 
     def send(self, message: bytes, peer: Address) -> bool:

@@ -108,3 +108,35 @@ def test_real_sockets_frame_and_unframe() -> None:
             endpoint.close()
 
     run(main())
+
+
+def test_longest_prefix_choice_matches_a_scan_over_many_links() -> None:
+    import ipaddress
+    import random
+
+    rng = random.Random(5)
+    hosts = sorted(
+        {f"10.{rng.randrange(4)}.{rng.randrange(256)}.{rng.randrange(1, 255)}" for _ in range(300)}
+    )
+    endpoints = EndpointSet()
+    by_host = {host: _endpoint(host) for host in hosts}
+    for endpoint in by_host.values():
+        endpoints.add(endpoint)
+    values = [int(ipaddress.ip_address(h)) for h in hosts]
+    for _ in range(200):
+        peer = f"10.{rng.randrange(4)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+        value = int(ipaddress.ip_address(peer))
+        best = max(32 - (v ^ value).bit_length() for v in values)
+        chosen = endpoints.choose((peer, 500))
+        assert chosen is not None
+        assert 32 - (int(ipaddress.ip_address(chosen.host)) ^ value).bit_length() == best
+    # a /30 per neighbour, as on a router with many point-to-point links
+    links = EndpointSet()
+    for i in range(1000):
+        links.add(_endpoint(str(ipaddress.ip_address(0x7F400000 + 4 * i + 1))))
+    for i in (0, 1, 517, 999):
+        peer = str(ipaddress.ip_address(0x7F400000 + 4 * i + 2))
+        chosen = links.choose((peer, 500))
+        assert chosen is not None and chosen.host == str(
+            ipaddress.ip_address(0x7F400000 + 4 * i + 1)
+        )
