@@ -157,7 +157,7 @@ def test_bird_bird_ospf_rkmpd_keys_and_three_rekeys(
             assert new_spi != used[-1]
             used.append(new_spi)
             wait_until(
-                lambda s=new_spi: current_spi(rkmpd_b) == s,
+                lambda: current_spi(rkmpd_b) == used[-1],
                 timeout=10,
                 what="the peer's key table to hold the new key",
             )
