@@ -54,6 +54,7 @@ from rkmp_frr.wire import (
 )
 from rkmp_frr.wire.constants import GENERIC_PAYLOAD_HEADER_LENGTH, HEADER_LENGTH, PayloadType
 from rkmp_frr.wire.header import pack_header
+from rkmp_frr.wire.message import decode_message_with_header, make_message
 
 _GENERIC = Struct(">BBH")  # Next Payload, C|RESERVED, Payload Length
 _NEXT_PAYLOAD_OFFSET = 16  # in the IKE header (RFC 7296 §3.1)
@@ -213,7 +214,7 @@ class SkCipher:
 
     # -------------------------------------------------------- receiving
 
-    def open(self, data: bytes) -> Message:
+    def open(self, data: bytes, *, header: Header | None = None) -> Message:
         """Authenticate and decrypt a message whose last payload is SK.
 
         Returns the message with the same header and, as payloads, those
@@ -224,6 +225,9 @@ class SkCipher:
         if it is shorter than a header, or if it authenticates but does not
         decode (answer INVALID_SYNTAX; with CBC this is also what a wrong
         SK_e gives: the HMAC does not cover the encryption key).
+
+        ``header``, if given, must be ``decode_header(data)``, done already
+        by the caller (to route the datagram); it is not decoded again.
         """
         if type(data) is not bytes:
             data = bytes(data)
@@ -241,15 +245,21 @@ class SkCipher:
             raise IntegrityError("no SK payload to authenticate")
         inner = self._unpad(self._decrypt(data, sk_offset + GENERIC_PAYLOAD_HEADER_LENGTH))
         # Authenticated from here on: decoding errors are the peer's syntax.
-        message = decode_message(data)
-        encrypted = message.payloads[-1] if message.payloads else None
+        if header is None:
+            message = decode_message(data)
+        else:
+            message = decode_message_with_header(data, header)
+        payloads = message.payloads
+        encrypted = payloads[-1] if payloads else None
         if not isinstance(encrypted, EncryptedPayload):
             raise MalformedMessage("the last payload is not SK", sk_offset)
         inner_offset = sk_offset + GENERIC_PAYLOAD_HEADER_LENGTH + self._iv_size
         inner_payloads = decode_payloads(
             encrypted.first_payload, inner, inner_offset, header=message.header
         )
-        return Message(message.header, (*message.payloads[:-1], *inner_payloads))
+        if len(payloads) > 1:
+            inner_payloads = (*payloads[:-1], *inner_payloads)
+        return make_message(message.header, inner_payloads)
 
     def _cbc_icv_verifies(self, data: bytes) -> bool:
         icv = self._icv

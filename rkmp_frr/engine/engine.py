@@ -72,7 +72,6 @@ from rkmp_frr.wire import (
     SaPayload,
     UnsupportedCriticalPayload,
     decode_header,
-    decode_message,
     encode_message,
 )
 from rkmp_frr.wire.constants import (
@@ -83,6 +82,7 @@ from rkmp_frr.wire.constants import (
     NotifyType,
     ProtocolId,
 )
+from rkmp_frr.wire.message import decode_message_with_header
 
 ZERO_SPI = bytes(IKE_SPI_LENGTH)
 
@@ -159,14 +159,14 @@ class Engine:
         key_ids_in_use: KeyIdsInUse | None = None,
     ) -> None:
         self.config = config
-        self.rng = rng if rng is not None else random.SystemRandom()
+        self.rng = rng if rng is not None else _SYSTEM_RANDOM
         self._system_rng = isinstance(self.rng, random.SystemRandom)
         self._external_key_ids = key_ids_in_use
         self._policies: dict[str, PeerPolicy | None] = {}
         self._sas: dict[bytes, RkmpSa] = {}  # by our SPI
         self._by_peer: dict[Address, list[RkmpSa]] = {}
         self._by_init: dict[tuple[Address, bytes], RkmpSa] = {}  # responder SAs by (addr, SPIi)
-        self._half_open: Counter[str] = Counter()  # by source host
+        self._half_open: dict[str, int] = {}  # by source host
         self._half_open_total = 0
         self._half_open_sas: set[RkmpSa] = set()
         self._lingering: dict[bytes, tuple[float, ResponseCache, Address]] = {}
@@ -263,7 +263,7 @@ class Engine:
                 self.send(cached, addr)  # a retransmitted request (RFC 7296 §2.1)
             return
         try:
-            message = decode_message(data)
+            message = decode_message_with_header(data, header)
         except UnsupportedCriticalPayload as error:
             self._answer_init(
                 header, addr, NotifyType.UNSUPPORTED_CRITICAL_PAYLOAD, bytes((error.payload_type,))
@@ -434,16 +434,20 @@ class Engine:
         if half_open_key is not None:
             self._by_init[half_open_key] = sa
             self._half_open_sas.add(sa)
-            self._half_open[sa.peer[0]] += 1
+            host = sa.peer[0]
+            self._half_open[host] = self._half_open.get(host, 0) + 1
             self._half_open_total += 1
         self.touch(sa)
 
     def half_open_done(self, sa: RkmpSa) -> None:
         if sa in self._half_open_sas:
             self._half_open_sas.discard(sa)
-            self._half_open[sa.peer[0]] -= 1
-            if not self._half_open[sa.peer[0]]:
-                del self._half_open[sa.peer[0]]
+            host = sa.peer[0]
+            left = self._half_open[host] - 1
+            if left:
+                self._half_open[host] = left
+            else:
+                del self._half_open[host]
             self._half_open_total -= 1
 
     def unregister(self, sa: RkmpSa, now: float) -> None:
@@ -475,7 +479,7 @@ class Engine:
         dos = self.config.dos
         return (
             self._half_open_total >= dos.cookie_threshold
-            or self._half_open[host] >= dos.cookie_threshold_per_address
+            or self._half_open.get(host, 0) >= dos.cookie_threshold_per_address
         )
 
     def proposals_for(self, policy: PeerPolicy) -> tuple[CryptoProposal, ...]:
@@ -685,6 +689,9 @@ class Engine:
         else:
             sa.queue_task(CreateChildTask(protocol), now)
 
+
+# The OS's random source; it keeps no state, so engines can share it.
+_SYSTEM_RANDOM = random.SystemRandom()
 
 # RFC 7427 §4 notify data: the hashes of every signature scheme we accept.
 _HASH_ALGORITHMS = authn.encode_signature_hash_algorithms(authn.supported_hash_algorithms())

@@ -57,10 +57,10 @@ from rkmp_frr.wire import (
     NotifyPayload,
     Payload,
     UnsupportedCriticalPayload,
-    decode_message,
     encode_message,
 )
 from rkmp_frr.wire.constants import ExchangeType, HeaderFlag, NotifyType, ProtocolId
+from rkmp_frr.wire.message import decode_message_with_header
 
 if TYPE_CHECKING:
     from rkmp_frr.engine.engine import Engine
@@ -334,7 +334,7 @@ class RkmpSa:
         ):
             return
         try:
-            message = decode_message(data)
+            message = decode_message_with_header(data, header)
         except MalformedMessage:
             return  # unauthenticated: keep waiting for a good one
         self._complete(message, data, now)
@@ -349,7 +349,7 @@ class RkmpSa:
             return  # a late duplicate or a response to nothing we asked
         assert self.inbound is not None
         try:
-            message = self.inbound.open(data)
+            message = self.inbound.open(data, header=header)
         except IntegrityError:
             return
         except MalformedMessage:
@@ -389,7 +389,7 @@ class RkmpSa:
         assert self.inbound is not None
         after: Callable[[], None] | None = None
         try:
-            message = self.inbound.open(data)
+            message = self.inbound.open(data, header=header)
         except IntegrityError:
             return
         except UnsupportedCriticalPayload as error:  # RFC 7296 §2.5

@@ -74,6 +74,7 @@ MAX_PAYLOADS = 64
 _GENERIC = Struct(">BBH")
 _GENERIC_SIZE = _GENERIC.size
 _RESERVED_BITS = 0xFF ^ PAYLOAD_CRITICAL_FLAG
+_NEXT_PAYLOAD_OFFSET = 16  # in the IKE header (RFC 7296 §3.1)
 
 _PAYLOAD_CLASSES = (
     SaPayload,
@@ -144,6 +145,19 @@ def decode_message(data: BytesLike) -> Message:
     header, next_payload = unpack_header(data)
     if header.major_version != IKE_MAJOR_VERSION:
         raise UnsupportedMajorVersion(header)
+    payloads = _decode_chain(data, HEADER_LENGTH, next_payload, header, allow_encrypted=True)
+    return make_message(header, payloads)
+
+
+def decode_message_with_header(data: BytesLike, header: Header) -> Message:
+    """``decode_message(data)`` for a caller that has ``decode_header(data)``
+    already (e.g. to route the datagram): the header is not decoded again.
+    ``header`` must be exactly that; the errors are decode_message's."""
+    if type(data) is not bytes:
+        data = bytes(data)
+    if header.major_version != IKE_MAJOR_VERSION:
+        raise UnsupportedMajorVersion(header)
+    next_payload = data[_NEXT_PAYLOAD_OFFSET]
     payloads = _decode_chain(data, HEADER_LENGTH, next_payload, header, allow_encrypted=True)
     return make_message(header, payloads)
 

@@ -45,6 +45,7 @@ from rkmp_frr.wire import (
     UnknownPayload,
     UnsupportedCriticalPayload,
     VendorIdPayload,
+    decode_header,
     encode_message,
     encode_payloads,
 )
@@ -446,3 +447,13 @@ def test_sk_cipher_refuses_an_sk_payload_too_long_for_its_length_field() -> None
     big = (VendorIdPayload(b"v" * 40_000), VendorIdPayload(b"w" * 40_000))  # > 65535 octets
     with pytest.raises(EncodeError):
         cipher.seal(HEADER, big, cipher.next_iv())
+
+
+@pytest.mark.parametrize("proposal", ["aes256gcm16-prfsha256-x25519", "aes128-sha256-x25519"])
+def test_sk_cipher_opens_with_the_header_decoded_already(proposal: str) -> None:
+    cipher, _ = _pair(parse_suite(proposal))
+    before = (NotifyPayload(NotifyType.COOKIE, data=b"c" * 16),)
+    for unencrypted in ((), before):
+        sealed = cipher.seal(HEADER, INNER, cipher.next_iv(), unencrypted=unencrypted)
+        opened = cipher.open(sealed, header=decode_header(sealed))
+        assert opened == cipher.open(sealed) == Message(HEADER, unencrypted + INNER)

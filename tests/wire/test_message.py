@@ -26,7 +26,9 @@ from rkmp_frr.wire import (
     TransformAttribute,
     UnknownPayload,
     UnsupportedCriticalPayload,
+    UnsupportedMajorVersion,
     VendorIdPayload,
+    decode_header,
     decode_message,
     decode_payloads,
     encode_message,
@@ -47,6 +49,7 @@ from rkmp_frr.wire.constants import (
     RkmpOptionId,
     TransformType,
 )
+from rkmp_frr.wire.message import decode_message_with_header
 
 from .vectors import (
     CAPTURED,
@@ -436,3 +439,19 @@ def test_decoded_inner_payloads_are_whole_dataclasses() -> None:
     _fields_of(Message(Header(SPI_I, SPI_R, 35, HeaderFlag.INITIATOR, 1), decoded))
     assert decoded == inner
     assert [repr(p) for p in decoded] == [repr(dataclasses.replace(p)) for p in decoded]
+
+
+@pytest.mark.parametrize("wire", CAPTURED, ids=["init-req", "init-resp", "info-req", "info-resp"])
+def test_decode_with_a_header_decoded_already(wire: bytes) -> None:
+    header = decode_header(wire)
+    assert decode_message_with_header(wire, header) == decode_message(wire)
+    bad = bytearray(wire)
+    bad[29] = 0x01  # RESERVED bit of the first payload's generic header
+    with pytest.raises(MalformedMessage) as with_header:
+        decode_message_with_header(bytes(bad), header)
+    with pytest.raises(MalformedMessage) as alone:
+        decode_message(bytes(bad))
+    assert with_header.value.args == alone.value.args
+    version_3 = dataclasses.replace(header, major_version=3)
+    with pytest.raises(UnsupportedMajorVersion):
+        decode_message_with_header(wire, version_3)
