@@ -169,14 +169,14 @@ class Commands:
     # --- peers ----------------------------------------------------------------------
 
     def peer_named(self, name: str) -> PeerConfig:
-        peer = self.service.config.peer(name)
+        peer = self.service.peers.peer(name)
         if peer is None:
             known = ", ".join(p.name for p in self.service.config.peers) or "none"
             raise CommandError(ErrorKind.UNKNOWN_PEER, f"no peer {name!r} (configured: {known})")
         return peer
 
     def _owns(self, peer: PeerConfig, host: str) -> bool:
-        owner = self.service.config.peer_for(host)
+        owner = self.service.peers.peer_for(host)
         return owner is not None and owner.name == peer.name
 
     def addresses_of(self, peer: PeerConfig) -> list[Address]:

@@ -40,11 +40,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -71,8 +72,9 @@ from rkmp_frr.engine import (
     RkmpSaRef,
     RkmpSaRekeyed,
 )
+from rkmp_frr.engine.policy import LocalConfig, PeerPolicy
 from rkmp_frr.engine.types import Address
-from rkmp_frr.keytable import DeleteCause, KeyRow, KeyTableStore, Sink
+from rkmp_frr.keytable import ALL_INTERFACES, DeleteCause, KeyRow, KeyTableStore, Sink
 from rkmp_frr.keytable.wiring import KeyTableWiring
 from rkmp_frr.profiles import KEY_PROFILES
 from rkmp_frr.wire.constants import ProtocolId
@@ -82,6 +84,8 @@ if TYPE_CHECKING:
     from rkmp_frr.daemon.triggers import NeighbourWatcher, PeerSelector, TriggerAction
 
 log = logging.getLogger(__name__)
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 # RKMP SA ends after which a static peer is set up again.
 _REINITIATE_AFTER = frozenset({DeleteReason.REMOTE, DeleteReason.EXPIRED})
@@ -146,6 +150,100 @@ class SaDetails:
     established_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class IndexedLocalConfig(LocalConfig):
+    """The engine's ``LocalConfig`` with ``peer_for`` answered from an index
+    instead of a scan of every peer: the engine asks once per new peer
+    address, so with N peers a scan makes setting up N peers O(N^2). The
+    answer is the scan's: the first policy, in order, that matches."""
+
+    _exact: dict[IPAddress, tuple[int, PeerPolicy]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _others: tuple[tuple[int, PeerPolicy], ...] = field(
+        default=(), init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        LocalConfig.__post_init__(self)
+        exact: dict[IPAddress, tuple[int, PeerPolicy]] = {}
+        others: list[tuple[int, PeerPolicy]] = []
+        for order, peer in enumerate(self.peers):
+            try:
+                network = ipaddress.ip_network(peer.address, strict=False)
+            except ValueError:
+                network = None
+            if network is not None and network.num_addresses == 1:
+                exact.setdefault(network.network_address, (order, peer))
+            else:
+                others.append((order, peer))
+        object.__setattr__(self, "_exact", exact)
+        object.__setattr__(self, "_others", tuple(others))
+
+    @classmethod
+    def of(cls, config: LocalConfig) -> IndexedLocalConfig:
+        return cls(**{f.name: getattr(config, f.name) for f in fields(config) if f.init})
+
+    def peer_for(self, host: str) -> PeerPolicy | None:
+        try:
+            found = self._exact.get(ipaddress.ip_address(host))
+        except ValueError:
+            found = None
+        limit = found[0] if found is not None else len(self.peers)
+        for order, peer in self._others:
+            if order >= limit:
+                break
+            if peer.matches(host):
+                return peer
+        return found[1] if found is not None else None
+
+
+class PeerIndex:
+    """``DaemonConfig.peer_for`` and ``peer`` in constant time: the daemon
+    asks for every event (log lines, hooks, key table interfaces), and a
+    scan of a thousand peers per event would dominate its work. Same
+    answer as ``DaemonConfig.peer_for``: an address beats any prefix, a
+    longer prefix a shorter one, the file's order breaks ties."""
+
+    MEMO_LIMIT = 65536
+
+    def __init__(self, config: DaemonConfig) -> None:
+        self._by_name = {peer.name: peer for peer in config.peers}
+        self._static: dict[IPAddress, PeerConfig] = {}
+        for peer in config.peers:
+            if peer.address is not None:
+                self._static.setdefault(ipaddress.ip_address(peer.address), peer)
+        prefixes = [p for p in config.peers_by_specificity() if p.prefix is not None]
+        self._prefixes = [(ipaddress.ip_network(p.prefix or ""), p) for p in prefixes]
+        self._memo: dict[str, PeerConfig | None] = {}
+
+    def peer(self, name: str) -> PeerConfig | None:
+        return self._by_name.get(name)
+
+    def peer_for(self, host: str) -> PeerConfig | None:
+        try:
+            return self._memo[host]
+        except KeyError:
+            pass
+        found = self._lookup(host)
+        if len(self._memo) < self.MEMO_LIMIT:
+            self._memo[host] = found
+        return found
+
+    def _lookup(self, host: str) -> PeerConfig | None:
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return None
+        static = self._static.get(address)
+        if static is not None:
+            return static
+        for network, peer in self._prefixes:
+            if address.version == network.version and address in network:
+                return peer
+        return None
+
+
 class Service:
     """One rkmpd: everything between the sockets and the key table."""
 
@@ -160,6 +258,7 @@ class Service:
         store: KeyTableStore | None = None,
     ) -> None:
         self.config = config
+        self.peers = PeerIndex(config)
         self.options = options or ServiceOptions()
         self.clock = clock or Clock()
         self.engine_clock = EngineClock(self.clock)
@@ -217,7 +316,7 @@ class Service:
             self.store,
             KEY_PROFILES,
             rollover=config.rollover,
-            interfaces=lambda child: self.config.interfaces_for(child),
+            interfaces=self._interfaces,
         )
         rows = self.store.rows() if self._extra_sinks else ()
         for sink in self._extra_sinks:
@@ -226,7 +325,9 @@ class Service:
                 load(rows)
             self._unsubscribe.append(self.store.subscribe(sink))
         self.engine = Engine(
-            config.engine_config(), rng=self._rng, key_ids_in_use=self._key_ids_in_use
+            IndexedLocalConfig.of(config.engine_config()),
+            rng=self._rng,
+            key_ids_in_use=self._key_ids_in_use,
         )
         if self.options.keylog is not None:
             self.keylog = KeyLog(self.options.keylog)
@@ -291,7 +392,7 @@ class Service:
     def _on_trigger(self, action: TriggerAction) -> None:
         from rkmp_frr.daemon.triggers import CheckLiveness, Negotiate
 
-        peer = self.config.peer(action.peer_name)
+        peer = self.peers.peer(action.peer_name)
         if peer is None or not self._running or self._stopping:
             return
         if isinstance(action, Negotiate):
@@ -521,11 +622,17 @@ class Service:
                 pass
 
     def peer_config(self, host: str) -> PeerConfig | None:
-        return self.config.peer_for(host)
+        return self.peers.peer_for(host)
 
     def peer_name(self, host: str) -> str | None:
-        peer = self.config.peer_for(host)
+        peer = self.peers.peer_for(host)
         return peer.name if peer is not None else None
+
+    def _interfaces(self, child: ChildRef) -> frozenset[str]:
+        """The Interfaces of a child SA's key table row (RFC 7210 §2)."""
+        peer = self.peers.peer_for(child.peer[0])
+        entry = peer.protocol(child.protocol) if peer is not None else None
+        return entry.interfaces if entry is not None else ALL_INTERFACES
 
     def _log_event(self, event: Event) -> None:
         text = describe_event(event, self.peer_name)
@@ -600,7 +707,7 @@ class Service:
     # --- static peers ---------------------------------------------------------------
 
     def static_peer(self, peer: Address) -> PeerConfig | None:
-        config = self.config.peer_for(peer[0])
+        config = self.peers.peer_for(peer[0])
         if config is None or config.address is None or config.port != peer[1]:
             return None
         return config
@@ -687,18 +794,20 @@ class Service:
         if new.rollover != old.rollover:
             log.warning("[rollover] changed: takes effect at the next restart")
         await self._update_endpoints(new)
+        old_peers = self.peers
         self.config = new
-        replace_engine_config(engine, new.engine_config())
+        self.peers = PeerIndex(new)
+        replace_engine_config(engine, IndexedLocalConfig.of(new.engine_config()))
         if self.hooks is not None:
             self.hooks.hooks_dir = new.local.hooks_dir
             self.hooks.timeout = new.local.hook_timeout
         if self.triggers is not None:
             self.triggers.set_peers(self._selectors(new))
-        self._drop_unconfigured(old, new)
+        self._drop_unconfigured(old_peers, self.peers)
         for peer in new.peers:
             if peer.address is None:
                 continue
-            before = old.peer(peer.name)
+            before = old_peers.peer(peer.name)
             if before != peer or not engine.rkmp_sas((peer.address, peer.port)):
                 self.initiate((peer.address, peer.port))
         self.pump()
@@ -719,7 +828,7 @@ class Service:
                 continue
             log.info("listening on %s", endpoint.label)
 
-    def _drop_unconfigured(self, old: DaemonConfig, new: DaemonConfig) -> None:
+    def _drop_unconfigured(self, old: PeerIndex, new: PeerIndex) -> None:
         """Delete (with the peer) the SAs no longer configured: every SA of
         a peer that matches no [[peer]] any more or a different one, and
         child SAs of protocols a peer no longer has."""
@@ -747,11 +856,11 @@ class Service:
                 self.engine_call(engine.delete_rkmp_sa, peer, now)
 
 
-def replace_engine_config(engine: Engine, config: object) -> None:
+def replace_engine_config(engine: Engine, config: LocalConfig) -> None:
     """Point the engine at a new ``LocalConfig``. Existing SAs keep the
     policy they were made with; new SAs and lookups use the new one. (The
     engine memoises policy lookups by host: the memo is dropped.)"""
-    engine.config = config  # type: ignore[assignment]
+    engine.config = config
     policies = getattr(engine, "_policies", None)
     if isinstance(policies, dict):
         policies.clear()

@@ -1,0 +1,316 @@
+"""Two rkmpd processes on loopback: RKMP SAs with one child SA each for many
+peers, established per second; CPU time per SA on each side; resident
+memory per established peer.
+
+    .venv/bin/python benchmarks/daemon_load.py --peers 1000 [--runs 3] [--json]
+
+Layout, like a router with one point-to-point link per neighbour: peer i is
+a /30 on loopback (127.64.0.0/16): the initiator listens on 4i+1, the
+responder on 4i+2, both on port 5000 (so every message carries the non-ESP
+marker). The initiator has one static ``[[peer]]`` per responder address;
+the responder has one prefix peer covering them all. Each peer gets one
+TCP-AO child SA inside RKMP_SA_AUTH; PSK, ``aes256gcm16-prfsha256-x25519``.
+COOKIE thresholds are raised on the responder (as the strongSwan anchor
+had to be), liveness checks are off, logging is at the default level
+(info) to files, and the key tables are real (SQLite, fsync per change) in
+a temporary directory. Each side has one identity: the peers differ by
+address (rkmpd keys nothing by identity pair, so distinct identities would
+not change its work).
+
+Measurement: both daemons start and settle; the initiator starts with no
+peers. Then its configuration gains the N peers and it gets SIGHUP, which
+initiates all of them at once (every handshake outstanding). The time runs
+from the SIGHUP to the last child SA the initiator logs; CPU time (user +
+system, /proc/PID/stat) and resident memory (VmRSS) of each process are
+read before the SIGHUP and after every SA is up on both sides, so startup
+is excluded and the configuration reload of N peers is included. Memory
+per peer is the growth of the resident set divided by N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+PORT = 5000
+BASE = 0x7F400000  # 127.64.0.0
+TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_KB = 1
+STEP_TIMEOUT = 300.0
+PSK = "0x" + bytes(range(64, 96)).hex()
+
+
+def address(value: int) -> str:
+    return ".".join(str((value >> shift) & 0xFF) for shift in (24, 16, 8, 0))
+
+
+def initiator_address(i: int) -> str:
+    return address(BASE + 4 * i + 1)
+
+
+def responder_address(i: int) -> str:
+    return address(BASE + 4 * i + 2)
+
+
+def listen_list(addresses: list[str]) -> str:
+    return "[" + ", ".join(f'"{a}:{PORT}"' for a in addresses) + "]"
+
+
+COMMON_RKMP = """
+[rkmp]
+proposals = ["aes256gcm16-prfsha256-x25519"]
+liveness_interval = 0
+cookie_threshold = 1000000
+cookie_threshold_per_address = 1000000
+"""
+
+TCP_AO = """
+  [[peer.protocol]]
+  type = "tcp-ao"
+  algorithm = "hmac-sha-256-128"
+"""
+
+
+def local_section(name: str, directory: Path, listen: str) -> str:
+    return f"""
+[local]
+id = "{name}.bench.example"
+listen = {listen}
+state_dir = "{directory / "state"}"
+control_socket = "{directory / "ctl.sock"}"
+hooks_dir = "{directory / "hooks.d"}"
+
+[auth]
+psk_file = "{directory.parent / "psk"}"
+"""
+
+
+def responder_config(directory: Path, peers: int) -> str:
+    listen = listen_list([responder_address(i) for i in range(peers)])
+    return (
+        local_section("responder", directory, listen)
+        + COMMON_RKMP
+        + f'\n[[peer]]\nname = "links"\nprefix = "127.64.0.0/16"\nport = {PORT}\n'
+        + TCP_AO
+    )
+
+
+def initiator_config(directory: Path, peers: int, with_peers: bool) -> str:
+    listen = listen_list([initiator_address(i) for i in range(peers)])
+    text = local_section("initiator", directory, listen) + COMMON_RKMP
+    if with_peers:
+        for i in range(peers):
+            text += (
+                f'\n[[peer]]\nname = "p{i}"\naddress = "{responder_address(i)}"\nport = {PORT}\n'
+                + TCP_AO
+            )
+    return text
+
+
+@dataclass
+class Usage:
+    cpu: float  # seconds, user + system
+    rss_kb: int
+
+
+def usage(pid: int) -> Usage:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+    rss = 0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            rss = int(line.split()[1])
+    return Usage(cpu, rss)
+
+
+class Daemon:
+    def __init__(self, name: str, directory: Path, profile: bool = False) -> None:
+        self.name = name
+        self.profile = profile
+        self.directory = directory
+        self.config = directory / "rkmpd.toml"
+        self.log = directory / "rkmpd.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            argv = [str(BIN / "rkmpd"), "--config", str(self.config)]
+            if self.profile:
+                profile = str(self.directory / "profile.out")
+                argv = [sys.executable, "-m", "cProfile", "-o", profile, *argv]
+            self.process = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def status(self) -> dict[str, object] | None:
+        result = subprocess.run(
+            [
+                str(BIN / "rkmpctl"),
+                "--socket",
+                str(self.directory / "ctl.sock"),
+                "--json",
+                "status",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            return None
+        data: dict[str, object] = json.loads(result.stdout)["result"]
+        return data
+
+    def wait(self, done: object, what: str, interval: float = 0.05) -> None:
+        deadline = time.monotonic() + STEP_TIMEOUT
+        while True:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited; see {self.log}")
+            status = self.status()
+            if status is not None and done(status):  # type: ignore[operator]
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name}: {what} not reached; see {self.log}")
+            time.sleep(interval)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def last_child_time(log: Path) -> float:
+    """The wall time of the last child SA the daemon logged."""
+    last = None
+    for line in log.read_text(errors="replace").splitlines():
+        if " created" in line and " key " in line:
+            last = line[:23]
+    if last is None:
+        raise RuntimeError(f"no child SA in {log}")
+    return datetime.strptime(last, "%Y-%m-%d %H:%M:%S,%f").timestamp()
+
+
+@dataclass
+class Result:
+    peers: int
+    seconds: float
+    sas_per_s: float
+    initiator_cpu_ms_per_sa: float
+    responder_cpu_ms_per_sa: float
+    initiator_kb_per_peer: float
+    responder_kb_per_peer: float
+
+
+def run_once(peers: int, root: Path, profile: bool = False) -> Result:
+    (root / "psk").write_text(PSK + "\n")
+    (root / "psk").chmod(0o600)
+    responder = Daemon("responder", root / "responder", profile)
+    initiator = Daemon("initiator", root / "initiator", profile)
+    for daemon in (responder, initiator):
+        daemon.directory.mkdir(mode=0o700)
+    responder.config.write_text(responder_config(responder.directory, peers))
+    initiator.config.write_text(initiator_config(initiator.directory, peers, with_peers=False))
+    try:
+        responder.start()
+        initiator.start()
+        for daemon in (responder, initiator):
+            daemon.wait(lambda s: True, "start")
+        time.sleep(1.0)  # settle (imports done, GC quiet)
+        before = {d.name: usage(d.pid) for d in (responder, initiator)}
+        initiator.config.write_text(initiator_config(initiator.directory, peers, with_peers=True))
+        started = time.time()
+        os.kill(initiator.pid, signal.SIGHUP)
+        for daemon in (initiator, responder):
+            daemon.wait(
+                lambda s: s["rkmp_sas"] == peers and s["child_sas"] == peers,
+                f"{peers} RKMP SAs with one child each",
+                interval=0.25,
+            )
+        after = {d.name: usage(d.pid) for d in (responder, initiator)}
+        seconds = last_child_time(initiator.log) - started
+    finally:
+        for daemon in (initiator, responder):
+            daemon.stop()
+
+    def cpu_ms(name: str) -> float:
+        return (after[name].cpu - before[name].cpu) * 1000 / peers
+
+    def kb(name: str) -> float:
+        return (after[name].rss_kb - before[name].rss_kb) / peers
+
+    return Result(
+        peers=peers,
+        seconds=round(seconds, 3),
+        sas_per_s=round(peers / seconds),
+        initiator_cpu_ms_per_sa=round(cpu_ms("initiator"), 3),
+        responder_cpu_ms_per_sa=round(cpu_ms("responder"), 3),
+        initiator_kb_per_peer=round(kb("initiator"), 1),
+        responder_kb_per_peer=round(kb("responder"), 1),
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--peers", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="run both daemons under cProfile (profile.out in each kept directory; implies --keep)",
+    )
+    args = parser.parse_args()
+    if not 1 <= args.peers <= 16000:
+        parser.error("--peers must be 1..16000 (127.64.0.0/16 holds 16384 /30s)")
+    results = []
+    for _ in range(args.runs):
+        root = Path(tempfile.mkdtemp(prefix="rkmpd-load-"))
+        result = run_once(args.peers, root, args.profile)
+        results.append(result)
+        print(
+            f"{result.peers} peers in {result.seconds:.2f} s: {result.sas_per_s:,} SAs/s; "
+            f"CPU per SA: initiator {result.initiator_cpu_ms_per_sa:.3f} ms, "
+            f"responder {result.responder_cpu_ms_per_sa:.3f} ms; "
+            f"memory per peer: initiator {result.initiator_kb_per_peer:.1f} KB, "
+            f"responder {result.responder_kb_per_peer:.1f} KB"
+            + (f" (kept {root})" if args.keep or args.profile else ""),
+            flush=True,
+        )
+        if not (args.keep or args.profile):
+            subprocess.run(["rm", "-rf", str(root)], check=False)
+    if args.json:
+        median = {
+            field: statistics.median(getattr(r, field) for r in results)
+            for field in asdict(results[0])
+        }
+        print(json.dumps({"runs": [asdict(r) for r in results], "median": median}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
