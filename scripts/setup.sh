@@ -17,6 +17,9 @@ APT_PACKAGES=(
   frr-pythontools     # frr-reload.py (the FRR sink's reload mode)
   bird2               # routing daemon the BIRD sink drives
   iputils-ping        # neighbour discovery across test veths (netlink triggers)
+  qemu-system-x86     # VM lab guest with a TCP-AO/ESP kernel (integration/vmlab)
+  debootstrap         # VM lab: the guest's root file system from Debian packages
+  cpio                # VM lab: checks the lab's initramfs writer
 )
 
 missing=()

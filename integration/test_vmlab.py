@@ -1,0 +1,265 @@
+"""The VM lab (integration/vmlab): a QEMU guest with the trixie-backports
+kernel (TCP-AO, ESP, netem), BIRD 2.17 and the project's wheel.
+
+One boot per test session runs the `smoke` scenario; each test below asserts
+on one of its checks. The first run on a machine builds the base image from
+Debian packages (~1.5 min, cached under /var/tmp/rkmp-vmlab); later runs
+reuse it and only rebuild the small project layer. The tests skip, with the
+reason in pytest's summary, only when the lab cannot run here (not root,
+QEMU/debootstrap missing, Debian or PyPI unreachable with nothing cached).
+
+The tests after those, without the `smoke_run` fixture, check the lab's own
+parsers and writers without a VM. Select everything with
+`pytest integration -k vmlab`.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import socket
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from integration.vmlab.aptrepo import parse_depends, parse_stanza
+from integration.vmlab.cpio import CpioWriter, write_tree
+from integration.vmlab.errors import LabUnavailable
+from integration.vmlab.guest.bird import parse_protocols
+from integration.vmlab.guest.kernelstat import parse_snmp_pairs
+from integration.vmlab.guest.runner import parse_cmdline
+from integration.vmlab.guest.tcpao import tcp_ao_add
+from integration.vmlab.kernel import select_modules
+from integration.vmlab.labrun import LabRun, run_lab, scenario_names
+from integration.vmlab.results import (
+    CheckResult,
+    ScenarioResult,
+    decode_frames,
+    encode_frame,
+)
+from integration.vmlab.wheels import install_wheel
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabRun]:
+    """One boot of the guest running the smoke scenario (built or cached image)."""
+    run_dir = tmp_path_factory.mktemp("vmlab")
+    try:
+        run = run_lab(["smoke"], run_dir=run_dir)
+    except LabUnavailable as exc:
+        pytest.skip(f"VM lab unavailable: {exc}")
+    print(
+        f"vmlab: accel {run.accel.value}, base {run.base_key} "
+        f"({'built' if run.base_built else 'cached'}), timings {dict(run.timings)}"
+    )
+    yield run
+
+
+def _smoke(run: LabRun) -> ScenarioResult:
+    return run.scenario("smoke")
+
+
+def _passed(run: LabRun, name: str) -> CheckResult:
+    scenario = _smoke(run)
+    check = scenario.check(name)
+    if not check.passed:
+        logs = "\n".join(f"--- {k}\n{v[-3000:]}" for k, v in scenario.logs.items())
+        pytest.fail(f"{scenario.summary()}\nlogs in {run.run_dir}\n{logs}")
+    return check
+
+
+# --- the guest -------------------------------------------------------------
+
+
+def test_vmlab_guest_boots_backports_kernel(smoke_run: LabRun) -> None:
+    facts = smoke_run.guest_facts
+    assert str(facts["kernel"]).endswith("-cloud-amd64"), facts
+    assert facts["modules"] == {m: "ok" for m in facts["modules"]}, facts["modules"]
+    assert {"veth", "esp4", "xfrm_user", "sch_netem"} <= set(facts["modules"])
+    assert _smoke(smoke_run).error is None, _smoke(smoke_run).summary()
+
+
+def test_vmlab_kernel_has_tcp_ao(smoke_run: LabRun) -> None:
+    check = _passed(smoke_run, "kernel")
+    assert check.detail["tcp_ao"] is True
+
+
+def test_vmlab_project_wheel_runs_in_guest(smoke_run: LabRun) -> None:
+    check = _passed(smoke_run, "project_installed")
+    assert check.detail["selfcheck"].endswith(" 0 failed")
+    assert check.detail["version"]
+
+
+def test_vmlab_tcp_ao_sockets(smoke_run: LabRun) -> None:
+    detail = _passed(smoke_run, "tcp_ao_loopback").detail
+    assert detail["echo"] == "hello over tcp-ao"
+    assert detail["ao_good"] > 0
+    assert detail["wrong_key_connected"] is False
+    assert detail["ao_bad"] > 0
+
+
+def test_vmlab_bird_bgp_established_with_tcp_ao(smoke_run: LabRun) -> None:
+    detail = _passed(smoke_run, "bird_bgp_tcp_ao").detail
+    assert detail["left_state"].startswith("Established")
+    assert detail["route_received"] is True
+    assert detail["ao_good"] > 0
+    assert detail["ao_bad"] == 0
+
+
+def test_vmlab_xfrm_esp_transport_sas(smoke_run: LabRun) -> None:
+    detail = _passed(smoke_run, "xfrm_esp_transport").detail
+    assert detail["ping_ok"] is True
+    assert detail["left_out_packets"] >= 3
+    assert detail["right_in_packets"] >= 3
+    assert detail["spis"] == ["0x1001", "0x1002"]
+    assert detail["ping_with_wrong_key_ok"] is False
+    assert detail["proto_errors"] > 0
+
+
+def test_vmlab_logs_come_back(smoke_run: LabRun) -> None:
+    logs = _smoke(smoke_run).logs
+    assert "bird-left.conf" in logs and "authentication ao" in logs["bird-left.conf"]
+    assert (smoke_run.run_dir / "smoke" / "bird-left.log").is_file()
+
+
+# --- the lab's parts, without a VM -----------------------------------------
+
+
+def test_vmlab_frames_round_trip_and_reject_damage() -> None:
+    result = ScenarioResult(
+        name="s",
+        checks=(CheckResult("c", True, 0.5, {"n": 1}), CheckResult("d", False, 1.0, {}, "boom")),
+        seconds=2.0,
+        facts={"k": "v"},
+        logs={"x.log": "line\n"},
+    )
+    frame = encode_frame(result.to_json())
+    noise = b"\r\n[ 1.0] kernel says hi\r\n"
+    frames = list(decode_frames(noise + frame + noise + encode_frame({"kind": "done"})))
+    assert [f["kind"] for f in frames] == ["scenario", "done"]
+    assert ScenarioResult.from_json(frames[0]) == result
+    assert not ScenarioResult.from_json(frames[0]).passed
+    damaged = frame.replace(b'"c"', b'"C"')
+    assert list(decode_frames(damaged)) == []
+    assert list(decode_frames(frame[:-30])) == []  # cut short: guest died mid-report
+
+
+def test_vmlab_cpio_is_read_by_cpio(tmp_path: Path) -> None:
+    if shutil.which("cpio") is None:
+        pytest.skip("cpio not installed")
+    tree = tmp_path / "tree"
+    (tree / "a" / "b").mkdir(parents=True)
+    (tree / "a" / "b" / "file").write_bytes(b"x" * 1001)
+    (tree / "a" / "link").symlink_to("b/file")
+    archive = tmp_path / "out.cpio"
+    size = write_tree(tree, archive)
+    assert size == archive.stat().st_size and size % 512 == 0
+    listing = subprocess.run(["cpio", "-t"], stdin=archive.open("rb"), capture_output=True,
+                             text=True, check=True).stdout.split()  # fmt: skip
+    assert listing == ["a", "a/b", "a/link", "a/b/file"]
+    out = tmp_path / "out"
+    out.mkdir()
+    subprocess.run(["cpio", "-id"], stdin=archive.open("rb"), cwd=out, capture_output=True,
+                   check=True)  # fmt: skip
+    assert (out / "a" / "b" / "file").read_bytes() == b"x" * 1001
+    assert (out / "a" / "link").readlink() == Path("b/file")
+
+
+def test_vmlab_cpio_entries_are_aligned() -> None:
+    stream = io.BytesIO()
+    writer = CpioWriter(stream)
+    writer.add_bytes("init", b"#!/bin/sh\n", 0o755)
+    writer.close()
+    data = stream.getvalue()
+    assert data.startswith(b"070701") and len(data) % 512 == 0
+    name_at = 110
+    assert data[name_at : name_at + 5] == b"init\0"
+    body_at = 116  # header (110) + name (5) padded to a multiple of 4
+    assert data[body_at : body_at + 10] == b"#!/bin/sh\n"
+    assert b"TRAILER!!!\0" in data
+
+
+def test_vmlab_kernel_metapackage_dependencies() -> None:
+    fields = parse_stanza(
+        "Package: linux-image-cloud-amd64\nVersion: 7.3.4-1~bpo13+1\n"
+        "Depends: linux-base-cloud-amd64 (= 7.3.4-1~bpo13+1), linux-image-7.3.4+deb13-cloud"
+        "-amd64 (= 7.3.4-1~bpo13+1)\n dracut | initramfs-tools\n\nPackage: other\n"
+    )
+    assert fields["Version"] == "7.3.4-1~bpo13+1"
+    groups = parse_depends(fields["Depends"].replace("\n", ", "))
+    assert [(d.name, d.relation, d.version) for d in groups[1]] == [
+        ("linux-image-7.3.4+deb13-cloud-amd64", "=", "7.3.4-1~bpo13+1")
+    ]
+    assert [d.name for d in groups[2]] == ["dracut", "initramfs-tools"]
+
+
+def test_vmlab_module_selection_follows_dependencies() -> None:
+    deps = {
+        "kernel/net/xfrm/xfrm_user.ko.xz": ["kernel/net/xfrm/xfrm_algo.ko.xz"],
+        "kernel/net/xfrm/xfrm_algo.ko.xz": [],
+        "kernel/drivers/net/veth.ko.xz": [],
+        "kernel/drivers/net/vxlan/vxlan.ko.xz": ["kernel/drivers/net/udp_tunnel.ko.xz"],
+        "kernel/net/ipv4/esp4.ko.xz": ["kernel/drivers/misc/needed.ko.xz"],
+        "kernel/drivers/misc/needed.ko.xz": [],
+        "kernel/fs/unrelated.ko.xz": [],
+    }
+    chosen = select_modules(deps, deps, ["kernel/net"], ["kernel/drivers/net/*.ko*"])
+    assert chosen == {
+        "kernel/net/xfrm/xfrm_user.ko.xz",
+        "kernel/net/xfrm/xfrm_algo.ko.xz",
+        "kernel/drivers/net/veth.ko.xz",
+        "kernel/net/ipv4/esp4.ko.xz",
+        "kernel/drivers/misc/needed.ko.xz",
+    }
+
+
+def test_vmlab_guest_parsers() -> None:
+    request = parse_cmdline("console=ttyS0 quiet rkmp.scenarios=smoke,other rkmp.timeout=90\n")
+    assert request.scenarios == ("smoke", "other") and request.timeout == 90.0
+    counters = parse_snmp_pairs(
+        "TcpExt: SyncookiesSent TCPAOGood TCPAOBad\nTcpExt: 0 17 2\nIpExt: InNoRoutes\nIpExt: 5\n"
+    )
+    assert counters == {"TcpExt.SyncookiesSent": 0, "TcpExt.TCPAOGood": 17,
+                        "TcpExt.TCPAOBad": 2, "IpExt.InNoRoutes": 5}  # fmt: skip
+    rows = parse_protocols(
+        "BIRD 2.17.6 ready.\n"
+        "Name       Proto      Table      State  Since         Info\n"
+        "peer       BGP        ---        up     2026-11-28 02:22:06    Established   \n"
+        "device1    Device     ---        up     2026-11-28 02:22:05.123\n"
+    )
+    assert rows["peer"].info == "Established" and rows["peer"].since == "2026-11-28 02:22:06"
+    assert rows["device1"].state == "up" and rows["device1"].info == ""
+
+
+def test_vmlab_tcp_ao_add_layout() -> None:
+    value = tcp_ao_add("192.0.2.1", b"k" * 20, send_id=3, recv_id=4)
+    assert len(value) == 288  # sizeof(struct tcp_ao_add), aligned(8)
+    assert value[0:2] == socket.AF_INET.to_bytes(2, sys.byteorder)
+    assert value[4:8] == bytes([192, 0, 2, 1])  # sin_addr after family, port
+    assert value[128:141] == b"hmac(sha256)\0"  # alg_name[64]
+    assert value[192:202] == bytes(10)  # ifindex, flag bits, reserved2
+    # prefix, sndid, rcvid, maclen, keyflags, keylen, then the key
+    assert value[202:208] == bytes([32, 3, 4, 12, 0, 20])
+    assert value[208:228] == b"k" * 20 and value[228:] == bytes(60)
+
+
+def test_vmlab_install_wheel_writes_console_scripts(tmp_path: Path) -> None:
+    wheel = tmp_path / "demo-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("demo/__init__.py", "def main():\n    return 0\n")
+        archive.writestr("demo-1.0.dist-info/entry_points.txt",
+                         "[console_scripts]\ndemo-cli = demo:main\n")  # fmt: skip
+    site = tmp_path / "site"
+    scripts = install_wheel(wheel, site, tmp_path / "bin", "/opt/rkmp/venv/bin/python3")
+    assert scripts == ["demo-cli"]
+    assert (site / "demo" / "__init__.py").is_file()
+    text = (tmp_path / "bin" / "demo-cli").read_text()
+    assert text.startswith("#!/opt/rkmp/venv/bin/python3\n") and "'demo'" in text
+
+
+def test_vmlab_scenarios_are_listed() -> None:
+    assert "smoke" in scenario_names()
