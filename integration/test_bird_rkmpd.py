@@ -128,7 +128,8 @@ def start_pair(lab: RoutingLab, link: Link, work_dir: Path) -> tuple[BirdNode, B
             peers=ospf_peer(other, other_address, f"{other}.rkmp.test"),
             rollover=ROLLOVER,
         )
-        rkmpds.append(lab.rkmpd(end.ns, name, config, bird_sink(include.parent, bird)))
+        sink = bird_sink(include.parent, bird)
+        rkmpds.append(lab.rkmpd(end.ns, name, config, sink, passive=name == "b"))
     a, b = birds
     a.wait_ospf_full("o1", "10.250.0.2")
     b.wait_ospf_full("o1", "10.250.0.1")

@@ -170,6 +170,7 @@ def start_frr_pair(
         link.right.ns, "b",
         rkmpd_config("b", "10.250.0.2", work_dir, md5_peer("a", "10.250.0.1"), psk),
         frr_sink(b, "10.250.0.1", 65002, mode),
+        passive=True,
     )  # fmt: skip
     return a, b, ra, rb
 
@@ -244,6 +245,7 @@ def test_frr_bird_bgp_md5_rkmpd(two_nodes: Link, lab: RoutingLab, work_dir: Path
         right.ns, "b",
         rkmpd_config("b", "10.250.0.2", work_dir, md5_peer("a", "10.250.0.1"), psk),
         bird_bgp_sink(b, include),
+        passive=True,
     )  # fmt: skip
     spi, key = wait_keyed_session(a, "10.250.0.2", ra)
     b.wait_bgp_established("peer_a")

@@ -515,8 +515,10 @@ class RoutingLab:
     bird_nodes: list[BirdNode] = field(default_factory=list)
     rkmpd_nodes: list[RkmpdNode] = field(default_factory=list)
 
-    def rkmpd(self, ns: NetNs, name: str, config: str, sinks: dict[str, Any]) -> RkmpdNode:
-        node = start_rkmpd(ns, self.work_dir, name, config, sinks)
+    def rkmpd(
+        self, ns: NetNs, name: str, config: str, sinks: dict[str, Any], *, passive: bool = False
+    ) -> RkmpdNode:
+        node = start_rkmpd(ns, self.work_dir, name, config, sinks, passive=passive)
         self.rkmpd_nodes.append(node)
         return node
 
@@ -764,7 +766,7 @@ async def _run_rkmpd(spec: dict[str, Any]) -> int:
     import signal
 
     from rkmp_frr.daemon.config_load import load_config
-    from rkmp_frr.daemon.service import Service
+    from rkmp_frr.daemon.service import Service, ServiceOptions
 
     log = logging.getLogger("rkmpd-harness")
     status_file = Path(spec["status_file"])
@@ -784,7 +786,11 @@ async def _run_rkmpd(spec: dict[str, Any]) -> int:
             handle.write(json.dumps(record) + "\n")
 
     sinks = await _build_sinks(spec, on_result)
-    service = Service(load_config(Path(spec["config"])), sinks=sinks)
+    # A passive rkmpd answers but never initiates (tests keep one initiator:
+    # simultaneous initiation is not what they are about).
+    passive = bool(spec.get("passive"))
+    options = ServiceOptions(initiate_on_start=not passive, triggers=not passive)
+    service = Service(load_config(Path(spec["config"])), options=options, sinks=sinks)
     await service.start()
     assert service.store is not None
     for sink in sinks:
@@ -846,6 +852,9 @@ class RkmpdNode:
     @property
     def hooks_dir(self) -> Path:
         return self.directory / "hooks.d"
+
+    def log_text(self) -> str:
+        return self.process.log_path.read_text(errors="replace") if self.process else ""
 
     def sink_results(self) -> list[dict[str, Any]]:
         try:
@@ -911,17 +920,28 @@ liveness_interval = {on_failure_liveness}
 
 
 def start_rkmpd(
-    ns: NetNs, work_dir: Path, name: str, config: str, sinks: dict[str, Any]
+    ns: NetNs,
+    work_dir: Path,
+    name: str,
+    config: str,
+    sinks: dict[str, Any],
+    *,
+    passive: bool = False,
 ) -> RkmpdNode:
     """The harness rkmpd for ``name`` in ``ns``; returns once its control
-    socket answers."""
+    socket answers. A ``passive`` one only answers its peers."""
     import sys
 
     node = RkmpdNode(name=name, ns=ns, directory=work_dir / f"rkmpd-{name}")
     node.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     node.hooks_dir.mkdir(exist_ok=True)
     node.config_file.write_text(config)
-    spec = {"config": str(node.config_file), "status_file": str(node.status_file), **sinks}
+    spec = {
+        "config": str(node.config_file),
+        "status_file": str(node.status_file),
+        "passive": passive,
+        **sinks,
+    }
     spec_path = node.directory / "spec.json"
     spec_path.write_text(json.dumps(spec))
     repo = Path(__file__).resolve().parents[2]
