@@ -145,19 +145,30 @@ class SkCipher:
     )
 
     def __init__(self, suite: CryptoSuite, sk_e: bytes, sk_a: bytes) -> None:
-        _check_keys(suite, sk_e, sk_a)
-        encr = suite.encr
+        encr, integ = suite.encr, suite.integ
+        key_size = encr.key_bits // 8
+        # The sizes the suite asks for (CryptoSuite.sk_a_size, sk_e_size).
+        if len(sk_e) != key_size + encr.salt_size:
+            raise CryptoError(f"SK_e must be {encr.sk_e_size} octets for this suite")
+        if len(sk_a) != (0 if integ is None else integ.key_size):
+            raise CryptoError(f"SK_a must be {suite.sk_a_size} octets for this suite")
         self.suite = suite
         self._iv_size = encr.iv_size
         self._block = encr.block_size
-        self._icv = suite.icv_size
         self._iv_counter = 0
-        key = bytes(sk_e[: encr.key_size])
-        self._salt = bytes(sk_e[encr.key_size :])  # RFC 5282 §7.1 (empty for CBC)
-        self._aead: AESGCM | None = AESGCM(key) if encr.aead else None
-        self._cbc_key: algorithms.AES | None = None if encr.aead else algorithms.AES(key)
+        key = bytes(sk_e[:key_size])
+        self._salt = bytes(sk_e[key_size:])  # RFC 5282 §7.1 (empty for CBC)
         self._sk_a = bytes(sk_a)
-        self._hash = suite.integ.hash_name if suite.integ is not None else ""
+        if integ is None:  # AEAD: the tag is the ICV
+            self._icv = encr.icv_size
+            self._aead: AESGCM | None = AESGCM(key)
+            self._cbc_key: algorithms.AES | None = None
+            self._hash = ""
+        else:
+            self._icv = integ.icv_size
+            self._aead = None
+            self._cbc_key = algorithms.AES(key)
+            self._hash = integ.hash_name
 
     def __repr__(self) -> str:
         return f"<SkCipher {self.suite.encr.encr_id.name} {self.suite.encr.key_bits}>"

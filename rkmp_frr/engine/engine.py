@@ -20,7 +20,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import random
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Iterable
 from functools import cache, lru_cache
 from typing import Protocol
@@ -170,13 +170,15 @@ class Engine:
         self._half_open_total = 0
         self._half_open_sas: set[RkmpSa] = set()
         self._lingering: dict[bytes, tuple[float, ResponseCache, Address]] = {}
-        self._reserved: dict[tuple[Address, ProtocolId], Counter[int]] = {}
+        # Our key IDs offered and not yet answered: how many offers hold each.
+        self._reserved: dict[tuple[Address, ProtocolId], dict[int, int]] = {}
         self._orphans = _Orphans(self)
         self._out: list[tuple[bytes, Address]] = []
         self._events: deque[Event] = deque()
         self._timers: list[tuple[float, int, _Timed]] = []
         self._seq = itertools.count()
         self._dirty: set[_Timed] = set()
+        self._compact_at = _COMPACT_MIN  # heap size that triggers _compact_timers
         self.cookies = CookieJar(self.rng, config.dos.cookie_secret_lifetime)
         self.hash_algorithms_data = _HASH_ALGORITHMS
 
@@ -407,13 +409,28 @@ class Engine:
         self._dirty.add(target)
 
     def _flush_timers(self) -> None:
-        while self._dirty:
-            target = self._dirty.pop()
+        dirty = self._dirty
+        if not dirty:
+            return
+        timers = self._timers
+        while dirty:
+            target = dirty.pop()
             deadline = target.next_deadline()
             if deadline != target.deadline:
                 target.deadline = deadline
                 if deadline is not None:
-                    heapq.heappush(self._timers, (deadline, next(self._seq), target))
+                    heapq.heappush(timers, (deadline, next(self._seq), target))
+        if len(timers) > self._compact_at:
+            self._compact_timers()
+
+    def _compact_timers(self) -> None:
+        """Drop stale heap entries (a deadline moved since it was pushed):
+        they would only go once they reach the top. In place, so that a
+        handle_timer loop holding the list keeps working."""
+        timers = self._timers
+        timers[:] = [entry for entry in timers if entry[2].deadline == entry[0]]
+        heapq.heapify(timers)
+        self._compact_at = max(_COMPACT_MIN, 2 * len(timers))
 
     def key_exchange(self, group: int) -> KeyExchange:
         """A fresh KE private value: from the OS by default, from the
@@ -531,17 +548,20 @@ class Engine:
         return local, remote
 
     def reserve_key_id(self, peer: Address, protocol: ProtocolId, key_id: int) -> None:
-        self._reserved.setdefault((peer, protocol), Counter())[key_id] += 1
+        reserved = self._reserved.setdefault((peer, protocol), {})
+        reserved[key_id] = reserved.get(key_id, 0) + 1
 
     def release_key_id(self, peer: Address, protocol: ProtocolId, key_id: int) -> None:
         reserved = self._reserved.get((peer, protocol))
-        if reserved is None:
+        if reserved is None or key_id not in reserved:
             return
-        reserved[key_id] -= 1
-        if reserved[key_id] <= 0:
-            del reserved[key_id]
-            if not reserved:
-                del self._reserved[(peer, protocol)]
+        left = reserved[key_id] - 1
+        if left > 0:
+            reserved[key_id] = left
+            return
+        del reserved[key_id]
+        if not reserved:
+            del self._reserved[(peer, protocol)]
 
     # orphans
 
@@ -689,6 +709,9 @@ class Engine:
         else:
             sa.queue_task(CreateChildTask(protocol), now)
 
+
+# Timer heap entries before stale ones are dropped (then twice the live ones).
+_COMPACT_MIN = 256
 
 # The OS's random source; it keeps no state, so engines can share it.
 _SYSTEM_RANDOM = random.SystemRandom()

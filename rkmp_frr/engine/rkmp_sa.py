@@ -59,7 +59,15 @@ from rkmp_frr.wire import (
     UnsupportedCriticalPayload,
     encode_message,
 )
-from rkmp_frr.wire.constants import ExchangeType, HeaderFlag, NotifyType, ProtocolId
+from rkmp_frr.wire.constants import (
+    IKE_MAJOR_VERSION,
+    IKE_MINOR_VERSION,
+    ExchangeType,
+    HeaderFlag,
+    NotifyType,
+    ProtocolId,
+)
+from rkmp_frr.wire.header import make_header
 from rkmp_frr.wire.message import decode_message_with_header
 
 if TYPE_CHECKING:
@@ -212,14 +220,12 @@ class RkmpSa:
 
     # --- sending ------------------------------------------------------------------
 
-    def _request_flags(self) -> HeaderFlag:
-        return HeaderFlag.INITIATOR if self.initiator else HeaderFlag.NONE
-
     def header(self, exchange: int, message_id: int, response: bool) -> Header:
-        flags = self._request_flags()
-        if response:
-            flags |= HeaderFlag.RESPONSE
-        return Header(self.spi_i, self.spi_r, exchange, flags, message_id)
+        flags = _HEADER_FLAGS[self.initiator, response]
+        spi_i, spi_r = self.spi_i, self.spi_r
+        return make_header(
+            spi_i, spi_r, exchange, flags, message_id, IKE_MAJOR_VERSION, IKE_MINOR_VERSION
+        )
 
     def seal(self, header: Header, payloads: tuple[Payload, ...]) -> bytes:
         outbound = self.outbound
@@ -270,11 +276,15 @@ class RkmpSa:
 
     def kick(self, now: float) -> None:
         """Start the next queued task if none is in flight."""
-        while self.pending is None:
-            task = next((t for t in self.queue if self.state in t.allowed_states), None)
-            if task is None:
-                break
-            self.queue.remove(task)
+        queue = self.queue
+        while self.pending is None and queue:
+            state = self.state
+            for task in queue:
+                if state in task.allowed_states:
+                    break
+            else:
+                break  # nothing may run in this state yet
+            queue.remove(task)
             payloads = task.build(self, now)
             if payloads is not None:
                 self._send_request(task, payloads, now)
@@ -435,24 +445,29 @@ class RkmpSa:
     # --- timers ---------------------------------------------------------------------
 
     def next_deadline(self) -> float | None:
-        if self.state is SaState.CLOSED:
+        state = self.state
+        if state is SaState.CLOSED:
             return None
-        times = [self.half_open_until, self.linger_until]
-        if self.pending is not None:
-            times.append(self.pending.deadline)
-        times.extend(when for when, _ in self.deferred)
-        if self.state is SaState.ESTABLISHED:
-            if not self.rekey_queued:
-                times.append(self.rekey_at)
-            times.append(self.expire_at)
+        deadline = min(self.half_open_until, self.linger_until)
+        pending = self.pending
+        if pending is not None and pending.deadline < deadline:
+            deadline = pending.deadline
+        for when, _ in self.deferred:
+            if when < deadline:
+                deadline = when
+        if state is SaState.ESTABLISHED:
+            if not self.rekey_queued and self.rekey_at < deadline:
+                deadline = self.rekey_at
+            if self.expire_at < deadline:
+                deadline = self.expire_at
             interval = self.policy.liveness_interval
             if interval is not None and not self.liveness_queued:
-                times.append(self.last_inbound + interval)
+                deadline = min(deadline, self.last_inbound + interval)
             for child in self.children.values():
-                if child.state is ChildState.ACTIVE:
-                    times.append(child.rekey_due)
-                times.append(child.expires)
-        deadline = min(times)
+                if child.state is ChildState.ACTIVE and child.rekey_due < deadline:
+                    deadline = child.rekey_due
+                if child.expires < deadline:
+                    deadline = child.expires
         return None if deadline == INFINITY else deadline
 
     def on_timer(self, now: float) -> None:
@@ -671,6 +686,15 @@ class RkmpSa:
 @cache
 def _suite_name(suite: CryptoSuite) -> str:
     return str(CryptoProposal.from_suite(suite))
+
+
+# Header flags by (original initiator, response) (RFC 7296 §3.1).
+_HEADER_FLAGS = {
+    (True, False): HeaderFlag.INITIATOR,
+    (True, True): HeaderFlag.INITIATOR | HeaderFlag.RESPONSE,
+    (False, False): HeaderFlag.NONE,
+    (False, True): HeaderFlag.RESPONSE,
+}
 
 
 def _reports_auth_failure(message: Message) -> bool:

@@ -165,14 +165,34 @@ def build_child_proposal(
 ) -> Proposal:
     """The initiator's offer. ``pfs_group`` (the group of the KE payload
     sent along) is listed first among the KE alternatives."""
+    return Proposal(
+        number,
+        policy.protocol,
+        key_id_to_spi(policy.protocol, key_id),
+        _offer_transforms(policy, pfs_group),
+    )
+
+
+# Offer transforms by policy object and PFS group: they depend on nothing
+# else, and policies are immutable and long-lived (the policy is kept in the
+# entry, so an entry only answers for that very object).
+_transforms: dict[tuple[int, int | None], tuple[ChildPolicy, tuple[Transform, ...]]] = {}
+
+
+def _offer_transforms(policy: ChildPolicy, pfs_group: KeId | None) -> tuple[Transform, ...]:
+    key = (id(policy), pfs_group)
+    entry = _transforms.get(key)
+    if entry is not None and entry[0] is policy:
+        return entry[1]
     transforms = [Transform(TransformType.INTEG, integ) for integ in policy.integ]
     transforms += [Transform(TransformType.RKMP_OPTIONS, option) for option in policy.options]
     if pfs_group is not None:
         groups = [pfs_group] + [g for g in policy.pfs_groups if g != pfs_group]
         transforms += [Transform(TransformType.KE, group) for group in groups]
-    return Proposal(
-        number, policy.protocol, key_id_to_spi(policy.protocol, key_id), tuple(transforms)
-    )
+    if len(_transforms) >= 256:
+        _transforms.clear()
+    _transforms[key] = (policy, tuple(transforms))
+    return _transforms[key][1]
 
 
 def build_child_answer(
@@ -189,6 +209,10 @@ def build_child_answer(
 
 
 _KNOWN_TYPES = frozenset({TransformType.INTEG, TransformType.RKMP_OPTIONS, TransformType.KE})
+# Enum members by value, without the (slow) enum call.
+_INTEG_IDS = {int(member): member for member in IntegId}
+_OPTION_IDS = {int(member): member for member in RkmpOptionId}
+_KE_IDS = {int(member): member for member in KeId}
 
 
 def _by_type(proposal: Proposal) -> dict[int, list[int]] | None:
@@ -207,6 +231,15 @@ def _first_acceptable(offered: Iterable[int], accepted: Collection[int]) -> int 
     return None
 
 
+def _first_in_both(
+    offered: Iterable[int], first: Collection[int], second: Collection[int]
+) -> int | None:
+    for value in offered:
+        if value in first and value in second:
+            return value
+    return None
+
+
 def select_child_proposal(
     sa: SaPayload, policy: ChildPolicy, supported_groups: Collection[int]
 ) -> tuple[Proposal, ChildSelection] | None:
@@ -218,16 +251,21 @@ def select_child_proposal(
     in the policy, that the protocol knows). KE: required when the policy
     lists PFS groups; an offered group is accepted if supported.
     """
+    return select_child_proposal_from(sa.proposals, policy, supported_groups)
+
+
+def select_child_proposal_from(
+    proposals: Iterable[Proposal], policy: ChildPolicy, supported_groups: Collection[int]
+) -> tuple[Proposal, ChildSelection] | None:
+    """``select_child_proposal`` over proposals not (yet) in an SA payload."""
     prof = PROFILES[policy.protocol]
-    for proposal in sa.proposals:
+    for proposal in proposals:
         if proposal.protocol_id != policy.protocol:
             continue
         grouped = _by_type(proposal)
         if grouped is None:
             continue
-        integ = _first_acceptable(
-            grouped.get(TransformType.INTEG, ()), set(policy.integ) & prof.integ
-        )
+        integ = _first_in_both(grouped.get(TransformType.INTEG, ()), policy.integ, prof.integ)
         if integ is None:
             continue
         option: int | None = None
@@ -252,9 +290,9 @@ def select_child_proposal(
         elif policy.pfs_groups:
             continue
         selection = ChildSelection(
-            IntegId(integ),
-            RkmpOptionId(option) if option is not None else None,
-            KeId(group) if group is not None else None,
+            _INTEG_IDS[integ],
+            _OPTION_IDS[option] if option is not None else None,
+            _KE_IDS[group] if group is not None else None,
         )
         return proposal, selection
     return None

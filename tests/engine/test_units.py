@@ -16,7 +16,7 @@ from rkmp_frr.crypto.proposals import (
     proposals_to_wire,
     select_offer,
 )
-from rkmp_frr.engine import negotiation
+from rkmp_frr.engine import Engine, negotiation
 from rkmp_frr.engine.cookies import CookieJar
 from rkmp_frr.engine.policy import (
     Lifetime,
@@ -177,3 +177,38 @@ def test_identity_memo_is_bounded() -> None:
         assert memo.get(first, second, 0) == index
         assert memo.get(second, first, 0) is None and memo.get(first, second, 1) is None
     assert len(memo._entries) <= negotiation.MEMO_ENTRIES
+
+
+class _Clock:
+    """A timer target whose deadline the test moves."""
+
+    def __init__(self, when: float) -> None:
+        self.deadline: float | None = None
+        self.when: float | None = when
+        self.fired: list[float] = []
+
+    def next_deadline(self) -> float | None:
+        return self.when
+
+    def on_timer(self, now: float) -> None:
+        self.fired.append(now)
+        self.when = None
+
+
+def test_timer_heap_drops_stale_entries_and_keeps_the_live_ones() -> None:
+    config = LocalConfig(identity="r1.example.net", credential=PskCredential(b"k" * 16))
+    engine = Engine(config)
+    targets = [_Clock(1000.0 + n) for n in range(50)]
+    for step in range(100):  # every deadline moves 100 times: 5000 pushes
+        for n, target in enumerate(targets):
+            target.when = 1000.0 + n + step
+            engine.touch(target)
+        engine._flush_timers()
+        assert len(engine._timers) <= max(2 * len(targets), 256) + len(targets)
+    assert engine.get_timer() == 1099.0
+    engine.handle_timer(1099.5)
+    assert targets[0].fired == [1099.5] and not any(t.fired for t in targets[1:])
+    assert engine.get_timer() == 1100.0
+    engine.handle_timer(2000.0)
+    assert all(t.fired == ([1099.5] if i == 0 else [2000.0]) for i, t in enumerate(targets))
+    assert engine.get_timer() is None

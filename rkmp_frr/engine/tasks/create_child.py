@@ -40,7 +40,7 @@ from rkmp_frr.engine.routing_proposals import (
     key_id_space,
     key_id_to_spi,
     keymat_length,
-    select_child_proposal,
+    select_child_proposal_from,
     spi_to_key_id,
 )
 from rkmp_frr.engine.state import SaState
@@ -76,10 +76,16 @@ REKEY_RETRY = 60.0  # a failed rekey is tried again after this long
 # --- shared by RKMP_SA_AUTH's first child SA and CREATE_CHILD_SA -----------------------
 
 
-def allocate_key_id(sa: RkmpSa, policy: ChildPolicy, exclude: set[int]) -> int | None:
+def allocate_key_id(
+    sa: RkmpSa,
+    policy: ChildPolicy,
+    exclude: set[int],
+    in_use: tuple[set[int], set[int]] | None = None,
+) -> int | None:
     """A free key ID of ours for ``policy.protocol`` with this peer, chosen
-    at random (so a recently retired ID is unlikely to come back at once)."""
-    local, remote = sa.engine.key_ids_in_use(sa.peer, policy.protocol)
+    at random (so a recently retired ID is unlikely to come back at once).
+    ``in_use`` is ``key_ids_in_use`` if the caller has it already."""
+    local, remote = in_use or sa.engine.key_ids_in_use(sa.peer, policy.protocol)
     taken = local | exclude
     if PROFILES[policy.protocol].symmetric:
         taken |= remote  # one ID for both directions: free on both sides
@@ -122,19 +128,20 @@ def accept_child_offer(
         if ke_group is not None and ke_group in policy.pfs_groups + tuple(supported):
             # Prefer the group the initiator already sent a KE payload for.
             supported = (KeId(ke_group), *supported)
-        chosen = select_child_proposal(SaPayload((candidate,)), policy, supported)
+        chosen = select_child_proposal_from((candidate,), policy, supported)
         if chosen is None:
             continue
         proposal, selection = chosen
         remote_id = spi_to_key_id(proposal.spi)
-        local, remote = sa.engine.key_ids_in_use(sa.peer, policy.protocol)
+        in_use = sa.engine.key_ids_in_use(sa.peer, policy.protocol)
+        local, remote = in_use
         if PROFILES[policy.protocol].symmetric:
             if remote_id in local or remote_id in remote or remote_id not in key_id_space(policy):
                 return notify(NotifyType.NO_PROPOSAL_CHOSEN)  # key-ID clash: retry another
             return Accepted(policy, proposal, selection, remote_id, remote_id)
         if remote_id in remote:
             return notify(NotifyType.NO_PROPOSAL_CHOSEN)
-        local_id = allocate_key_id(sa, policy, set())
+        local_id = allocate_key_id(sa, policy, set(), in_use)
         if local_id is None:
             return notify(NotifyType.NO_PROPOSAL_CHOSEN)
         return Accepted(policy, proposal, selection, remote_id, local_id)
@@ -364,13 +371,19 @@ class CreateChildTask(Task):
             return
         self._give_up(sa, reason_for(kind), now)
 
-    def _accept(self, sa: RkmpSa, message: Message, now: float) -> FailureReason | None:
+    def _accept(
+        self, sa: RkmpSa, message: Message, now: float, nr: bytes | None = None
+    ) -> FailureReason | None:
+        """Take the responder's answer. ``nr`` is the responder's nonce when
+        it is not in ``message`` (RKMP_SA_AUTH: RKMP_SA_INIT's, §2.17)."""
         policy = self.policy
         offer = self.offer
         assert policy is not None and offer is not None and self.key_id is not None
         sa_payload = message.find(SaPayload)
-        nonce = message.find(NoncePayload)
-        if sa_payload is None or nonce is None:
+        if nr is None:
+            nonce = message.find(NoncePayload)
+            nr = nonce.data if nonce is not None else None
+        if sa_payload is None or nr is None:
             return FailureReason.INVALID_SYNTAX
         checked = check_child_answer(sa_payload, offer)
         if checked is None:
@@ -395,7 +408,7 @@ class CreateChildTask(Task):
             local_key_id=self.key_id,
             remote_key_id=remote_id,
             ni=self.ni,
-            nr=nonce.data,
+            nr=nr,
             g_ir=g_ir,
             initiator=True,
             now=now,
@@ -481,11 +494,9 @@ def finish_first_child(sa: RkmpSa, task: CreateChildTask, message: Message, now:
             reason = reason_for(error.notify_type) if error else FailureReason.NO_PROPOSAL_CHOSEN
             sa.engine.emit(ChildSaFailed(sa.peer, task.protocol, reason))
         return
-    # Build a message view with the nonce of RKMP_SA_INIT so the shared
-    # acceptance path derives KEYMAT = prf+(SK_d, Ni | Nr).
-    view = Message(message.header, (*message.payloads, NoncePayload(sa.nr)))
+    # KEYMAT = prf+(SK_d, Ni | Nr) with the nonces of RKMP_SA_INIT (§2.17).
     task._release(sa)
-    result = task._accept(sa, view, now)
+    result = task._accept(sa, message, now, nr=sa.nr)
     if isinstance(result, FailureReason):
         sa.engine.emit(ChildSaFailed(sa.peer, task.protocol, result))
 
