@@ -120,18 +120,23 @@ def initiator_config(directory: Path, peers: int, with_peers: bool) -> str:
 
 @dataclass
 class Usage:
-    cpu: float  # seconds, user + system
+    user: float  # seconds
+    system: float
     rss_kb: int
+
+    @property
+    def cpu(self) -> float:
+        return self.user + self.system
 
 
 def usage(pid: int) -> Usage:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    cpu = (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+    user, system = int(fields[11]) / TICKS, int(fields[12]) / TICKS  # utime, stime
     rss = 0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             rss = int(line.split()[1])
-    return Usage(cpu, rss)
+    return Usage(user, system, rss)
 
 
 class Daemon:
@@ -203,26 +208,49 @@ class Daemon:
                 self.process.wait()
 
 
+def _when(line: str) -> float:
+    return datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+
+
 def last_child_time(log: Path) -> float:
     """The wall time of the last child SA the daemon logged."""
-    last = None
-    for line in log.read_text(errors="replace").splitlines():
-        if " created" in line and " key " in line:
-            last = line[:23]
-    if last is None:
+    lines = [
+        line
+        for line in log.read_text(errors="replace").splitlines()
+        if " created" in line and " key " in line
+    ]
+    if not lines:
         raise RuntimeError(f"no child SA in {log}")
-    return datetime.strptime(last, "%Y-%m-%d %H:%M:%S,%f").timestamp()
+    return _when(lines[-1])
+
+
+def first_initiation_time(log: Path, after: float) -> float | None:
+    """When the reload began initiating: the first static-peer trigger it
+    logged (the configuration is parsed and applied by then)."""
+    for line in log.read_text(errors="replace").splitlines():
+        if "'reason': 'static-peer'" in line and _when(line) >= after - 0.002:
+            return _when(line)
+    return None
+
+
+def reloads(log: Path) -> int:
+    return log.read_text(errors="replace").count("configuration reloaded")
 
 
 @dataclass
 class Result:
     peers: int
-    seconds: float
+    seconds: float  # SIGHUP to the last child SA
     sas_per_s: float
-    initiator_cpu_ms_per_sa: float
+    handshake_seconds: float  # first initiation to the last child SA
+    handshake_sas_per_s: float
+    initiator_cpu_ms_per_sa: float  # the reload (parsing N peers) included
+    initiator_cpu_ms_per_sa_without_reload: float
     responder_cpu_ms_per_sa: float
     initiator_kb_per_peer: float
     responder_kb_per_peer: float
+    initiator_system_share: float  # of its CPU time, in the kernel (sockets, fsync)
+    responder_system_share: float
 
 
 def run_once(peers: int, root: Path, profile: bool = False) -> Result:
@@ -251,7 +279,18 @@ def run_once(peers: int, root: Path, profile: bool = False) -> Result:
                 interval=0.25,
             )
         after = {d.name: usage(d.pid) for d in (responder, initiator)}
-        seconds = last_child_time(initiator.log) - started
+        done = last_child_time(initiator.log)
+        seconds = done - started
+        first = first_initiation_time(initiator.log, started) or started
+        # The reload's own cost: the same reload again, with nothing to set up.
+        os.kill(initiator.pid, signal.SIGHUP)
+        deadline = time.monotonic() + STEP_TIMEOUT
+        while reloads(initiator.log) < 2:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"second reload not done; see {initiator.log}")
+            time.sleep(0.05)
+        time.sleep(0.2)
+        reload_cpu = usage(initiator.pid).cpu - after["initiator"].cpu
     finally:
         for daemon in (initiator, responder):
             daemon.stop()
@@ -262,14 +301,25 @@ def run_once(peers: int, root: Path, profile: bool = False) -> Result:
     def kb(name: str) -> float:
         return (after[name].rss_kb - before[name].rss_kb) / peers
 
+    def system_share(name: str) -> float:
+        spent = after[name].cpu - before[name].cpu
+        return (after[name].system - before[name].system) / spent if spent else 0.0
+
     return Result(
         peers=peers,
         seconds=round(seconds, 3),
         sas_per_s=round(peers / seconds),
+        handshake_seconds=round(done - first, 3),
+        handshake_sas_per_s=round(peers / (done - first)),
         initiator_cpu_ms_per_sa=round(cpu_ms("initiator"), 3),
+        initiator_cpu_ms_per_sa_without_reload=round(
+            cpu_ms("initiator") - reload_cpu * 1000 / peers, 3
+        ),
         responder_cpu_ms_per_sa=round(cpu_ms("responder"), 3),
         initiator_kb_per_peer=round(kb("initiator"), 1),
         responder_kb_per_peer=round(kb("responder"), 1),
+        initiator_system_share=round(system_share("initiator"), 2),
+        responder_system_share=round(system_share("responder"), 2),
     )
 
 
@@ -280,6 +330,12 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument(
+        "--dir",
+        default=None,
+        help="where the work directories (key tables) go: default the system's temporary "
+        "directory; /dev/shm puts them in memory (no fsync cost)",
+    )
+    parser.add_argument(
         "--profile",
         action="store_true",
         help="run both daemons under cProfile (profile.out in each kept directory; implies --keep)",
@@ -289,15 +345,20 @@ def main() -> int:
         parser.error("--peers must be 1..16000 (127.64.0.0/16 holds 16384 /30s)")
     results = []
     for _ in range(args.runs):
-        root = Path(tempfile.mkdtemp(prefix="rkmpd-load-"))
+        root = Path(tempfile.mkdtemp(prefix="rkmpd-load-", dir=args.dir))
         result = run_once(args.peers, root, args.profile)
         results.append(result)
         print(
-            f"{result.peers} peers in {result.seconds:.2f} s: {result.sas_per_s:,} SAs/s; "
-            f"CPU per SA: initiator {result.initiator_cpu_ms_per_sa:.3f} ms, "
+            f"{result.peers} peers in {result.seconds:.2f} s: {result.sas_per_s:,} SAs/s "
+            f"(handshakes alone {result.handshake_seconds:.2f} s: "
+            f"{result.handshake_sas_per_s:,} SAs/s); "
+            f"CPU per SA: initiator {result.initiator_cpu_ms_per_sa:.3f} ms "
+            f"({result.initiator_cpu_ms_per_sa_without_reload:.3f} ms without the reload), "
             f"responder {result.responder_cpu_ms_per_sa:.3f} ms; "
             f"memory per peer: initiator {result.initiator_kb_per_peer:.1f} KB, "
-            f"responder {result.responder_kb_per_peer:.1f} KB"
+            f"responder {result.responder_kb_per_peer:.1f} KB; "
+            f"kernel share of CPU: {result.initiator_system_share:.0%} / "
+            f"{result.responder_system_share:.0%}"
             + (f" (kept {root})" if args.keep or args.profile else ""),
             flush=True,
         )
