@@ -1,0 +1,233 @@
+"""The FRR applier's decisions (check, apply, verify, restore, adopt,
+kernel check) against a scripted vtysh that models bgpd's password lines.
+The real vtysh and FRR are in integration/test_frr_*.py."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from rkmp_frr.daemon.kernel_check import (
+    Md5CheckResult,
+    Md5Verdict,
+    SocketVerdict,
+    TcpSocket,
+    TcpState,
+)
+from rkmp_frr.keytable.row import KeyRow
+from rkmp_frr.sinks.batching import ApplyStatus
+from rkmp_frr.sinks.features import Version, frr_features
+from rkmp_frr.sinks.frr_apply import (
+    FrrApplier,
+    FrrApplierOptions,
+    VtyshCommand,
+    reload_config,
+)
+from rkmp_frr.sinks.frr_render import (
+    EMPTY_PLAN,
+    FrrBgpNeighbor,
+    FrrRenderConfig,
+    frr_change,
+    frr_plan,
+)
+from rkmp_frr.sinks.runner import CommandResult
+from rkmp_frr.wire.constants import ProtocolId
+
+from .sink_rows import PEER, PEER_B, T0, make_row, since
+
+FEATURES = frr_features(Version(8, 4, 4))
+RENDER = FrrRenderConfig(bgp_neighbors=(FrrBgpNeighbor(PEER, 65001), FrrBgpNeighbor(PEER_B, 65001)))
+HEADER = (
+    "Building configuration...\n\nCurrent configuration:\n!\nfrr version 8.4.4\nhostname r1\n!\n"
+)
+
+
+@dataclass
+class FakeBgpd:
+    """vtysh in front of one `router bgp 65001` with two neighbours:
+    interprets the password commands, refuses what bgpd would."""
+
+    passwords: dict[str, str] = field(default_factory=dict)
+    refuse_neighbors: set[str] = field(default_factory=set)  # "Specify remote-as first"
+    dryrun_ok: bool = True
+    drop_on_apply: bool = False  # accepts the commands but does not keep them
+    calls: list[tuple[tuple[str, ...], str | None]] = field(default_factory=list)
+
+    def running_config(self) -> str:
+        lines = [f" neighbor {n} remote-as 65002" for n in (PEER, PEER_B)]
+        lines += [f" neighbor {n} password {k}" for n, k in sorted(self.passwords.items())]
+        return HEADER + "router bgp 65001\n" + "\n".join(lines) + "\nexit\n!\nend\n"
+
+    def run_file(self, text: str) -> CommandResult:
+        errors, router = [], None
+        for number, line in enumerate(text.splitlines(), start=1):
+            words = line.split()
+            if words[:2] == ["router", "bgp"]:
+                router = words[2]
+                if router != "65001":
+                    errors.append(f"line {number}: BGP is already running; AS is 65001")
+                    router = None
+            elif words == ["exit"]:
+                router = None
+            elif router is None:
+                errors.append(f"line {number}: % Unknown command: {line}")
+            elif words[0] == "neighbor" and words[2] == "password":
+                if words[1] in self.refuse_neighbors:
+                    errors.append(f"line {number}: % Specify remote-as: {line}")
+                elif not self.drop_on_apply:
+                    self.passwords[words[1]] = words[3]
+            elif words[:1] == ["no"] and words[3] == "password":
+                self.passwords.pop(words[2], None)
+        return CommandResult((), 13 if errors else 0, "", "\n".join(errors))
+
+    async def __call__(
+        self, argv: Sequence[str], *, input_text: str | None = None, timeout: float = 30.0
+    ) -> CommandResult:
+        self.calls.append((tuple(argv), input_text))
+        if "--dryrun" in argv:
+            return CommandResult(tuple(argv), 0 if self.dryrun_ok else 2, "", "line 1: % bad")
+        if "-f" in argv:
+            assert input_text is not None
+            return self.run_file(input_text)
+        if list(argv[-2:]) == ["-c", "show running-config"]:
+            return CommandResult(tuple(argv), 0, self.running_config(), "")
+        raise AssertionError(f"unexpected command {argv}")
+
+    def applies(self) -> list[str]:
+        return [text or "" for argv, text in self.calls if "-f" in argv and "--dryrun" not in argv]
+
+
+def md5(peer: str, key_id: int, key: str) -> KeyRow:
+    """A TCP-MD5 row for ``peer`` with a key of our choosing."""
+    return dataclasses.replace(make_row(ProtocolId.TCP_MD5, key_id, since(T0), peer=peer), key=key)
+
+
+def applier(fake: FakeBgpd, *, dry_run: bool = False) -> FrrApplier:
+    opts = FrrApplierOptions(
+        vtysh=VtyshCommand(), render=RENDER, kernel_check=False, dry_run=dry_run
+    )
+    return FrrApplier(opts, FEATURES, runner=fake)
+
+
+KEY_1, KEY_2 = "11" * 16, "22" * 16
+
+
+def test_apply_sets_the_password_on_stdin_and_verifies() -> None:
+    fake = FakeBgpd()
+    frr = applier(fake)
+    result = asyncio.run(frr.apply([md5(PEER, 1, KEY_1)], T0 + 10))
+    assert result.status is ApplyStatus.APPLIED, result.describe()
+    assert fake.passwords == {PEER: KEY_1}
+    assert any(PEER in note and "reset" in note for note in result.notes)
+    for argv, _ in fake.calls:  # keys travel on stdin only
+        assert KEY_1 not in " ".join(argv)
+    assert KEY_1 not in result.change and KEY_1 not in result.describe()
+    # The same rows again: nothing to do, nothing run.
+    before = len(fake.calls)
+    again = asyncio.run(frr.apply([md5(PEER, 1, KEY_1)], T0 + 20))
+    assert again.status is ApplyStatus.UNCHANGED
+    assert len(fake.calls) == before
+
+
+def test_a_refused_change_is_undone() -> None:
+    fake = FakeBgpd(refuse_neighbors={PEER_B})
+    frr = applier(fake)
+    asyncio.run(frr.apply([md5(PEER, 1, KEY_1)], T0 + 10))
+    result = asyncio.run(frr.apply([md5(PEER, 2, KEY_2), md5(PEER_B, 3, KEY_2)], T0 + 20))
+    assert result.status is ApplyStatus.FAILED_RESTORED, result.describe()
+    assert "Specify remote-as" in (result.error or "")
+    assert KEY_2 not in result.describe()
+    assert fake.passwords == {PEER: KEY_1}  # PEER's new key was rolled back
+    assert len(fake.applies()) == 3  # first apply, the failed one, the restore
+    # The next apply starts from what FRR has, not from the refused plan.
+    fake.refuse_neighbors.clear()
+    result = asyncio.run(frr.apply([md5(PEER, 2, KEY_2)], T0 + 30))
+    assert result.status is ApplyStatus.APPLIED
+    assert fake.passwords == {PEER: KEY_2}
+
+
+def test_dryrun_refusal_touches_nothing() -> None:
+    fake = FakeBgpd(dryrun_ok=False)
+    result = asyncio.run(applier(fake).apply([md5(PEER, 1, KEY_1)], T0))
+    assert result.status is ApplyStatus.FAILED_RESTORED
+    assert "vtysh rejected" in (result.error or "")
+    assert fake.applies() == []
+
+
+def test_a_change_the_running_config_does_not_show_fails() -> None:
+    fake = FakeBgpd(drop_on_apply=True)
+    result = asyncio.run(applier(fake).apply([md5(PEER, 1, KEY_1)], T0))
+    assert result.status is ApplyStatus.FAILED_RESTORED
+    assert "does not show the change" in (result.error or "")
+    assert KEY_1 not in (result.error or "")
+
+
+def test_first_apply_adopts_what_frr_runs() -> None:
+    fake = FakeBgpd(passwords={PEER: KEY_1})
+    result = asyncio.run(applier(fake).apply([md5(PEER, 1, KEY_1)], T0))
+    assert result.status is ApplyStatus.UNCHANGED  # no session reset after a restart
+    assert fake.applies() == []
+
+
+def test_dry_run_option_runs_nothing() -> None:
+    fake = FakeBgpd()
+    result = asyncio.run(applier(fake, dry_run=True).apply([md5(PEER, 1, KEY_1)], T0))
+    assert result.status is ApplyStatus.DRY_RUN
+    assert fake.calls == [] and "password <key:" in result.change
+
+
+def check_result(verdict: Md5Verdict) -> Md5CheckResult:
+    sock = TcpSocket(TcpState.LISTEN, ipaddress.ip_address("0.0.0.0"), 179,
+                     ipaddress.ip_address("0.0.0.0"), 0)  # fmt: skip
+    return Md5CheckResult(PEER, 179, (SocketVerdict(sock, verdict),))
+
+
+def test_kernel_check_after_a_password_change() -> None:
+    answers = [Md5Verdict.MISMATCH, Md5Verdict.OK]
+    asked: list[tuple[str, bytes]] = []
+
+    async def checker(peer: str, key: bytes) -> Md5CheckResult:
+        asked.append((peer, key))
+        return check_result(answers.pop(0) if answers else Md5Verdict.MISMATCH)
+
+    async def no_sleep(_: float) -> None:
+        return None
+
+    fake = FakeBgpd()
+    opts = FrrApplierOptions(render=RENDER, kernel_check=True)
+    frr = FrrApplier(opts, FEATURES, runner=fake, md5_check=checker, sleep=no_sleep)
+    result = asyncio.run(frr.apply([md5(PEER, 1, KEY_1)], T0))
+    assert result.ok and asked[0] == (PEER, KEY_1.encode())
+    # A key the kernel never shows is reported (without the key).
+    opts = FrrApplierOptions(render=RENDER, kernel_check=True, kernel_check_window=0.0)
+    frr = FrrApplier(opts, FEATURES, runner=FakeBgpd(), md5_check=checker, sleep=no_sleep)
+    result = asyncio.run(frr.apply([md5(PEER, 1, KEY_2)], T0))
+    assert result.status is ApplyStatus.APPLIED and not result.ok
+    assert "mismatch" in result.kernel_problems[0] and KEY_2 not in result.describe()
+
+
+def test_reload_config_replaces_only_the_sinks_lines() -> None:
+    running = (
+        HEADER + "router bgp 65001\n neighbor 192.0.2.1 remote-as 65002\n"
+        " neighbor 192.0.2.1 password " + KEY_1 + "\n neighbor 192.0.2.1 timers connect 1\n"
+        "exit\n!\ninterface eth0\n ip address 10.0.0.1/24\nexit\n!\nend\n"
+    )
+    old = frr_plan([md5(PEER, 1, KEY_1)], RENDER, FEATURES, T0)
+    new = frr_plan([md5(PEER, 2, KEY_2), md5(PEER_B, 3, KEY_1)], RENDER, FEATURES, T0)
+    owned = frr_change(EMPTY_PLAN, old, RENDER, FEATURES)
+    wanted = frr_change(EMPTY_PLAN, new, RENDER, FEATURES)
+    text = reload_config(running, owned, wanted)
+    assert f" neighbor {PEER} password {KEY_2}" in text
+    assert f" neighbor {PEER_B} password {KEY_1}" in text
+    assert f"password {KEY_1}\n neighbor {PEER} timers" not in text
+    assert text.count(f"neighbor {PEER} password") == 1
+    for kept in (
+        " neighbor 192.0.2.1 timers connect 1",
+        "interface eth0",
+        " ip address 10.0.0.1/24",
+    ):
+        assert kept in text
+    assert "Building configuration" not in text
