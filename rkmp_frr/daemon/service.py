@@ -128,6 +128,15 @@ class ServiceOptions:
     reinitiate_delay: float = 2.0  # first retry of a failed static peer
     reinitiate_max: float = 60.0  # backoff cap
     command_timeout: float = 30.0  # generate-sa / rekey-sa wait at most this
+    # New RKMP SAs being set up at once by start, reload, retries and
+    # triggers: a cap on the burst (UDP buffers, the peers' COOKIE
+    # thresholds). A slot frees itself after ``setup_slot_timeout`` even if
+    # the peer does not answer, so dead peers delay the others by at most
+    # that. (A window of 128, as in strongSwan's load test, was slower
+    # here: with a durable key table each handshake's latency includes an
+    # fsync on both sides, and a small window leaves both daemons waiting.)
+    max_setups: int = 1024
+    setup_slot_timeout: float = 2.0
     hook_env: dict[str, str] = field(default_factory=dict)  # extra hook variables
 
 
@@ -282,6 +291,9 @@ class Service:
         self._timer_deadline: float | None = None
         self._tick: asyncio.TimerHandle | None = None
         self._retries: dict[Address, asyncio.TimerHandle] = {}
+        self._setup_queue: dict[Address, None] = {}  # waiting for a slot, in order
+        self._setting_up: dict[Address, asyncio.TimerHandle] = {}
+        self._draining = False
         self._backoff: dict[Address, float] = {}
         self._unsubscribe: list[Callable[[], None]] = []
         self._stopped = asyncio.Event()
@@ -357,7 +369,7 @@ class Service:
         if self.options.initiate_on_start:
             for peer in config.peers:
                 if peer.address is not None:
-                    self.initiate((peer.address, peer.port))
+                    self.set_up((peer.address, peer.port))
         self.pump()
 
     async def _open_endpoint(self, host: str, port: int) -> UdpEndpoint:
@@ -396,7 +408,7 @@ class Service:
         if peer is None or not self._running or self._stopping:
             return
         if isinstance(action, Negotiate):
-            self.initiate((action.address, peer.port))
+            self.set_up((action.address, peer.port))
         elif isinstance(action, CheckLiveness):
             for address in [a for a in self.peers_seen if a[0] == action.address]:
                 self.check_liveness(address)
@@ -448,11 +460,18 @@ class Service:
 
     async def _close_all(self) -> None:
         self._running = False
-        for handle in (self._timer, self._tick, *self._retries.values()):
+        for handle in (
+            self._timer,
+            self._tick,
+            *self._retries.values(),
+            *self._setting_up.values(),
+        ):
             if handle is not None:
                 handle.cancel()
         self._timer = self._tick = None
         self._retries.clear()
+        self._setting_up.clear()
+        self._setup_queue.clear()
         for waiter in self._waiters:
             if not waiter.future.done():
                 waiter.future.cancel()
@@ -522,6 +541,45 @@ class Service:
         ok = self.engine_call(engine.initiate, peer, self.now(), protocol_list)
         self.pump()
         return ok
+
+    def set_up(self, peer: Address) -> None:
+        """Make sure an RKMP SA with ``peer`` exists, paced: with one
+        already up this is ``initiate`` (missing child SAs); otherwise the
+        peer waits for one of ``max_setups`` slots."""
+        engine = self.engine
+        if engine is None or not self._running or self._stopping:
+            return
+        if engine.rkmp_sas(peer):
+            self.initiate(peer)
+            return
+        if peer in self._setting_up or peer in self._setup_queue:
+            return
+        self._setup_queue[peer] = None
+        self._drain_setups()
+
+    def _drain_setups(self) -> None:
+        if self._draining:
+            return  # re-entered from an initiate's events: the loop below goes on
+        self._draining = True
+        try:
+            loop = asyncio.get_running_loop()
+            while self._setup_queue and len(self._setting_up) < self.options.max_setups:
+                peer = next(iter(self._setup_queue))
+                del self._setup_queue[peer]
+                handle = loop.call_later(self.options.setup_slot_timeout, self._setup_done, peer)
+                self._setting_up[peer] = handle
+                if not self.initiate(peer):
+                    self._setup_done(peer)
+        finally:
+            self._draining = False
+
+    def _setup_done(self, peer: Address) -> None:
+        handle = self._setting_up.pop(peer, None)
+        if handle is None:
+            return
+        handle.cancel()
+        if self._running and not self._stopping:
+            self._drain_setups()
 
     def check_liveness(self, peer: Address) -> bool:
         engine = self.engine
@@ -717,11 +775,13 @@ class Service:
         the RKMP SA up again, with exponential backoff."""
         match event:
             case RkmpSaEstablished(sa=sa):
+                self._setup_done(sa.peer)
                 self._backoff.pop(sa.peer, None)
                 handle = self._retries.pop(sa.peer, None)
                 if handle is not None:
                     handle.cancel()
             case RkmpSaFailed(sa=sa):
+                self._setup_done(sa.peer)
                 self._retry_later(sa.peer)
             case RkmpSaDeleted(sa=sa, reason=reason) if reason in _REINITIATE_AFTER:
                 self._retry_later(sa.peer)
@@ -744,7 +804,7 @@ class Service:
     def _retry_now(self, peer: Address) -> None:
         self._retries.pop(peer, None)
         if self._running and not self._stopping and self.static_peer(peer) is not None:
-            self.initiate(peer)
+            self.set_up(peer)
 
     # --- key IDs held by the table -------------------------------------------------
 
@@ -808,8 +868,9 @@ class Service:
             if peer.address is None:
                 continue
             before = old_peers.peer(peer.name)
-            if before != peer or not engine.rkmp_sas((peer.address, peer.port)):
-                self.initiate((peer.address, peer.port))
+            address = (peer.address, peer.port)
+            if before != peer or not engine.rkmp_sas(address):
+                self.set_up(address)
         self.pump()
         log.info("configuration reloaded: %d peer(s)", len(new.peers))
 

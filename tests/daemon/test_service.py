@@ -400,3 +400,33 @@ def test_keylog_and_logs_hold_no_routing_keys(
             assert key.upper() not in text
 
     run(main())
+
+
+def test_setups_are_paced_and_dead_peers_do_not_block_the_queue(tmp_path: Path) -> None:
+    async def main() -> None:
+        ports = free_ports(4)
+        psk = write_psk(tmp_path)
+        me = Node("r1", ports[0], tmp_path / "r1")
+        dead = [
+            Node(f"d{i}", port, tmp_path / f"d{i}", host=f"127.0.0.{11 + i}")
+            for i, port in enumerate(ports[1:])
+        ]
+        write_config(me, "".join(peer_toml(d) for d in dead), psk)
+        # three static peers that never answer, one handshake at a time
+        service = await start(me, max_setups=1, setup_slot_timeout=0.05)
+        engine = service.engine
+        assert engine is not None
+        peers = [(d.host, d.port) for d in dead]
+        seen_at_once = 0
+        try:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 10
+            while not all(engine.sas_of(p) for p in peers):
+                assert loop.time() < deadline, "not every peer was tried"
+                seen_at_once = max(seen_at_once, len(service._setting_up))
+                await asyncio.sleep(0.005)
+            assert seen_at_once == 1
+        finally:
+            await service.stop()
+
+    run(main())
