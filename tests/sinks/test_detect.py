@@ -29,7 +29,7 @@ from rkmp_frr.sinks.features import Version, bird_features, frr_features
 from rkmp_frr.sinks.frr_apply import VtyshCommand
 from rkmp_frr.sinks.frr_render import FrrBgpNeighbor, FrrRenderConfig
 from rkmp_frr.sinks.render import MissingSinkConfig, UnsupportedFeature
-from rkmp_frr.sinks.runner import CommandError, CommandResult
+from rkmp_frr.sinks.runner import CommandError, CommandResult, CommandRunner
 
 # What FRR 8.4.4 (Debian 12) answers, as seen on this machine.
 FRR_SHOW_VERSION = (
@@ -38,7 +38,7 @@ FRR_SHOW_VERSION = (
 )
 
 
-def scripted(answers: dict[str, CommandResult | None]):  # type: ignore[no-untyped-def]
+def scripted(answers: dict[str, CommandResult | None]) -> CommandRunner:
     async def runner(
         argv: Sequence[str], *, input_text: str | None = None, timeout: float = 30.0
     ) -> CommandResult:
