@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from integration.vmlab.aptrepo import parse_depends, parse_stanza
+from integration.vmlab.aptrepo import parse_depends, parse_stanzas
 from integration.vmlab.cpio import CpioWriter, write_tree
 from integration.vmlab.errors import LabUnavailable
 from integration.vmlab.guest.bird import parse_protocols
@@ -34,7 +34,7 @@ from integration.vmlab.guest.kernelstat import parse_snmp_pairs
 from integration.vmlab.guest.runner import parse_cmdline
 from integration.vmlab.guest.tcpao import tcp_ao_add
 from integration.vmlab.kernel import select_modules
-from integration.vmlab.labrun import LabRun, run_lab, scenario_names
+from integration.vmlab.labrun import LabRun, run_lab, scenario_names, scenario_timeout
 from integration.vmlab.results import (
     CheckResult,
     ScenarioResult,
@@ -184,11 +184,14 @@ def test_vmlab_cpio_entries_are_aligned() -> None:
 
 
 def test_vmlab_kernel_metapackage_dependencies() -> None:
-    fields = parse_stanza(
+    stanzas = parse_stanzas(
         "Package: linux-image-cloud-amd64\nVersion: 7.3.4-1~bpo13+1\n"
         "Depends: linux-base-cloud-amd64 (= 7.3.4-1~bpo13+1), linux-image-7.3.4+deb13-cloud"
         "-amd64 (= 7.3.4-1~bpo13+1)\n dracut | initramfs-tools\n\nPackage: other\n"
+        "Version: 1\n\n"
     )
+    assert [s["Package"] for s in stanzas] == ["linux-image-cloud-amd64", "other"]
+    fields = stanzas[0]
     assert fields["Version"] == "7.3.4-1~bpo13+1"
     groups = parse_depends(fields["Depends"].replace("\n", ", "))
     assert [(d.name, d.relation, d.version) for d in groups[1]] == [
@@ -263,3 +266,11 @@ def test_vmlab_install_wheel_writes_console_scripts(tmp_path: Path) -> None:
 
 def test_vmlab_scenarios_are_listed() -> None:
     assert "smoke" in scenario_names()
+
+
+def test_vmlab_scenario_timeout_is_read_without_import(tmp_path: Path) -> None:
+    module = tmp_path / "s.py"
+    module.write_text("import does_not_exist\nTIMEOUT: float = 600.0\n")
+    assert scenario_timeout(module, 240.0) == 600.0
+    module.write_text("TIMEOUT = compute()\n")
+    assert scenario_timeout(module, 240.0) == 240.0

@@ -36,7 +36,7 @@ def _run(args: argparse.Namespace) -> int:
     scenarios = args.scenarios or ["smoke"]
     run_dir = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="rkmp-vmlab-run-"))
     started = time.monotonic()
-    run = run_lab(scenarios, run_dir=run_dir, scenario_timeout=args.timeout)
+    run = run_lab(scenarios, run_dir=run_dir, default_timeout=args.timeout)
     total = time.monotonic() - started
     if args.json:
         scenario_reports = [r.to_json() for r in run.scenarios]

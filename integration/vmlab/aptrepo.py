@@ -110,22 +110,23 @@ def parse_depends(field: str) -> list[list[Dependency]]:
     return groups
 
 
-def parse_stanza(text: str) -> dict[str, str]:
-    """The first RFC 822 stanza of apt-cache show output (continuations joined)."""
+def parse_stanzas(text: str) -> list[dict[str, str]]:
+    """RFC 822 stanzas of apt-cache show output (continuation lines joined)."""
+    stanzas: list[dict[str, str]] = []
     fields: dict[str, str] = {}
     last: str | None = None
-    for line in text.splitlines():
+    for line in [*text.splitlines(), ""]:
         if not line.strip():
             if fields:
-                break
-            continue
-        if line[0].isspace() and last is not None:
+                stanzas.append(fields)
+            fields, last = {}, None
+        elif line[0].isspace() and last is not None:
             fields[last] += "\n" + line.strip()
-            continue
-        key, _, value = line.partition(":")
-        last = key.strip()
-        fields[last] = value.strip()
-    return fields
+        else:
+            key, _, value = line.partition(":")
+            last = key.strip()
+            fields[last] = value.strip()
+    return stanzas
 
 
 class PrivateApt:
@@ -180,18 +181,19 @@ class PrivateApt:
         ):
             raise LabUnavailable(f"apt-get update got no package lists from {self.mirror}")
 
-    def show(self, spec: str) -> dict[str, str]:
-        """apt-cache show `spec` (`name/suite` or `name=version`), first stanza."""
+    def show(self, specs: Sequence[str]) -> list[dict[str, str]]:
+        """apt-cache show for `specs` (`name/suite` or `name=version`), one
+        stanza each, in order (one call: each call parses all lists)."""
         text = run_command(
-            ["apt-cache", *self._options(), "show", spec], log=self.log, timeout=QUERY_TIMEOUT
+            ["apt-cache", *self._options(), "show", *specs], log=self.log, timeout=QUERY_TIMEOUT
         )
-        fields = parse_stanza(text)
-        if "Version" not in fields:
-            raise LabError(f"apt-cache show {spec}: no package")
-        return fields
+        stanzas = parse_stanzas(text)
+        if len(stanzas) != len(specs):
+            raise LabError(f"apt-cache show {list(specs)}: got {len(stanzas)} stanzas")
+        return stanzas
 
-    def package(self, spec: str) -> DebPackage:
-        return _package(self.show(spec))
+    def packages(self, specs: Sequence[str]) -> tuple[DebPackage, ...]:
+        return tuple(_package(fields) for fields in self.show(specs))
 
     def suite_date(self, suite: str) -> str:
         """The Date of the suite's InRelease (changes at each point release)."""
@@ -239,18 +241,20 @@ def resolve_kernel(apt: PrivateApt) -> tuple[DebPackage, ...]:
     """The backports kernel: the metapackage and every `linux-*` package it
     pins with `(= version)`, recursively (image, binary, modules, base)."""
     found: dict[str, DebPackage] = {}
-    pending = [f"{KERNEL_METAPACKAGE}/{BACKPORTS}"]
-    while pending:
-        fields = apt.show(pending.pop())
-        package = _package(fields)
-        if package.name in found:
-            continue
-        found[package.name] = package
-        depends = ", ".join(f for f in (fields.get("Pre-Depends"), fields.get("Depends")) if f)
-        for group in parse_depends(depends) if depends else []:
-            for dep in group:
-                if dep.name.startswith("linux-") and dep.relation == "=" and dep.version:
-                    pending.append(f"{dep.name}={dep.version}")
+    level = [f"{KERNEL_METAPACKAGE}/{BACKPORTS}"]
+    while level:
+        pinned: list[str] = []
+        for fields in apt.show(level):
+            package = _package(fields)
+            found[package.name] = package
+            depends = ", ".join(f for f in (fields.get("Pre-Depends"), fields.get("Depends")) if f)
+            for group in parse_depends(depends) if depends else []:
+                pinned.extend(
+                    f"{dep.name}={dep.version}"
+                    for dep in group
+                    if dep.name.startswith("linux-") and dep.relation == "=" and dep.version
+                )
+        level = sorted({spec for spec in pinned if spec.split("=")[0] not in found})
     if len(found) < 2:
         raise LabError(f"{KERNEL_METAPACKAGE} in {BACKPORTS} pins no kernel packages")
     return tuple(sorted(found.values(), key=lambda p: p.name))

@@ -113,7 +113,7 @@ def resolve_inputs(cache: LabCache, project_root: Path, log: Path) -> BaseInputs
     mirror = aptrepo.host_debian_mirror()
     apt = PrivateApt(cache.apt, mirror, log)
     apt.update()
-    packages = tuple(apt.package(f"{name}/{config.SUITE}") for name in config.GUEST_PACKAGES)
+    packages = apt.packages([f"{name}/{config.SUITE}" for name in config.GUEST_PACKAGES])
     python3 = next(p for p in packages if p.name == "python3")
     python_version = python_minor(python3.version)
     requirements = tuple(wheels.project_requirements(project_root))

@@ -12,6 +12,7 @@ fail). A scenario that ran but failed checks is not an exception: its
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import sys
@@ -60,6 +61,25 @@ def scenario_names() -> list[str]:
     return sorted(p.stem for p in SCENARIO_DIR.glob("*.py") if not p.name.startswith("_"))
 
 
+def scenario_timeout(module: Path, default: float) -> float:
+    """The scenario module's literal `TIMEOUT = N` (read, not imported), or `default`."""
+    for node in ast.parse(module.read_text()).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        else:
+            continue
+        if (
+            isinstance(target, ast.Name)
+            and target.id == "TIMEOUT"
+            and isinstance(value, ast.Constant)
+            and isinstance(value.value, int | float)
+        ):
+            return float(value.value)
+    return default
+
+
 @dataclass(frozen=True)
 class LabRun:
     """What one boot of the lab produced."""
@@ -97,12 +117,16 @@ def run_lab(
     scenarios: Sequence[str],
     *,
     run_dir: Path,
-    scenario_timeout: float = DEFAULT_SCENARIO_TIMEOUT,
+    default_timeout: float = DEFAULT_SCENARIO_TIMEOUT,
     project_root: Path = PROJECT_ROOT,
     cache: LabCache | None = None,
     progress: Progress = stderr_progress,
 ) -> LabRun:
-    """Build or reuse the image, boot once, run `scenarios` in order."""
+    """Build or reuse the image, boot once, run `scenarios` in order.
+
+    Each scenario has its module's TIMEOUT (else `default_timeout`) seconds
+    in the guest; QEMU gets their sum plus BOOT_MARGIN before it is killed.
+    """
     reason = unavailable_reason()
     if reason is not None:
         raise LabUnavailable(reason)
@@ -129,8 +153,10 @@ def run_lab(
             accel=accel,
             vmlinuz=base.vmlinuz,
             initrd=initrd,
-            cmdline=qemu.kernel_cmdline(scenarios, scenario_timeout),
-            timeout=BOOT_MARGIN + scenario_timeout * max(1, len(scenarios)),
+            cmdline=qemu.kernel_cmdline(scenarios, default_timeout),
+            timeout=BOOT_MARGIN + sum(
+                scenario_timeout(SCENARIO_DIR / f"{s}.py", default_timeout) for s in scenarios
+            ),
             run_dir=run_dir,
         )
     finally:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import configparser
 import hashlib
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -29,6 +30,13 @@ PIP_TIMEOUT = 600.0
 # What a wheel build needs from the project (pyproject's readme included).
 PROJECT_FILES = ("pyproject.toml", "README.md")
 PROJECT_PACKAGE = "rkmp_frr"
+# pip's words when the index cannot be reached (anything else is a real error).
+_NETWORK_FAILURES = re.compile(
+    r"Failed to establish a new connection|Max retries exceeded|Temporary failure in name"
+    r"|Network is unreachable|Connection refused|Read timed out|ProxyError|SSLError"
+    r"|No matching distribution found|Could not find a version that satisfies"
+    r"|: no result after"  # run_command's timeout: a hung connection
+)
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,17 @@ def _pip_env() -> dict[str, str]:
     return env
 
 
+def _pip(argv: Sequence[str], log: Path) -> None:
+    """Run pip; an unreachable index is LabUnavailable, other failures LabError."""
+    try:
+        run_command([sys.executable, "-m", "pip", *argv], log=log, timeout=PIP_TIMEOUT,
+                    env=_pip_env())  # fmt: skip
+    except LabError as exc:
+        if _NETWORK_FAILURES.search(str(exc)):
+            raise LabUnavailable(f"PyPI unreachable: {exc}") from exc
+        raise
+
+
 def download_wheels(
     requirements: Sequence[str], python_version: str, store: Path, log: Path
 ) -> tuple[Wheel, ...]:
@@ -75,13 +94,12 @@ def download_wheels(
     """
     store.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=store) as fresh:
-        run_command(
+        _pip(
             [
-                sys.executable, "-m", "pip", "download", "-q",
-                "--python-version", python_version, "--implementation", "cp",
+                "download", "-q", "--python-version", python_version, "--implementation", "cp",
                 "--only-binary=:all:", "--dest", fresh, *requirements,
             ],
-            log=log, timeout=PIP_TIMEOUT, env=_pip_env(), error=LabUnavailable,
+            log,
         )  # fmt: skip
         wheels: list[Wheel] = []
         for path in sorted(Path(fresh).glob("*.whl")):
@@ -107,11 +125,8 @@ def build_project_wheel(project_root: Path, dest: Path, log: Path) -> Path:
             ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
         )
         out = Path(tmp) / "out"
-        run_command(
-            [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--wheel-dir", str(out),
-             str(source)],
-            log=log, timeout=PIP_TIMEOUT, env=_pip_env(), error=LabUnavailable,
-        )  # fmt: skip
+        # The build backend comes from the index (build isolation).
+        _pip(["wheel", "-q", "--no-deps", "--wheel-dir", str(out), str(source)], log)
         built = sorted(out.glob("*.whl"))
         if len(built) != 1:
             raise LabError(f"pip wheel built {built}, expected one wheel")

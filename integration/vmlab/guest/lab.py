@@ -3,7 +3,8 @@
 A scenario is a module `integration.vmlab.scenarios.<name>` with
 
     KERNEL_MODULES: tuple[str, ...] = ("veth", ...)   # optional, loaded first
-    TIMEOUT: float = 240.0                            # optional, seconds
+    TIMEOUT = 240.0                                   # optional, seconds (a literal:
+                                                      # the host reads it to bound the boot)
     def run(lab: Lab) -> None: ...
 
 and does its work in `with lab.check("name") as check:` blocks. A block that
