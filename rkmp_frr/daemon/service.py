@@ -87,6 +87,7 @@ log = logging.getLogger(__name__)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
+MAX_PEERS_SEEN = 65536  # remembered peer addresses before pruning idle ones
 # RKMP SA ends after which a static peer is set up again.
 _REINITIATE_AFTER = frozenset({DeleteReason.REMOTE, DeleteReason.EXPIRED})
 
@@ -660,6 +661,8 @@ class Service:
     def _remember(self, event: Event) -> None:
         peer = _event_peer(event)
         if peer is not None and peer not in self.peers_seen:
+            if len(self.peers_seen) >= MAX_PEERS_SEEN:
+                self._prune_peers_seen()
             self.peers_seen[peer] = None
         match event:
             case RkmpSaEstablished(sa=sa, initiator=initiator, proposal=proposal):
@@ -678,6 +681,16 @@ class Service:
                 self.sa_details.pop((sa.spi_i, sa.spi_r), None)
             case _:
                 pass
+
+    def _prune_peers_seen(self) -> None:
+        """Forget addresses with nothing left in the engine (a prefix peer
+        can name many neighbours over time)."""
+        engine = self.engine
+        if engine is None:
+            return
+        for peer in list(self.peers_seen):
+            if not engine.sas_of(peer) and not engine.child_sas(peer):
+                del self.peers_seen[peer]
 
     def peer_config(self, host: str) -> PeerConfig | None:
         return self.peers.peer_for(host)
@@ -722,13 +735,24 @@ class Service:
         """RP_revokeSA's sweep: after the wiring revoked the failed SA's
         rows, the peer's other RKMP-made rows go too (cause REVOKED): keys
         of rekeyed children still in their accept grace, rows linked to an
-        SA that lost a collision or to the SA of an earlier run. Keys an
-        operator entered by hand stay."""
+        SA that lost a collision or to the SA of an earlier run. Rows of an
+        RKMP SA still established with the peer, and keys an operator
+        entered by hand, stay."""
         store = self.store
+        engine = self.engine
         if store is None:
             return []
+        live = set()
+        if engine is not None:
+            for peer in [p for p in self.peers_seen if p[0] == host]:
+                live |= {(sa.spi_i, sa.spi_r) for sa in engine.rkmp_sas(peer)}
         removed: list[KeyRow] = []
-        for row in [r for r in store.rows() if host in r.peers and r.link is not None]:
+        for row in store.rows():
+            link = row.link
+            if host not in row.peers or link is None:
+                continue
+            if link.rkmp_sa is not None and (link.rkmp_sa.spi_i, link.rkmp_sa.spi_r) in live:
+                continue
             removed += store.Keytable_delete(row.protocol, row.spi, host, cause=DeleteCause.REVOKED)
         if removed:
             log.warning("%d more key(s) of %s revoked with it", len(removed), host)
