@@ -36,6 +36,7 @@ from rkmp_frr.daemon.config_load import ConfigError, load_config
 from rkmp_frr.daemon.config_model import DEFAULT_CONFIG_FILE, DaemonConfig
 from rkmp_frr.daemon.logging_setup import setup_logging
 from rkmp_frr.daemon.service import Service, ServiceOptions
+from rkmp_frr.keytable import Sink
 
 log = logging.getLogger("rkmp_frr.daemon.rkmpd")
 
@@ -109,8 +110,24 @@ def sd_notify(state: str) -> None:
         sock.sendto(state.encode(), address)
 
 
+def build_sinks(config: DaemonConfig) -> list[Sink]:
+    """The routing-daemon sinks ``[sinks.*]`` asks for. Seam: the appliers
+    (``rkmp_frr.sinks``) need the renderers' share of the configuration
+    (which ``router bgp`` a neighbour is in, BIRD's protocols), which
+    ``rkmpd.toml`` does not carry yet; until it does, keys stay in the key
+    table (``rkmpctl keys``) and the hooks, and this says so."""
+    configured = [name for name in ("frr", "bird") if getattr(config.sinks, name, None) is not None]
+    if configured:
+        log.warning(
+            "[sinks.%s] configured, but this build does not apply keys to routing daemons "
+            "from rkmpd.toml yet: keys are in the key table only",
+            "], [sinks.".join(configured),
+        )
+    return []
+
+
 async def run_daemon(config_path: Path, config: DaemonConfig, keylog: Path | None) -> int:
-    service = Service(config, options=ServiceOptions(keylog=keylog))
+    service = Service(config, options=ServiceOptions(keylog=keylog), sinks=build_sinks(config))
     try:
         await service.start()
     except OSError as exc:
