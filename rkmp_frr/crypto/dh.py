@@ -363,10 +363,9 @@ _GROUPS: dict[KeId, KeGroup] = {
 def get_ke_group(ke_id: int) -> KeGroup:
     """The group for a KE transform ID; CryptoError if we do not implement
     it or the installed library cannot do it."""
-    try:
-        group = _GROUPS[KeId(ke_id)]
-    except (ValueError, KeyError):
-        raise CryptoError(f"unsupported key exchange method {ke_id}") from None
+    group = _GROUPS.get(ke_id)  # IntEnum keys: an int finds its member
+    if group is None:
+        raise CryptoError(f"unsupported key exchange method {ke_id}")
     if not group.available:
         raise CryptoError(f"key exchange method {group.ke_id.name} is unavailable here")
     return group

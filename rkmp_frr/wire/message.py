@@ -259,10 +259,14 @@ def _encode_chain(payloads: Sequence[Payload], *, allow_encrypted: bool) -> tupl
         raise EncodeError(f"more than {MAX_PAYLOADS} payloads")
     if not count:
         return 0, b""
-    # Every payload is validated (encode_body) before its type is used.
-    bodies: list[bytes] = []
-    types: list[int] = []
-    for payload in payloads:
+    # One pass: each payload is validated (encode_body) before its type goes
+    # into the generic header of the payload before it (RFC 7296 §3.2).
+    pack = _GENERIC.pack
+    parts: list[bytes] = []
+    first = 0
+    previous: Payload | None = None
+    previous_body = b""
+    for index, payload in enumerate(payloads):
         if type(payload) not in _EXACT_PAYLOAD_CLASSES and not isinstance(
             payload, _PAYLOAD_CLASSES
         ):
@@ -274,25 +278,25 @@ def _encode_chain(payloads: Sequence[Payload], *, allow_encrypted: bool) -> tupl
         if payload_type in ENCRYPTED_PAYLOAD_TYPES:
             if not allow_encrypted:
                 raise EncodeError("SK/SKF payload cannot be nested in an SK payload")
-            if len(types) != count - 1:
+            if index != count - 1:
                 raise EncodeError("SK/SKF payload must be the last payload")
-        bodies.append(body)
-        types.append(payload_type)
-    last = payloads[-1]
-    # The Next Payload of each generic header is the following payload's
-    # type; SK/SKF's names the first inner payload (RFC 7296 §3.14).
-    following = types[1:]
-    if isinstance(last, (EncryptedPayload, EncryptedFragmentPayload)):
-        following.append(last.first_payload)
+        if previous is None:
+            first = payload_type
+        else:
+            flags = PAYLOAD_CRITICAL_FLAG if previous.critical else 0
+            parts.append(pack(payload_type, flags, len(previous_body) + _GENERIC_SIZE))
+            parts.append(previous_body)
+        previous, previous_body = payload, body
+    assert previous is not None
+    # SK/SKF's Next Payload names the first inner payload (RFC 7296 §3.14).
+    if isinstance(previous, (EncryptedPayload, EncryptedFragmentPayload)):
+        following = previous.first_payload
     else:
-        following.append(0)
-    pack = _GENERIC.pack
-    parts = [
-        pack(next_type, PAYLOAD_CRITICAL_FLAG if payload.critical else 0, len(body) + _GENERIC_SIZE)
-        + body
-        for payload, body, next_type in zip(payloads, bodies, following, strict=True)
-    ]
-    return types[0], b"".join(parts)
+        following = 0
+    flags = PAYLOAD_CRITICAL_FLAG if previous.critical else 0
+    parts.append(pack(following, flags, len(previous_body) + _GENERIC_SIZE))
+    parts.append(previous_body)
+    return first, b"".join(parts)
 
 
 # --- non-ESP marker (RFC 7296 §2.23, DESIGN.md §2) ----------------------------

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING
 
 from rkmp_frr.crypto.dh import KeyExchange, available_ke_ids
@@ -124,7 +125,7 @@ def accept_child_offer(
         if in_auth:
             # RFC 7296 §1.2: no KE in IKE_AUTH, so no PFS for the first child.
             policy = _without_pfs(policy)
-        supported = available_ke_ids()
+        supported = _available_ke_ids()
         if ke_group is not None and ke_group in policy.pfs_groups + tuple(supported):
             # Prefer the group the initiator already sent a KE payload for.
             supported = (KeId(ke_group), *supported)
@@ -146,6 +147,12 @@ def accept_child_offer(
             return notify(NotifyType.NO_PROPOSAL_CHOSEN)
         return Accepted(policy, proposal, selection, remote_id, local_id)
     return notify(NotifyType.NO_PROPOSAL_CHOSEN)
+
+
+@cache
+def _available_ke_ids() -> tuple[KeId, ...]:
+    """What the installed library can do does not change while we run."""
+    return available_ke_ids()
 
 
 def _without_pfs(policy: ChildPolicy) -> ChildPolicy:

@@ -12,6 +12,7 @@ acceptable; COOKIEs once half-open SAs pass the thresholds.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from rkmp_frr.crypto.auth import parse_signature_hash_algorithms
@@ -73,8 +74,15 @@ def _peer_hashes(message: Message) -> tuple[int, ...]:
     found = message.notify(NotifyType.SIGNATURE_HASH_ALGORITHMS)
     if found is None:
         return ()
+    return _parsed_hashes(found.data)
+
+
+@lru_cache(maxsize=256)
+def _parsed_hashes(data: bytes) -> tuple[int, ...]:
+    """A peer's SIGNATURE_HASH_ALGORITHMS data, parsed once per value (peers
+    of one implementation all send the same)."""
     try:
-        return tuple(parse_signature_hash_algorithms(found.data))
+        return tuple(parse_signature_hash_algorithms(data))
     except CryptoError:
         return ()
 
