@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import Protocol
 
 from rkmp_frr.engine.events import (
@@ -215,23 +216,27 @@ class KeyTableWiring:
             return
         policy = self.rollover_for(ref.protocol)
         hard_end = ClockMapping.to_utc(params.expires_at, wall_now, mono_now)
+        peer = ref.peer[0]
+        predecessor = self._predecessor(replaces, ref.protocol, peer, now)
+        if predecessor is not None and predecessor.spi == ref.local_key_id:
+            # One key ID cannot name two overlapping keys: switch at once.
+            log.warning(
+                "%s key %d with %s replaced by a key with the same ID: not hitless",
+                ref.protocol.name,
+                ref.local_key_id,
+                peer,
+            )
+            predecessor = None
+        if predecessor is None:
+            # Nothing to break before making: a first key is sent at once, or
+            # the session would go unkeyed for the whole send delay.
+            policy = replace(policy, send_delay=0)
         row = profile.fill_row(
             params,
             new_key_lifetimes(policy, now, hard_end),
             rkmp_sa=self._rkmp_sa.get(ref.peer),
             interfaces=self._interfaces(ref),
         )
-        peer = ref.peer[0]
-        predecessor = self._predecessor(replaces, ref.protocol, peer, now)
-        if predecessor is not None and predecessor.spi == row.spi:
-            # One key ID cannot name two overlapping keys: switch at once.
-            log.warning(
-                "%s key %d with %s replaced by a key with the same ID: not hitless",
-                ref.protocol.name,
-                row.spi,
-                peer,
-            )
-            predecessor = None
         if predecessor is None:
             self.store.Keytable_insertSA(row, replace_existing=True)
             return

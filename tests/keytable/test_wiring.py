@@ -75,16 +75,17 @@ def ref(key_id: int, protocol: ProtocolId = OSPF) -> ChildRef:
 W = int(WALL)
 
 
-def test_child_created_inserts_a_row_with_make_before_break_lifetimes() -> None:
+def test_first_key_is_sent_at_once_until_the_hard_lifetime() -> None:
     rig = Rig()
     rig.at(0, RkmpSaEstablished(SA, True, "a", "b", "p"))
     params = rig.params(5, created=100.0)
     rig.at(100.0, ChildSaCreated(params))
     (row,) = rig.store.rows()
-    # Accepted now, sent after the send delay, both until the hard lifetime
-    # (expires_at on the monotonic clock, converted) plus the hard expiry.
+    # No predecessor to keep sending meanwhile, so no send delay: accepted
+    # and sent now, both until the hard lifetime (expires_at on the
+    # monotonic clock, converted) plus the hard expiry.
     end = W + 100 + 3960 + 10
-    assert row.lifetimes == Lifetimes(W + 100 + 30, end, W + 100, end)
+    assert row.lifetimes == Lifetimes(W + 100, end, W + 100, end)
     assert row.key == params.master_key.hex()
     assert row.link == RowLink(params.ref, SA)
     assert (row.local_key_name, row.peer_key_name, row.spi) == ("05", "05", 5)
@@ -112,6 +113,8 @@ def test_rekey_of_a_row_the_table_lost_inserts_and_still_rolls_over() -> None:
     rig.store.Keytable_delete(OSPF, 5)
     rig.at(3700.0, ChildSaRekeyed(ref(5), rig.params(6, 3700.0)))
     assert [r.spi for r in rig.store.rows()] == [6]
+    # With nothing left to send meanwhile, the successor is sent at once.
+    assert rig.store.rows()[0].send_lifetime_start == W + 3700
 
 
 @pytest.mark.parametrize("reason", [DeleteReason.LOCAL, DeleteReason.REMOTE])
@@ -260,9 +263,9 @@ def test_wall_clock_step_moves_lifetimes_with_it() -> None:
     after = rig.store.rows()[0]
     assert after.lifetimes == before.lifetimes.shifted(-3601)
     assert isinstance(rig.changes[-1], LifetimesShifted) and rig.changes[-1].delta == -3601
-    # Still sent 30 s after it was entered, in real time: real 130 = wall W + 130 - 3601.
-    assert rig.store.select_send_key(OSPF, PEER, W + 130 - 3601) == after
-    assert rig.store.select_send_key(OSPF, PEER, W + 129 - 3601) is None
+    # Still sent from when it was entered, in real time: real 100 = wall W + 100 - 3601.
+    assert rig.store.select_send_key(OSPF, PEER, W + 100 - 3601) == after
+    assert rig.store.select_send_key(OSPF, PEER, W + 99 - 3601) is None
 
 
 def test_interfaces_hook() -> None:
