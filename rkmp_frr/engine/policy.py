@@ -20,7 +20,7 @@ from functools import lru_cache
 from typing import Any
 
 from rkmp_frr.crypto.proposals import CryptoProposal, parse_proposal
-from rkmp_frr.wire import Identity
+from rkmp_frr.wire import Identity, IdPayload
 from rkmp_frr.wire.constants import IntegId, KeId, ProtocolId, RkmpOptionId
 
 DEFAULT_RKMP_PROPOSALS = ("aes256gcm16-prfsha256-x25519",)
@@ -36,6 +36,13 @@ def parsed_proposals(texts: tuple[str, ...]) -> tuple[CryptoProposal, ...]:
 def identity_of(text: str) -> Identity:
     """An identity's ID payload form, parsed once per process."""
     return Identity.from_text(text)
+
+
+@lru_cache(maxsize=4096)
+def id_payload_of(text: str, initiator: bool) -> IdPayload:
+    """IDi (``initiator``) or IDr for an identity, built once per process
+    (payloads are immutable)."""
+    return identity_of(text).to_payload(initiator)
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network

@@ -25,7 +25,7 @@ from rkmp_frr.crypto import auth as authn
 from rkmp_frr.crypto import certs
 from rkmp_frr.crypto.errors import CryptoError
 from rkmp_frr.engine.events import FailureReason
-from rkmp_frr.engine.policy import CertCredential, CertTrust, PskCredential
+from rkmp_frr.engine.policy import CertCredential, CertTrust, PskCredential, id_payload_of
 from rkmp_frr.engine.routing_proposals import build_child_answer
 from rkmp_frr.engine.state import SaState
 from rkmp_frr.engine.tasks.base import Task, error_notify, notify, reason_for
@@ -152,14 +152,14 @@ class SaAuthTask(Task):
     def build(self, sa: RkmpSa, now: float) -> tuple[Payload, ...] | None:
         engine = sa.engine
         sa.set_state(SaState.AUTH_SENT)
-        identity = engine.identity(engine.config.identity).to_payload(True)
+        identity = id_payload_of(engine.config.identity, True)
         self.identity = identity
         payloads: list[Payload] = [identity, *_cert_payloads(sa)]
         certreq = engine.certreq_for(sa.policy)
         if certreq is not None:
             payloads.append(CertReqPayload(CertEncoding.X509_SIGNATURE, certreq))
         if sa.policy.remote_identity is not None:
-            payloads.append(engine.identity(sa.policy.remote_identity).to_payload(False))
+            payloads.append(id_payload_of(sa.policy.remote_identity, False))
         try:
             payloads.append(_own_auth(sa, identity))
         except CryptoError:  # e.g. no signature hash the responder accepts
@@ -228,7 +228,7 @@ def respond(
             FailureReason.AUTHENTICATION_FAILED, now
         )
     engine = sa.engine
-    own_id = engine.identity(engine.config.identity).to_payload(False)
+    own_id = id_payload_of(engine.config.identity, False)
     try:
         own_auth = _own_auth(sa, own_id)
     except CryptoError:  # e.g. no signature hash the initiator accepts

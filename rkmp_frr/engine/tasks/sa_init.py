@@ -61,11 +61,16 @@ MAX_INIT_RETRIES = 3  # COOKIE / INVALID_KE_PAYLOAD round trips before giving up
 def _status_notifies(engine: Engine) -> tuple[Payload, ...]:
     """What both sides announce in RKMP_SA_INIT (DESIGN.md §2, RFC 6023,
     RFC 7427 §4)."""
+    return _status(engine.config.announce_rkmp, engine.hash_algorithms_data)
+
+
+@lru_cache(maxsize=16)
+def _status(announce_rkmp: bool, hash_algorithms: bytes) -> tuple[Payload, ...]:
     status = (
         notify(NotifyType.CHILDLESS_IKEV2_SUPPORTED),
-        notify(NotifyType.SIGNATURE_HASH_ALGORITHMS, engine.hash_algorithms_data),
+        notify(NotifyType.SIGNATURE_HASH_ALGORITHMS, hash_algorithms),
     )
-    if engine.config.announce_rkmp:
+    if announce_rkmp:
         return (notify(NotifyType.RKMP_SUPPORTED), *status)
     return status
 
