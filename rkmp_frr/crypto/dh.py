@@ -18,7 +18,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, x448, x25519
@@ -363,7 +363,8 @@ _GROUPS: dict[KeId, KeGroup] = {
 def get_ke_group(ke_id: int) -> KeGroup:
     """The group for a KE transform ID; CryptoError if we do not implement
     it or the installed library cannot do it."""
-    group = _GROUPS.get(ke_id)  # IntEnum keys: an int finds its member
+    by_value = cast("dict[int, KeGroup]", _GROUPS)  # IntEnum keys: an int finds its member
+    group = by_value.get(ke_id)
     if group is None:
         raise CryptoError(f"unsupported key exchange method {ke_id}")
     if not group.available:
