@@ -15,6 +15,7 @@ where ``proposal`` is a strongSwan-style string naming one suite, e.g.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 from rkmp_frr.crypto import errors
 from rkmp_frr.crypto.auth import (
@@ -92,12 +93,19 @@ from rkmp_frr.crypto.suites import CryptoSuite, EncrAlgorithm, IntegAlgorithm, K
 from rkmp_frr.wire import Header, Message, Payload
 
 
+@lru_cache(maxsize=256)
+def _suite_named(proposal: str) -> CryptoSuite:
+    """``parse_suite`` once per proposal string (suites are immutable; a
+    ProposalError is raised again each time, not kept)."""
+    return parse_suite(proposal)
+
+
 def derive_rkmp_keys(
     proposal: str, g_ir: bytes, ni: bytes, nr: bytes, spi_i: bytes, spi_r: bytes
 ) -> RkmpKeys:
     """The keys of an RKMP SA (RFC 7296 §2.14) for the suite named by
     ``proposal`` (one algorithm of each type)."""
-    return derive_keys(parse_suite(proposal), g_ir, ni, nr, spi_i, spi_r)
+    return derive_keys(_suite_named(proposal), g_ir, ni, nr, spi_i, spi_r)
 
 
 def decrypt_message(data: bytes, proposal: str, sk_e: bytes, sk_a: bytes) -> Message:
@@ -106,7 +114,7 @@ def decrypt_message(data: bytes, proposal: str, sk_e: bytes, sk_a: bytes) -> Mes
     unencrypted ones before SK followed by SK's contents. Raises
     IntegrityError if it does not authenticate, MalformedMessage if it is
     malformed."""
-    return unprotect(data, parse_suite(proposal), sk_e, sk_a)
+    return unprotect(data, _suite_named(proposal), sk_e, sk_a)
 
 
 def encrypt_message(
@@ -126,7 +134,7 @@ def encrypt_message(
     return protect(
         header,
         inner_payloads,
-        parse_suite(proposal),
+        _suite_named(proposal),
         sk_e,
         sk_a,
         iv,
