@@ -29,7 +29,7 @@ import pytest
 from integration.vmlab.aptrepo import parse_depends, parse_stanzas
 from integration.vmlab.cpio import CpioWriter, write_tree
 from integration.vmlab.errors import LabUnavailable
-from integration.vmlab.guest.bird import parse_protocols
+from integration.vmlab.guest.bird import TcpAoState, parse_protocols, parse_tcp_ao
 from integration.vmlab.guest.kernelstat import parse_snmp_pairs
 from integration.vmlab.guest.runner import parse_cmdline
 from integration.vmlab.guest.tcpao import tcp_ao_add
@@ -106,6 +106,8 @@ def test_vmlab_bird_bgp_established_with_tcp_ao(smoke_run: LabRun) -> None:
     detail = _passed(smoke_run, "bird_bgp_tcp_ao").detail
     assert detail["left_state"].startswith("Established")
     assert detail["route_received"] is True
+    assert len(detail["connections"]) == 1 and detail["connections"][0].endswith(":179")
+    assert (detail["bird_ao_current_key"], detail["bird_ao_rnext_key"]) == (1, 1)
     assert detail["ao_good"] > 0
     assert detail["ao_bad"] == 0
 
@@ -236,6 +238,13 @@ def test_vmlab_guest_parsers() -> None:
     )
     assert rows["peer"].info == "Established" and rows["peer"].since == "2026-11-28 02:22:06"
     assert rows["device1"].state == "up" and rows["device1"].info == ""
+    ao = parse_tcp_ao(
+        "  BGP state:          Established\n    TCP-AO:\n      Current key:    2\n"
+        "      RNext key:      3\n      Good packets:   6\n      Bad packets:    0\n"
+        "  Channel ipv4\n"
+    )
+    assert ao == TcpAoState(current_key=2, rnext_key=3, good_packets=6, bad_packets=0)
+    assert parse_tcp_ao("  BGP state:          Established\n") is None
 
 
 def test_vmlab_tcp_ao_add_layout() -> None:

@@ -45,6 +45,41 @@ def parse_protocols(text: str) -> dict[str, ProtocolState]:
     return rows
 
 
+@dataclass(frozen=True)
+class TcpAoState:
+    """The TCP-AO block of `birdc show protocols all <bgp>` (BIRD 2.17)."""
+
+    current_key: int
+    rnext_key: int
+    good_packets: int
+    bad_packets: int
+
+
+_AO_FIELDS = {
+    "Current key": "current_key",
+    "RNext key": "rnext_key",
+    "Good packets": "good_packets",
+    "Bad packets": "bad_packets",
+}
+
+
+def parse_tcp_ao(text: str) -> TcpAoState | None:
+    """The key IDs in use and packet counts, or None without a TCP-AO block."""
+    values: dict[str, int] = {}
+    in_block = False
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped == "TCP-AO:":
+            in_block = True
+            continue
+        if in_block:
+            name, sep, value = stripped.partition(":")
+            if not sep or name not in _AO_FIELDS or not value.strip().isdigit():
+                break
+            values[_AO_FIELDS[name]] = int(value)
+    return TcpAoState(**values) if len(values) == len(_AO_FIELDS) else None
+
+
 def bird_version() -> str:
     """ "2.17.6" (bird --version prints on stderr)."""
     result = run(["bird", "--version"], check=False)
@@ -92,6 +127,10 @@ class Bird:
 
     def protocol(self, name: str) -> ProtocolState | None:
         return parse_protocols(self.birdc("show", "protocols", name)).get(name)
+
+    def tcp_ao(self, protocol: str) -> TcpAoState | None:
+        """Key IDs in use on BGP `protocol`'s connection (None without TCP-AO)."""
+        return parse_tcp_ao(self.birdc("show", "protocols", "all", protocol))
 
     def wait_established(self, protocol: str, timeout: float) -> ProtocolState:
         """Poll until BGP `protocol` is Established; return that row."""

@@ -90,3 +90,24 @@ def xfrm_states(ns: NetNs | None) -> list[XfrmStateCounters]:
             )
             in_current = False
     return states
+
+
+@dataclass(frozen=True)
+class TcpConnection:
+    """An established TCP connection as `ss -Htn` lists it."""
+
+    local: str
+    peer: str
+
+
+def tcp_established(ns: NetNs | None, port: int) -> list[TcpConnection]:
+    """Established connections with `port` at either end (e.g. BGP's 179):
+    a rekey that keeps the session keeps these (same ports)."""
+    argv = ["ss", "-Htn", "state", "established", f"( sport = :{port} or dport = :{port} )"]
+    text = run(argv, netns=ns.name if ns else None).stdout
+    connections: list[TcpConnection] = []
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) >= 4:
+            connections.append(TcpConnection(words[-2], words[-1]))
+    return connections

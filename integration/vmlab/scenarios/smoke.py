@@ -166,11 +166,18 @@ def check_bird_bgp(lab: Lab) -> None:
         check.detail["left_state"] = state.info
         check.detail["left_since"] = state.since
         check.detail["route_received"] = _wait_route(left, BGP_RIGHT[2])
+        connections = kernelstat.tcp_established(left_ns, 179)
+        check.detail["connections"] = [f"{c.local} {c.peer}" for c in connections]
+        lab.log_text("bird-left-peer", left.birdc("show", "protocols", "all", "peer"))
+        ao_state = left.tcp_ao("peer")
+        check.detail["bird_ao_current_key"] = ao_state.current_key if ao_state else None
+        check.detail["bird_ao_rnext_key"] = ao_state.rnext_key if ao_state else None
         counters = kernelstat.tcp_ext(left_ns)
         check.detail["ao_good"] = counters.get("TCPAOGood", 0)
         check.detail["ao_bad"] = counters.get("TCPAOBad", 0)
         check.detail["ao_key_not_found"] = counters.get("TCPAOKeyNotFound", 0)
         check.require(check.detail["route_received"], f"{BGP_RIGHT[2]} not received over BGP")
+        check.require(len(connections) == 1, f"expected one BGP connection: {connections}")
         check.require(check.detail["ao_good"] > 0, "TCPAOGood is 0 on the left")
         check.require(check.detail["ao_bad"] == 0, "TCPAOBad is not 0 on the left")
 
