@@ -174,12 +174,15 @@ class PrivateApt:
             timeout=UPDATE_TIMEOUT,
             error=LabUnavailable,
         )
-        # apt-get update exits 0 even when a source failed; its W:/E: lines say so.
-        del output
-        if not any(self.lists.glob(f"*_dists_{SUITE}_main_binary-amd64_Packages*")) or not any(
-            self.lists.glob(f"*_dists_{BACKPORTS}_main_binary-amd64_Packages*")
-        ):
-            raise LabUnavailable(f"apt-get update got no package lists from {self.mirror}")
+        # apt-get update exits 0 even when a source failed ("old ones used
+        # instead"); its Err:/W: lines say so.
+        failed = [line for line in output.splitlines() if line.startswith(("Err:", "E:"))]
+        if failed or "Failed to fetch" in output:
+            raise LabUnavailable(f"apt-get update from {self.mirror} failed: {failed[:3]}")
+        prefix = _list_prefix(self.mirror)
+        for suite in (SUITE, BACKPORTS):
+            if not any(self.lists.glob(f"{prefix}_dists_{suite}_main_binary-amd64_Packages*")):
+                raise LabUnavailable(f"apt-get update got no {suite} list from {self.mirror}")
 
     def show(self, specs: Sequence[str]) -> list[dict[str, str]]:
         """apt-cache show for `specs` (`name/suite` or `name=version`), one
@@ -220,6 +223,11 @@ class PrivateApt:
         if missing:
             raise LabError(f"apt-get download left no {missing}")
         return paths
+
+
+def _list_prefix(mirror: str) -> str:
+    """How apt names list files of `mirror`: "host_debian" for http://host/debian."""
+    return re.sub(r"^[a-z]+://", "", mirror).rstrip("/").replace(":", "%3a").replace("/", "_")
 
 
 def _package(fields: dict[str, str]) -> DebPackage:
