@@ -328,7 +328,7 @@ class Service:
         self.wiring = KeyTableWiring(
             self.store,
             KEY_PROFILES,
-            rollover=config.rollover,
+            rollover=lambda peer, protocol: self.config.rollover_for(peer, protocol),
             interfaces=self._interfaces,
         )
         rows = self.store.rows() if self._extra_sinks else ()
@@ -875,8 +875,6 @@ class Service:
             log.warning("state_dir changed: takes effect at the next restart")
         if new.local.control_socket != old.local.control_socket:
             log.warning("control_socket changed: takes effect at the next restart")
-        if new.rollover != old.rollover:
-            log.warning("[rollover] changed: takes effect at the next restart")
         await self._update_endpoints(new)
         old_peers = self.peers
         self.config = new

@@ -91,6 +91,21 @@ def _all_interfaces(child: ChildRef) -> frozenset[str]:
     return ALL_INTERFACES
 
 
+RolloverLookup = Callable[[str, ProtocolId], RolloverPolicy | None]
+"""Rollover timing for (peer address, protocol); None: the profile's."""
+
+
+def _as_lookup(
+    rollover: Mapping[ProtocolId, RolloverPolicy] | RolloverLookup | None,
+) -> RolloverLookup:
+    if rollover is None:
+        return lambda _peer, _protocol: None
+    if callable(rollover):
+        return rollover
+    table = dict(rollover)
+    return lambda _peer, protocol: table.get(protocol)
+
+
 class KeyTableWiring:
     """Applies engine events to a :class:`KeyTableStore`."""
 
@@ -99,20 +114,21 @@ class KeyTableWiring:
         store: KeyTableStore,
         profiles: Mapping[ProtocolId, RowFiller],
         *,
-        rollover: Mapping[ProtocolId, RolloverPolicy] | None = None,
+        rollover: Mapping[ProtocolId, RolloverPolicy] | RolloverLookup | None = None,
         interfaces: Callable[[ChildRef], frozenset[str]] = _all_interfaces,
         step_tolerance: float = DEFAULT_STEP_TOLERANCE,
     ) -> None:
         self.store = store
         self.profiles = profiles
-        self._rollover = dict(rollover or {})
+        self._rollover = _as_lookup(rollover)
         self._interfaces = interfaces
         self.clock = ClockMapping(step_tolerance)
         self._rkmp_sa: dict[Address, RkmpSaRef] = {}
 
-    def rollover_for(self, protocol: ProtocolId) -> RolloverPolicy:
-        """The configured timing for ``protocol``, else its profile's."""
-        policy = self._rollover.get(protocol)
+    def rollover_for(self, peer: str, protocol: ProtocolId) -> RolloverPolicy:
+        """The configured timing for ``protocol`` with ``peer`` (a per-peer
+        setting wins over a per-protocol one), else the profile's."""
+        policy = self._rollover(peer, protocol)
         return policy if policy is not None else self.profiles[protocol].rollover
 
     # --- entry points ---------------------------------------------------------------
@@ -214,9 +230,9 @@ class KeyTableWiring:
         if profile is None:
             log.error("no key profile for %s: its child SA's key is not stored", ref.protocol.name)
             return
-        policy = self.rollover_for(ref.protocol)
-        hard_end = ClockMapping.to_utc(params.expires_at, wall_now, mono_now)
         peer = ref.peer[0]
+        policy = self.rollover_for(peer, ref.protocol)
+        hard_end = ClockMapping.to_utc(params.expires_at, wall_now, mono_now)
         predecessor = self._predecessor(replaces, ref.protocol, peer, now)
         if predecessor is not None and predecessor.spi == ref.local_key_id:
             # One key ID cannot name two overlapping keys: switch at once.

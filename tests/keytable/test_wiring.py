@@ -48,10 +48,10 @@ WALL, MONO = 1_700_000_000.0, 50.0
 class Rig:
     def __init__(self, store: KeyTableStore | None = None, **kw: object) -> None:
         self.store = store or KeyTableStore.open_memory()
+        kw.setdefault("rollover", {OSPF: POLICY})
         self.wiring = KeyTableWiring(
             self.store,
             KEY_PROFILES,
-            rollover={OSPF: POLICY},
             **kw,  # type: ignore[arg-type]
         )
         self.changes: list[Change] = []
@@ -105,6 +105,24 @@ def test_child_rekeyed_rekeys_the_row() -> None:
     assert old.accept_lifetime_end == W + 3730 + 60
     assert old.link and old.link.superseded_by == 6
     assert isinstance(rig.changes[-1], RowRekeyed)
+
+
+def test_rollover_timing_can_depend_on_the_peer() -> None:
+    other = "192.0.2.99"
+    slow = RolloverPolicy(send_delay=500, accept_grace=900, hard_expiry=0)
+
+    def lookup(peer: str, protocol: ProtocolId) -> RolloverPolicy | None:
+        return slow if peer == PEER else None
+
+    rig = Rig(rollover=lookup)
+    assert rig.wiring.rollover_for(PEER, OSPF) == slow
+    assert rig.wiring.rollover_for(other, OSPF) == KEY_PROFILES[OSPF].rollover
+    rig.at(100.0, ChildSaCreated(rig.params(5, 100.0)))
+    rig.at(3700.0, ChildSaRekeyed(ref(5), rig.params(6, 3700.0)))
+    old, new = rig.store.get(SaId(OSPF, PEER, 5)), rig.store.get(SaId(OSPF, PEER, 6))
+    assert old and new
+    assert new.send_lifetime_start == W + 3700 + 500
+    assert old.send_lifetime_end == W + 3700 + 500
 
 
 def test_rekey_of_a_row_the_table_lost_inserts_and_still_rolls_over() -> None:
