@@ -118,11 +118,14 @@ def test_rollover_timing_can_depend_on_the_peer() -> None:
     assert rig.wiring.rollover_for(PEER, OSPF) == slow
     assert rig.wiring.rollover_for(other, OSPF) == KEY_PROFILES[OSPF].rollover
     rig.at(100.0, ChildSaCreated(rig.params(5, 100.0)))
-    rig.at(3700.0, ChildSaRekeyed(ref(5), rig.params(6, 3700.0)))
+    rig.at(3000.0, ChildSaRekeyed(ref(5), rig.params(6, 3000.0)))
     old, new = rig.store.get(SaId(OSPF, PEER, 5)), rig.store.get(SaId(OSPF, PEER, 6))
     assert old and new
-    assert new.send_lifetime_start == W + 3700 + 500
-    assert old.send_lifetime_end == W + 3700 + 500
+    assert new.send_lifetime_start == W + 3000 + 500
+    assert old.send_lifetime_end == W + 3000 + 500
+    # The grace would run to 3000 + 500 + 900; the old key's own hard
+    # lifetime (100 + 3960) ends it first.
+    assert old.accept_lifetime_end == W + 100 + 3960
 
 
 def test_rekey_of_a_row_the_table_lost_inserts_and_still_rolls_over() -> None:
