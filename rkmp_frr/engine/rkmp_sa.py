@@ -238,7 +238,10 @@ class RkmpSa:
             datagram = self.seal(header, payloads)
         else:
             datagram = encode_message(Message(header, payloads))
-        deadline = now + wait_time(self.retransmit, 0, self.engine.rng)
+        wait = wait_time(self.retransmit, 0, self.engine.rng)
+        if task.first_wait is not None:
+            wait = min(wait, task.first_wait)
+        deadline = now + wait
         self.pending = OutstandingRequest(self.next_request_id, datagram, task, deadline)
         task.sent(self, datagram)
         self.engine.send(datagram, self.peer)

@@ -23,10 +23,11 @@ from rkmp_frr.engine import (
     RkmpSaFailed,
     RkmpSaRekeyed,
 )
-from rkmp_frr.wire.constants import IntegId, KeId, ProtocolId
+from rkmp_frr.engine.tasks.sa_auth import CONFIRM_FIRST_WAIT
+from rkmp_frr.wire.constants import ExchangeType, IntegId, KeId, ProtocolId
 
 from . import pki
-from .harness import ADDR_A, ADDR_B, BFD, TCP_AO, Network, Node, pair
+from .harness import ADDR_A, ADDR_B, BFD, TCP_AO, Network, Node, Packet, pair
 from .test_establish import assert_same_children, assert_same_sa_keys
 
 CHILDREN = (TCP_AO, BFD)
@@ -176,3 +177,34 @@ def test_rkmp_sa_delete_survives_any_single_loss(index: int) -> None:
         assert len(node.engine.child_sas(ADDR_A if node is b else ADDR_B)) == 2
     # Nothing waited for a retransmission budget to run out.
     assert net.now - net.sent[0].sent_at < RETRANSMIT.interval(0) + RETRANSMIT.interval(1)
+
+
+def test_lost_confirmation_probe_is_resent_after_a_quarter_second() -> None:
+    """The responder's confirming INFORMATIONAL races the initiator's check
+    of the AUTH response (strongSwan drops it then): its first retry comes
+    after CONFIRM_FIRST_WAIT, not after the policy's 4 s."""
+    net, a, b = pair(seed=9)
+    first_probe = [True]
+
+    def drop_first_probe(packet: Packet) -> bool:
+        is_probe = (
+            packet.src == ADDR_B
+            and packet.exchange == ExchangeType.INFORMATIONAL
+            and not packet.is_response
+        )
+        if is_probe and first_probe[0]:
+            first_probe[0] = False
+            return True
+        return False
+
+    net.drop = drop_first_probe
+    a.engine.initiate(ADDR_B, net.now)
+    net.settle(timeout=30.0)
+    probes = [
+        p
+        for p in net.sent
+        if p.src == ADDR_B and p.exchange == ExchangeType.INFORMATIONAL and not p.is_response
+    ]
+    assert len(probes) == 2 and len(net.dropped) == 1
+    assert probes[1].sent_at - probes[0].sent_at == pytest.approx(CONFIRM_FIRST_WAIT)
+    assert_same_children(a, b)

@@ -29,6 +29,9 @@ class Task:
     allowed_states: frozenset[SaState] = USABLE
     # Moves to the successor RKMP SA if this one is rekeyed before it runs.
     migratable = True
+    # A shorter wait before the first retransmission than the policy's, for
+    # requests a peer may drop while they race its own processing.
+    first_wait: float | None = None
 
     def build(self, sa: RkmpSa, now: float) -> tuple[Payload, ...] | None:
         """The request payloads, or None if the task has become pointless."""

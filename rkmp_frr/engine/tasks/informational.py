@@ -41,8 +41,9 @@ class LivenessTask(Task):
     allowed_states = frozenset({SaState.ESTABLISHED, SaState.UNCONFIRMED})
     migratable = False
 
-    def __init__(self, report: bool) -> None:
+    def __init__(self, report: bool, first_wait: float | None = None) -> None:
         self.report = report
+        self.first_wait = first_wait
 
     def build(self, sa: RkmpSa, now: float) -> tuple[Payload, ...] | None:
         return ()

@@ -55,6 +55,10 @@ if TYPE_CHECKING:
     from rkmp_frr.engine.rkmp_sa import RkmpSa
 
 
+# The confirmation probe's first retransmission (seconds; see ``respond``).
+CONFIRM_FIRST_WAIT = 0.25
+
+
 # --- AUTH payloads -------------------------------------------------------------------
 
 
@@ -247,7 +251,11 @@ def respond(
         engine.half_open_done(sa)
         if initial_contact:
             engine.initial_contact(sa, now)
-        sa.queue_task(LivenessTask(report=False), now)
+        # Sent at once, but retried soon: the initiator may still be
+        # checking our AUTH when it arrives, and strongSwan then drops it
+        # ("ignoring INFORMATIONAL in IKE_SA state CONNECTING": its workers
+        # process the two datagrams in either order).
+        sa.queue_task(LivenessTask(report=False, first_wait=CONFIRM_FIRST_WAIT), now)
 
     return tuple(payloads), after
 
