@@ -1,6 +1,6 @@
 """Time from a key table change to the key in use by the routing daemon.
 
-    .venv/bin/python benchmarks/sinks.py [--peers 1 100] [--repeats 5] [--json]
+    .venv/bin/python benchmarks/sink_latency.py [--peers 1 100] [--repeats 5] [--json]
 
 For each path (FRR through vtysh, FRR through frr-reload.py, BIRD through
 ``birdc configure``) and each peer count, the benchmark starts the routing
