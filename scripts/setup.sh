@@ -33,6 +33,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   else
     echo "setup: installing Debian packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
+    # The tests start their own FRR, BIRD and charon in namespaces: keep the
+    # packages' maintainer scripts from starting system-wide daemons.
+    guard=/usr/sbin/policy-rc.d
+    if [ ! -e "$guard" ]; then
+      printf '#!/bin/sh\nexit 101\n' >"$guard" && chmod 755 "$guard"
+      trap 'rm -f "$guard"' EXIT
+    fi
     apt-get update -q >/dev/null
     apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
   fi
