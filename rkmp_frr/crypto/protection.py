@@ -52,7 +52,13 @@ from rkmp_frr.wire import (
     encode_message,
     encode_payloads,
 )
-from rkmp_frr.wire.constants import GENERIC_PAYLOAD_HEADER_LENGTH, HEADER_LENGTH, PayloadType
+from rkmp_frr.wire.constants import (
+    GENERIC_PAYLOAD_HEADER_LENGTH,
+    HEADER_LENGTH,
+    IKE_MAJOR_VERSION,
+    PAYLOAD_CRITICAL_FLAG,
+    PayloadType,
+)
 from rkmp_frr.wire.header import pack_header
 from rkmp_frr.wire.message import decode_message_with_header, make_message
 
@@ -61,6 +67,11 @@ _NEXT_PAYLOAD_OFFSET = 16  # in the IKE header (RFC 7296 §3.1)
 # Where the SK body starts when SK is the first payload (the usual case).
 _SK_FIRST_BODY = HEADER_LENGTH + GENERIC_PAYLOAD_HEADER_LENGTH
 _MAX_PAYLOAD_LENGTH = 0xFFFF
+# SK's generic header when SK is the first payload: C|RESERVED and Length.
+_SK_FLAGS_OFFSET = HEADER_LENGTH + 1
+_SK_LENGTH_OFFSET = HEADER_LENGTH + 2
+_RESERVED_BITS = 0xFF ^ PAYLOAD_CRITICAL_FLAG  # RFC 7296 §3.2
+_U16 = Struct(">H")
 
 
 # ------------------------------------------------------------ primitives
@@ -250,6 +261,19 @@ class SkCipher:
             raise IntegrityError("SK payload ICV does not verify")
         if data[_NEXT_PAYLOAD_OFFSET] == PayloadType.SK and size >= _SK_FIRST_BODY:
             sk_offset: int | None = HEADER_LENGTH
+            if (
+                header is not None
+                and header.major_version == IKE_MAJOR_VERSION
+                and data[_SK_FLAGS_OFFSET] & _RESERVED_BITS == 0
+                and _U16.unpack_from(data, _SK_LENGTH_OFFSET)[0] == size - HEADER_LENGTH
+            ):
+                # The usual shape, SK alone and well formed: its header was
+                # checked here, so only the inner chain is left to decode.
+                inner = self._unpad(self._decrypt(data, _SK_FIRST_BODY))
+                inner_payloads = decode_payloads(
+                    data[HEADER_LENGTH], inner, _SK_FIRST_BODY + self._iv_size, header=header
+                )
+                return make_message(header, inner_payloads)
         else:
             sk_offset = _find_sk(data)
         if sk_offset is None:

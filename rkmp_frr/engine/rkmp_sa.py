@@ -57,7 +57,6 @@ from rkmp_frr.wire import (
     NotifyPayload,
     Payload,
     UnsupportedCriticalPayload,
-    encode_message,
 )
 from rkmp_frr.wire.constants import (
     IKE_MAJOR_VERSION,
@@ -234,10 +233,7 @@ class RkmpSa:
 
     def _send_request(self, task: Task, payloads: tuple[Payload, ...], now: float) -> None:
         header = self.header(task.exchange, self.next_request_id, response=False)
-        if task.encrypted:
-            datagram = self.seal(header, payloads)
-        else:
-            datagram = encode_message(Message(header, payloads))
+        datagram = self.seal(header, payloads) if task.encrypted else task.encode(header, payloads)
         wait = wait_time(self.retransmit, 0, self.engine.rng)
         if task.first_wait is not None:
             wait = min(wait, task.first_wait)

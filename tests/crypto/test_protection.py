@@ -457,3 +457,46 @@ def test_sk_cipher_opens_with_the_header_decoded_already(proposal: str) -> None:
         sealed = cipher.seal(HEADER, INNER, cipher.next_iv(), unencrypted=unencrypted)
         opened = cipher.open(sealed, header=decode_header(sealed))
         assert opened == cipher.open(sealed) == Message(HEADER, unencrypted + INNER)
+
+
+def _resealed(cipher: SkCipher, sealed: bytes, octet: int, value: int) -> bytes:
+    """``sealed`` with one octet of the authenticated prefix changed and
+    the AES-GCM tag computed again, so that it still authenticates."""
+    iv = sealed[32:40]
+    plain_and_tag = bytearray(sealed)
+    plain_and_tag[octet] = value
+    prefix = bytes(plain_and_tag[:32])
+    salt = cipher._salt
+    aead = cipher._aead
+    assert aead is not None
+    plaintext = aead.decrypt(salt + iv, sealed[40:], sealed[:32])
+    return prefix + iv + aead.encrypt(salt + iv, plaintext, prefix)
+
+
+@pytest.mark.parametrize(
+    ("octet", "value"),
+    [
+        (29, 0x80),  # SK's critical bit: kept by the fast path as by the codec
+        (29, 0x01),  # a RESERVED bit of SK's generic header
+        (31, 0x00),  # SK's Payload Length no longer reaches the end
+        (17, 0x30),  # major version 3
+    ],
+)
+def test_sk_cipher_open_with_a_header_agrees_with_the_full_decode(octet: int, value: int) -> None:
+    """``open(data, header=...)`` skips decoding the outer chain when SK is
+    alone and well formed; any other SK header gives what the full decode
+    gives (same message, or the same error type)."""
+    suite = parse_suite("aes256gcm16-prfsha256-x25519")
+    cipher = SkCipher(suite, *keys_for(suite))
+    sealed = _resealed(cipher, cipher.seal(HEADER, INNER, cipher.next_iv()), octet, value)
+    results: list[object] = []
+    for header in (None, decode_header(sealed)):
+        try:
+            results.append(cipher.open(sealed, header=header))
+        except MalformedMessage as error:
+            results.append(type(error))
+    assert results[0] == results[1]
+    if octet == 29 and value == 0x80:
+        assert results[0] == Message(HEADER, INNER)
+    else:
+        assert isinstance(results[0], type) and issubclass(results[0], MalformedMessage)

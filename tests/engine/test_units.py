@@ -212,3 +212,47 @@ def test_timer_heap_drops_stale_entries_and_keeps_the_live_ones() -> None:
     engine.handle_timer(2000.0)
     assert all(t.fired == ([1099.5] if i == 0 else [2000.0]) for i, t in enumerate(targets))
     assert engine.get_timer() is None
+
+
+def test_encode_init_gives_the_generic_encoders_octets() -> None:
+    """RKMP_SA_INIT written from pre-encoded parts is byte for byte what
+    encode_message writes, and falls back to it for shapes it does not
+    write itself (critical payloads, a tail with SK)."""
+    from rkmp_frr.crypto.proposals import parse_proposal, proposals_to_wire
+    from rkmp_frr.engine.encoding import PreEncodedSa, encode_init
+    from rkmp_frr.wire import (
+        EncodeError,
+        EncryptedPayload,
+        Header,
+        KePayload,
+        Message,
+        NoncePayload,
+        NotifyPayload,
+        encode_message,
+    )
+    from rkmp_frr.wire.constants import ExchangeType, HeaderFlag, NotifyType
+
+    sa = PreEncodedSa(proposals_to_wire((parse_proposal("aes256gcm16-prfsha256-x25519"),)))
+    plain = SaPayload(sa.proposals)
+    header = Header(b"\x01" * 8, b"\x02" * 8, ExchangeType.IKE_SA_INIT, HeaderFlag.INITIATOR, 0)
+    ke = KePayload(KeId.CURVE25519, bytes(range(32)))
+    nonce = NoncePayload(b"n" * 32)
+    status = (
+        NotifyPayload(NotifyType.CHILDLESS_IKEV2_SUPPORTED),
+        NotifyPayload(NotifyType.SIGNATURE_HASH_ALGORITHMS, data=b"\x00\x02"),
+    )
+    tails = [(), status, status, (NotifyPayload(NotifyType.COOKIE, data=b"c" * 16),)]
+    for tail in tails:
+        for first in (sa, plain):
+            expected = encode_message(Message(header, (first, ke, nonce, *tail)))
+            assert encode_init(header, first, ke, nonce, tail) == expected
+    critical = NoncePayload(b"n" * 32, critical=True)
+    expected = encode_message(Message(header, (sa, ke, critical, *status)))
+    assert encode_init(header, sa, ke, critical, status) == expected
+    sk_tail = (EncryptedPayload(0, b"x" * 24),)
+    expected = encode_message(Message(header, (sa, ke, nonce, *sk_tail)))
+    assert encode_init(header, sa, ke, nonce, sk_tail) == expected
+    with pytest.raises(EncodeError):
+        encode_init(header, sa, ke, NoncePayload(b"short"), status)
+    with pytest.raises(EncodeError):
+        encode_init(header, sa, KePayload(70000, b""), nonce, status)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from rkmp_frr.engine.events import FailureReason
 from rkmp_frr.engine.state import USABLE, SaState
-from rkmp_frr.wire import Message, NotifyPayload, Payload
+from rkmp_frr.wire import Header, Message, NotifyPayload, Payload, encode_message
 from rkmp_frr.wire.constants import ExchangeType, NotifyType
 
 if TYPE_CHECKING:
@@ -36,6 +36,10 @@ class Task:
     def build(self, sa: RkmpSa, now: float) -> tuple[Payload, ...] | None:
         """The request payloads, or None if the task has become pointless."""
         raise NotImplementedError
+
+    def encode(self, header: Header, payloads: tuple[Payload, ...]) -> bytes:
+        """The request as sent when ``encrypted`` is False."""
+        return encode_message(Message(header, payloads))
 
     def sent(self, sa: RkmpSa, datagram: bytes) -> None:
         """The request went out as ``datagram`` (first transmission)."""

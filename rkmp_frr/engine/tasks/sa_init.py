@@ -19,6 +19,7 @@ from rkmp_frr.crypto.auth import parse_signature_hash_algorithms
 from rkmp_frr.crypto.dh import KeyExchange
 from rkmp_frr.crypto.errors import CryptoError, InvalidPublicValue, ProposalError
 from rkmp_frr.crypto.keyschedule import derive_keys
+from rkmp_frr.engine.encoding import encode_init
 from rkmp_frr.engine.events import FailureReason
 from rkmp_frr.engine.negotiation import check_answer, choose
 from rkmp_frr.engine.state import SaState
@@ -103,6 +104,8 @@ class SaInitTask(Task):
         self.group: int | None = None
         self.exchange_value: KeyExchange | None = None
         self.retries = 0
+        # What build() made, in the shape encode_init writes (no COOKIE).
+        self._parts: tuple[SaPayload, KePayload, NoncePayload, tuple[Payload, ...]] | None = None
 
     def build(self, sa: RkmpSa, now: float) -> tuple[Payload, ...] | None:
         engine = sa.engine
@@ -113,16 +116,21 @@ class SaInitTask(Task):
             self.exchange_value = engine.key_exchange(self.group)
         if not sa.ni:
             sa.ni = engine.rng.randbytes(engine.config.nonce_size)
-        payloads: list[Payload] = []
-        if self.cookie is not None:
-            payloads.append(notify(NotifyType.COOKIE, self.cookie))  # §2.6: first
-        payloads += [
-            engine.offer_payload(sa.policy),
-            KePayload(self.group, self.exchange_value.public_bytes),
-            NoncePayload(sa.ni),
-            *_status_notifies(engine),
-        ]
-        return tuple(payloads)
+        offer = engine.offer_payload(sa.policy)
+        ke = KePayload(self.group, self.exchange_value.public_bytes)
+        nonce = NoncePayload(sa.ni)
+        status = _status_notifies(engine)
+        if self.cookie is None:
+            self._parts = (offer, ke, nonce, status)
+            return (offer, ke, nonce, *status)
+        self._parts = None
+        return (notify(NotifyType.COOKIE, self.cookie), offer, ke, nonce, *status)  # §2.6: first
+
+    def encode(self, header: Header, payloads: tuple[Payload, ...]) -> bytes:
+        parts = self._parts
+        if parts is None:
+            return super().encode(header, payloads)
+        return encode_init(header, *parts)
 
     def sent(self, sa: RkmpSa, datagram: bytes) -> None:
         sa.init_request = datagram  # RealMessage1 for our AUTH (§2.15)
@@ -268,16 +276,17 @@ def respond(engine: Engine, data: bytes, message: Message, addr: Address, now: f
     sa.peer_rkmp = message.notify(NotifyType.RKMP_SUPPORTED) is not None
     sa.peer_hashes = _peer_hashes(message)
     sa.install_keys(suite, derive_keys(suite, g_ir, sa.ni, sa.nr, sa.spi_i, spi_r))
-    payloads: list[Payload] = [
-        choice.answer,
-        KePayload(suite.ke.ke_id, exchange_value.public_bytes),
-        NoncePayload(sa.nr),
-        *_status_notifies(engine),
-    ]
+    ke_payload = KePayload(suite.ke.ke_id, exchange_value.public_bytes)
+    nonce_payload = NoncePayload(sa.nr)
+    status = _status_notifies(engine)
     certreq = engine.certreq_for(policy)
-    if certreq is not None:
-        payloads.append(CertReqPayload(CertEncoding.X509_SIGNATURE, certreq))
-    response = _answer(header, tuple(payloads), spi_r)
+    reply = Header(header.spi_i, spi_r, ExchangeType.IKE_SA_INIT, HeaderFlag.RESPONSE, 0)
+    if certreq is None:
+        response = encode_init(reply, choice.answer, ke_payload, nonce_payload, status)
+    else:
+        certreq_payload = CertReqPayload(CertEncoding.X509_SIGNATURE, certreq)
+        payloads = (choice.answer, ke_payload, nonce_payload, *status, certreq_payload)
+        response = encode_message(Message(reply, payloads))
     sa.init_request = data
     sa.init_response = response
     sa.cache.store(0, data, response)
