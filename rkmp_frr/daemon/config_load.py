@@ -21,7 +21,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from cryptography.hazmat.primitives import serialization
 
@@ -56,6 +56,7 @@ from rkmp_frr.daemon.config_model import (
     SinksSection,
 )
 from rkmp_frr.daemon.durations import parse_duration
+from rkmp_frr.daemon.timezones import check_timezone_name
 from rkmp_frr.engine.policy import (
     CHILD_SA_LIFETIME,
     DEFAULT_RKMP_PROPOSALS,
@@ -74,6 +75,15 @@ from rkmp_frr.profiles import KEY_PROFILES
 from rkmp_frr.profiles.base import HITLESS_ROLLOVER
 from rkmp_frr.wire import Identity
 from rkmp_frr.wire.constants import IntegId, KeId, ProtocolId, RkmpOptionId
+
+if TYPE_CHECKING:
+    from rkmp_frr.sinks.bird_render import (
+        BirdBgpSession,
+        BirdOspfArea,
+        BirdOspfInstance,
+        BirdOspfInterface,
+    )
+    from rkmp_frr.sinks.frr_render import FrrBgpNeighbor
 
 FILE_KEY = "(file)"  # the key named by errors about the file as a whole
 DEFAULT_LIVENESS_INTERVAL = 60.0  # the engine's PeerPolicy default
@@ -373,8 +383,34 @@ _PROTOCOL = (
     *_ROLLOVER,
 )
 _SINKS = ("frr", "bird", "kernel")
-_FRR = ("vtysh", "vty_socket", "pathspace", "mode", "dry_run", "templates_dir")
-_BIRD = ("birdc", "socket", "include_file", "confirm_timeout", "dry_run", "templates_dir")
+_FRR = (
+    "vtysh",
+    "vty_socket",
+    "pathspace",
+    "mode",
+    "dry_run",
+    "templates_dir",
+    "bgp_neighbor",
+    "key_chain_prefix",
+    "timezone",
+)
+_FRR_NEIGHBOR = ("address", "asn", "vrf")
+_BIRD = (
+    "birdc",
+    "socket",
+    "include_file",
+    "confirm_timeout",
+    "dry_run",
+    "templates_dir",
+    "bgp",
+    "ospf",
+    "timezone",
+)
+_BIRD_BGP = ("name", "neighbor", "neighbor_as", "local_as", "local_address", "template", "options")
+_BIRD_OSPF = ("name", "version", "template", "options", "area")
+_BIRD_AREA = ("area", "options", "interface")
+_BIRD_INTERFACE = ("name", "options")
+_MAX_ASN = 0xFFFF_FFFF  # 4-octet AS numbers (RFC 6793)
 _KERNEL = ("enabled",)
 
 
@@ -867,14 +903,73 @@ class _Loader:
             table.error("mode", f'{mode_text!r}: expected "vtysh" or "frr-reload"')
         if table.has("vty_socket") and table.has("pathspace"):
             table.error("pathspace", "give either vty_socket or pathspace, not both")
-        return FrrSink(
+        sink = FrrSink(
             vtysh=table.string("vtysh") or "vtysh",
             vty_socket=table.path_value("vty_socket"),
             pathspace=table.string("pathspace"),
             mode=mode,
             dry_run=table.boolean("dry_run", False),
             templates_dir=table.path_value("templates_dir"),
+            bgp_neighbors=self.frr_neighbors(table),
+            key_chain_prefix=table.string("key_chain_prefix") or "rkmp",
+            timezone=self.timezone(table),
         )
+        table.check("key_chain_prefix", sink.render_config)  # the renderer's own checks
+        return sink
+
+    def frr_neighbors(self, frr: _Table) -> tuple[FrrBgpNeighbor, ...]:
+        neighbors: list[FrrBgpNeighbor] = []
+        seen: dict[str, str] = {}
+        for table in frr.array_of_tables("bgp_neighbor", _FRR_NEIGHBOR):
+            neighbor = self.frr_neighbor(table)
+            if neighbor.address in seen:
+                table.error("address", f"{neighbor.address} is already in {seen[neighbor.address]}")
+            seen[neighbor.address] = table.path
+            neighbors.append(neighbor)
+        return tuple(neighbors)
+
+    def frr_neighbor(self, table: _Table) -> FrrBgpNeighbor:
+        from rkmp_frr.sinks.frr_render import FrrBgpNeighbor
+
+        address = self.ip_address(table, "address", required=True)
+        assert address is not None
+        table.required("asn")
+        asn = table.integer("asn", 0, 1, _MAX_ASN)
+        vrf = table.string("vrf")
+        return table.check("vrf", lambda: FrrBgpNeighbor(address, asn, vrf))
+
+    def ip_address(self, table: _Table, name: str, *, required: bool = False) -> str | None:
+        """An IP address in canonical form (the renderers compare them so)."""
+        if required:
+            table.required(name)
+        text = table.string(name)
+        if text is None:
+            return None
+        try:
+            return str(ipaddress.ip_address(text))
+        except ValueError:
+            table.error(name, f"{text!r} is not an IPv4 or IPv6 address")
+
+    def timezone(self, table: _Table) -> str | None:
+        """The routing daemon's time zone: a zone name, "UTC", or "local"
+        (the default: this host's zone)."""
+        text = table.string("timezone")
+        if text is None or text == "local":
+            return None
+        table.check("timezone", lambda: check_timezone_name(text))
+        return text
+
+    def statements(self, table: _Table, name: str) -> tuple[str, ...]:
+        """Extra BIRD statements, one per string (an empty array is fine)."""
+        value = table.data.get(name)
+        if value is None or value == []:
+            return ()
+        texts = table.strings(name)
+        assert texts is not None
+        for index, text in enumerate(texts):
+            if "\n" in text or "\r" in text:
+                self.ctx.error(f"{table.key(name)}[{index}]", "one statement per line")
+        return texts
 
     def bird(self, sinks: _Table) -> BirdSink | None:
         table = sinks.table("bird", _BIRD)
@@ -884,14 +979,123 @@ class _Loader:
         include_file = table.path_value("include_file")
         assert include_file is not None
         confirm = table.duration("confirm_timeout", None)
-        return BirdSink(
+        protocols: dict[str, str] = {}  # BIRD protocol name -> its key here
+        sink = BirdSink(
             birdc=table.string("birdc") or "birdc",
             socket=table.path_value("socket"),
             include_file=include_file,
             confirm_timeout=confirm or None,
             dry_run=table.boolean("dry_run", False),
             templates_dir=table.path_value("templates_dir"),
+            bgp=self.bird_bgp(table, protocols),
+            ospf=self.bird_ospf(table, protocols),
+            timezone=self.timezone(table),
         )
+        table.check("ospf", sink.render_config)  # the renderer's own checks
+        return sink
+
+    def bird_protocol_name(self, table: _Table, protocols: dict[str, str]) -> str:
+        name = table.required_string("name")
+        if name in protocols:
+            table.error("name", f"BIRD protocol {name!r} is already defined by {protocols[name]}")
+        protocols[name] = table.path
+        return name
+
+    def bird_bgp(self, bird: _Table, protocols: dict[str, str]) -> tuple[BirdBgpSession, ...]:
+        return tuple(
+            self.bird_session(table, protocols) for table in bird.array_of_tables("bgp", _BIRD_BGP)
+        )
+
+    def bird_session(self, table: _Table, protocols: dict[str, str]) -> BirdBgpSession:
+        from rkmp_frr.sinks.bird_render import BirdBgpSession
+
+        name = self.bird_protocol_name(table, protocols)
+        neighbor = self.ip_address(table, "neighbor", required=True)
+        assert neighbor is not None
+        local_address = self.ip_address(table, "local_address")
+        neighbor_as = table.integer("neighbor_as", 0, 1, _MAX_ASN) or None
+        local_as = table.integer("local_as", 0, 1, _MAX_ASN) or None
+        template = table.string("template")
+        options = self.statements(table, "options")
+
+        def session(template: str | None = None, options: tuple[str, ...] = ()) -> BirdBgpSession:
+            return BirdBgpSession(
+                name, neighbor, neighbor_as, local_as, local_address, template, options
+            )
+
+        # One field at a time, so that an error names the right key.
+        table.check("name", session)
+        table.check("template", lambda: session(template))
+        return table.check("options", lambda: session(template, options))
+
+    def bird_ospf(self, bird: _Table, protocols: dict[str, str]) -> tuple[BirdOspfInstance, ...]:
+        seen: dict[tuple[int, str], str] = {}  # (OSPF version, interface) -> its key
+        return tuple(
+            self.bird_instance(table, protocols, seen)
+            for table in bird.array_of_tables("ospf", _BIRD_OSPF)
+        )
+
+    def bird_instance(
+        self, table: _Table, protocols: dict[str, str], seen: dict[tuple[int, str], str]
+    ) -> BirdOspfInstance:
+        from rkmp_frr.sinks.bird_render import BirdOspfInstance
+
+        name = self.bird_protocol_name(table, protocols)
+        table.required("version")
+        version = table.integer("version", 2, 2, 3)
+        template = table.string("template")
+        options = self.statements(table, "options")
+        table.required("area")
+        areas = tuple(
+            self.bird_area(area, version, seen)
+            for area in table.array_of_tables("area", _BIRD_AREA)
+        )
+        if not areas:
+            table.error("area", "must not be an empty array")
+
+        def instance(
+            template: str | None = None, options: tuple[str, ...] = ()
+        ) -> BirdOspfInstance:
+            return BirdOspfInstance(name, version, areas, template, options)
+
+        table.check("name", instance)
+        table.check("template", lambda: instance(template))
+        return table.check("options", lambda: instance(template, options))
+
+    def bird_area(
+        self, table: _Table, version: int, seen: dict[tuple[int, str], str]
+    ) -> BirdOspfArea:
+        from rkmp_frr.sinks.bird_render import BirdOspfArea
+
+        value = table.required("area")
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            area = str(value)
+        else:
+            area = table.required_string("area")
+        options = self.statements(table, "options")
+        interfaces = tuple(
+            self.bird_interface(sub, version, seen)
+            for sub in table.array_of_tables("interface", _BIRD_INTERFACE)
+        )
+        if not interfaces:
+            table.error("interface", "missing: give one [[sinks.bird.ospf.area.interface]] or more")
+        table.check("area", lambda: BirdOspfArea(area, interfaces))
+        return table.check("options", lambda: BirdOspfArea(area, interfaces, options))
+
+    def bird_interface(
+        self, table: _Table, version: int, seen: dict[tuple[int, str], str]
+    ) -> BirdOspfInterface:
+        from rkmp_frr.sinks.bird_render import BirdOspfInterface
+
+        name = table.required_string("name")
+        if (version, name) in seen:
+            table.error(
+                "name", f"OSPFv{version} interface {name!r} is already in {seen[(version, name)]}"
+            )
+        seen[(version, name)] = table.path
+        table.check("name", lambda: BirdOspfInterface(name))
+        options = self.statements(table, "options")
+        return table.check("options", lambda: BirdOspfInterface(name, options))
 
     def kernel(self, sinks: _Table) -> KernelSink | None:
         table = sinks.table("kernel", _KERNEL)

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rkmp_frr.engine.events import ChildRef
 from rkmp_frr.engine.policy import (
@@ -30,6 +31,10 @@ from rkmp_frr.engine.policy import (
 from rkmp_frr.keytable.rollover import RolloverPolicy
 from rkmp_frr.keytable.row import ALL_INTERFACES
 from rkmp_frr.wire.constants import IntegId, KeId, ProtocolId, RkmpOptionId
+
+if TYPE_CHECKING:  # the renderers (jinja2) load only when a sink is built
+    from rkmp_frr.sinks.bird_render import BirdBgpSession, BirdOspfInstance, BirdRenderConfig
+    from rkmp_frr.sinks.frr_render import FrrBgpNeighbor, FrrRenderConfig
 
 DEFAULT_CONFIG_FILE = Path("/etc/rkmp/rkmpd.toml")
 DEFAULT_PORT = 500  # draft-mahesh §4.1: the peer's IKEv2 port
@@ -212,6 +217,21 @@ class FrrSink:
     mode: FrrMode
     dry_run: bool
     templates_dir: Path | None
+    # The renderer's share: which ``router bgp`` each BGP neighbour is in,
+    # key chain names, FRR's time zone (an IANA name; None: this host's).
+    bgp_neighbors: tuple[FrrBgpNeighbor, ...] = ()
+    key_chain_prefix: str = "rkmp"
+    timezone: str | None = None
+
+    def render_config(self) -> FrrRenderConfig:
+        from rkmp_frr.daemon.timezones import timezone_named
+        from rkmp_frr.sinks.frr_render import FrrRenderConfig
+
+        return FrrRenderConfig(
+            bgp_neighbors=self.bgp_neighbors,
+            key_chain_prefix=self.key_chain_prefix,
+            timezone=timezone_named(self.timezone),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +242,19 @@ class BirdSink:
     confirm_timeout: float | None  # None: plain ``configure``
     dry_run: bool
     templates_dir: Path | None
+    # The renderer's share: the protocol blocks the include file holds,
+    # BIRD's time zone (an IANA name; None: this host's).
+    bgp: tuple[BirdBgpSession, ...] = ()
+    ospf: tuple[BirdOspfInstance, ...] = ()
+    timezone: str | None = None
+
+    def render_config(self) -> BirdRenderConfig:
+        from rkmp_frr.daemon.timezones import timezone_named
+        from rkmp_frr.sinks.bird_render import BirdRenderConfig
+
+        return BirdRenderConfig(
+            bgp=self.bgp, ospf=self.ospf, timezone=timezone_named(self.timezone)
+        )
 
 
 @dataclass(frozen=True, slots=True)

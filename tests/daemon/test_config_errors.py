@@ -29,6 +29,17 @@ PROTOCOL = """\
   algorithm = "hmac-sha-256"
   rekey_time = "24h"
 """
+FRR = BASE + '\n[sinks.frr]\nvtysh = "vtysh"\n'
+BIRD = BASE + '\n[sinks.bird]\ninclude_file = "rkmp.conf"\n'
+BIRD_OSPF = """
+[[sinks.bird.ospf]]
+name = "o1"
+version = 2
+  [[sinks.bird.ospf.area]]
+  area = "0.0.0.0"
+    [[sinks.bird.ospf.area.interface]]
+    name = "eth0"
+"""
 CERT_AUTH = 'certificate = "r1.crt"\nprivate_key = "r1.key"\nca = ["ca.crt"]\n'
 
 
@@ -246,6 +257,115 @@ CASES: dict[str, Case] = {
     ),
     "frr mode unknown": Case(
         BASE + '\n[sinks.frr]\nmode = "reload"\n', "sinks.frr.mode", '"vtysh" or "frr-reload"'
+    ),
+    # --- the routing-daemon sinks' renderer settings
+    "frr neighbour address": Case(
+        FRR + '[[sinks.frr.bgp_neighbor]]\naddress = "10.0.0.300"\nasn = 65001\n',
+        "sinks.frr.bgp_neighbor[0].address",
+        "not an IPv4 or IPv6 address",
+    ),
+    "frr neighbour without asn": Case(
+        FRR + '[[sinks.frr.bgp_neighbor]]\naddress = "10.0.0.2"\n',
+        "sinks.frr.bgp_neighbor[0].asn",
+        "missing",
+    ),
+    "frr neighbour asn out of range": Case(
+        FRR + '[[sinks.frr.bgp_neighbor]]\naddress = "10.0.0.2"\nasn = 4294967296\n',
+        "sinks.frr.bgp_neighbor[0].asn",
+        "out of range 1..4294967295",
+    ),
+    "frr neighbour vrf with a space": Case(
+        FRR + '[[sinks.frr.bgp_neighbor]]\naddress = "10.0.0.2"\nasn = 1\nvrf = "a b"\n',
+        "sinks.frr.bgp_neighbor[0].vrf",
+        "not a plain FRR name",
+    ),
+    "frr neighbour twice": Case(
+        FRR
+        + '[[sinks.frr.bgp_neighbor]]\naddress = "10.0.0.2"\nasn = 1\n'
+        + '[[sinks.frr.bgp_neighbor]]\naddress = "10.0.0.2"\nasn = 2\n',
+        "sinks.frr.bgp_neighbor[1].address",
+        "already in sinks.frr.bgp_neighbor[0]",
+    ),
+    "frr neighbour as a table": Case(
+        FRR + '[sinks.frr.bgp_neighbor]\naddress = "10.0.0.2"\nasn = 1\n',
+        "sinks.frr.bgp_neighbor",
+        "expected an array of tables",
+    ),
+    "frr key chain prefix": Case(
+        FRR + 'key_chain_prefix = "my keys"\n', "sinks.frr.key_chain_prefix", "not a plain"
+    ),
+    "frr unknown time zone": Case(
+        FRR + 'timezone = "Mars/Olympus"\n', "sinks.frr.timezone", "not a time zone name"
+    ),
+    "bird bgp without neighbor": Case(
+        BIRD + '[[sinks.bird.bgp]]\nname = "r2"\n', "sinks.bird.bgp[0].neighbor", "missing"
+    ),
+    "bird bgp name not a symbol": Case(
+        BIRD + '[[sinks.bird.bgp]]\nname = "r-2"\nneighbor = "10.0.0.2"\n',
+        "sinks.bird.bgp[0].name",
+        "not a BIRD symbol",
+    ),
+    "bird bgp template not a symbol": Case(
+        BIRD + '[[sinks.bird.bgp]]\nname = "r2"\nneighbor = "10.0.0.2"\ntemplate = "1x"\n',
+        "sinks.bird.bgp[0].template",
+        "not a BIRD symbol",
+    ),
+    "bird bgp local_as out of range": Case(
+        BIRD + '[[sinks.bird.bgp]]\nname = "r2"\nneighbor = "10.0.0.2"\nlocal_as = 0\n',
+        "sinks.bird.bgp[0].local_as",
+        "out of range",
+    ),
+    "bird bgp option with a newline": Case(
+        BIRD
+        + '[[sinks.bird.bgp]]\nname = "r2"\nneighbor = "10.0.0.2"\n'
+        + 'options = ["hold time 9;", "a;\\nb;"]\n',
+        "sinks.bird.bgp[0].options[1]",
+        "one statement per line",
+    ),
+    "bird protocol name twice": Case(
+        BIRD
+        + '[[sinks.bird.bgp]]\nname = "r2"\nneighbor = "10.0.0.2"\n'
+        + BIRD_OSPF.replace('name = "o1"', 'name = "r2"'),
+        "sinks.bird.ospf[0].name",
+        "already defined by sinks.bird.bgp[0]",
+    ),
+    "bird ospf version 4": Case(
+        BIRD + BIRD_OSPF.replace("version = 2", "version = 4"),
+        "sinks.bird.ospf[0].version",
+        "out of range 2..3",
+    ),
+    "bird ospf without area": Case(
+        BIRD + '[[sinks.bird.ospf]]\nname = "o1"\nversion = 2\n',
+        "sinks.bird.ospf[0].area",
+        "missing",
+    ),
+    "bird ospf bad area": Case(
+        BIRD + BIRD_OSPF.replace('area = "0.0.0.0"', 'area = "backbone"'),
+        "sinks.bird.ospf[0].area[0].area",
+        "not a number or dotted quad",
+    ),
+    "bird ospf area without interface": Case(
+        BIRD + BIRD_OSPF[: BIRD_OSPF.index("    [[sinks.bird.ospf.area.interface]]")],
+        "sinks.bird.ospf[0].area[0].interface",
+        "missing",
+    ),
+    "bird ospf interface twice": Case(
+        BIRD + BIRD_OSPF + BIRD_OSPF.replace('name = "o1"', 'name = "o2"'),
+        "sinks.bird.ospf[1].area[0].interface[0].name",
+        "already in sinks.bird.ospf[0].area[0].interface[0]",
+    ),
+    "bird ospf interface name with a quote": Case(
+        BIRD + BIRD_OSPF.replace('name = "eth0"', 'name = "eth\\"0"'),
+        "sinks.bird.ospf[0].area[0].interface[0].name",
+        "unusable in BIRD",
+    ),
+    "bird ospf typo": Case(
+        BIRD + BIRD_OSPF.replace("version = 2", "verison = 2"),
+        "sinks.bird.ospf[0].verison",
+        "did you mean 'version'?",
+    ),
+    "bird unknown time zone": Case(
+        BIRD + 'timezone = "CEST"\n', "sinks.bird.timezone", "not a time zone name"
     ),
     # --- unknown keys
     "typo in [local]": Case(

@@ -4,7 +4,10 @@ policies; the shipped example loads; secrets stay out of reprs."""
 from __future__ import annotations
 
 import io
+import re
+from datetime import UTC
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -22,6 +25,7 @@ from rkmp_frr.daemon.config import (
     load_config,
     parse_config,
 )
+from rkmp_frr.daemon.timezones import local_timezone
 from rkmp_frr.engine import Engine
 from rkmp_frr.engine.events import ChildRef, ChildSaCreated, Event, RkmpSaEstablished
 from rkmp_frr.engine.policy import (
@@ -35,6 +39,14 @@ from rkmp_frr.engine.routing_proposals import PROFILES
 from rkmp_frr.keytable.rollover import RolloverPolicy
 from rkmp_frr.keytable.row import ALL_INTERFACES
 from rkmp_frr.profiles.base import HITLESS_ROLLOVER, IMMEDIATE_ROLLOVER
+from rkmp_frr.sinks.bird_render import (
+    BirdBgpSession,
+    BirdOspfArea,
+    BirdOspfInstance,
+    BirdOspfInterface,
+    BirdRenderConfig,
+)
+from rkmp_frr.sinks.frr_render import FrrBgpNeighbor, FrrRenderConfig
 from rkmp_frr.wire.constants import IntegId, KeId, ProtocolId, RkmpOptionId
 
 from .test_config_support import BASE, PSK, der, make_pki, setup_dir, write, write_pki
@@ -463,6 +475,86 @@ enabled = false
     assert config.sinks.kernel == KernelSink(enabled=False)
 
 
+def test_sink_renderer_settings(tmp_path: Path) -> None:
+    sinks = """
+[sinks.frr]
+key_chain_prefix = "r1"
+timezone = "Europe/Berlin"
+  [[sinks.frr.bgp_neighbor]]
+  address = "2001:db8:0::2"
+  asn = 4200000000
+  vrf = "blue"
+  [[sinks.frr.bgp_neighbor]]
+  address = "10.0.0.2"
+  asn = 65001
+
+[sinks.bird]
+include_file = "rkmp-keys.conf"
+timezone = "UTC"
+  [[sinks.bird.bgp]]
+  name = "r2"
+  neighbor = "10.0.0.2"
+  neighbor_as = 65002
+  local_as = 65001
+  local_address = "10.0.0.1"
+  template = "rkmp_peer"
+  options = ["hold time 9;"]
+  [[sinks.bird.ospf]]
+  name = "ospf_v3"
+  version = 3
+  options = ["ipv6 { import all; };"]
+    [[sinks.bird.ospf.area]]
+    area = 0
+      [[sinks.bird.ospf.area.interface]]
+      name = "eth0"
+      options = ["type ptp;", "hello 1;"]
+    [[sinks.bird.ospf.area]]
+    area = "0.0.0.1"
+    options = ["stub;"]
+      [[sinks.bird.ospf.area.interface]]
+      name = "eth1"
+"""
+    config = load(tmp_path, BASE + sinks)
+    frr, bird = config.sinks.frr, config.sinks.bird
+    assert frr is not None and bird is not None
+    assert frr.render_config() == FrrRenderConfig(
+        bgp_neighbors=(
+            FrrBgpNeighbor("2001:db8::2", 4200000000, "blue"),
+            FrrBgpNeighbor("10.0.0.2", 65001),
+        ),
+        key_chain_prefix="r1",
+        timezone=ZoneInfo("Europe/Berlin"),
+    )
+    assert bird.include_file == tmp_path / "rkmp-keys.conf"
+    assert bird.render_config() == BirdRenderConfig(
+        bgp=(
+            BirdBgpSession(
+                "r2", "10.0.0.2", 65002, 65001, "10.0.0.1", "rkmp_peer", ("hold time 9;",)
+            ),
+        ),
+        ospf=(
+            BirdOspfInstance(
+                "ospf_v3",
+                3,
+                (
+                    BirdOspfArea("0", (BirdOspfInterface("eth0", ("type ptp;", "hello 1;")),)),
+                    BirdOspfArea("0.0.0.1", (BirdOspfInterface("eth1"),), ("stub;",)),
+                ),
+                options=("ipv6 { import all; };",),
+            ),
+        ),
+        timezone=UTC,
+    )
+
+
+def test_sink_time_zone_defaults_to_the_hosts(tmp_path: Path) -> None:
+    config = load(tmp_path, BASE + '\n[sinks.frr]\ntimezone = "local"\n')
+    assert config.sinks.frr is not None and config.sinks.frr.timezone is None
+    assert config.sinks.frr.render_config().timezone is local_timezone()
+    # The same zone object on every load: a reload sees no change.
+    assert load(tmp_path, BASE + "\n[sinks.frr]\n").sinks == config.sinks
+
+
 # --------------------------------------------------------------------------- the example
 
 
@@ -479,6 +571,27 @@ def test_example_config_loads(tmp_path: Path) -> None:
     assert config.peers[1].prefix == "192.0.2.0/30"
     assert config.sinks.frr is not None and config.sinks.frr.mode == FrrMode.VTYSH
     assert config.engine_config().peers[0].name == "r2"
+
+
+def test_example_sink_settings_load_when_uncommented(tmp_path: Path) -> None:
+    """The commented-out sink settings of the example are valid as written."""
+    psk = write(tmp_path, "psk", PSK + b"\n")
+    text = EXAMPLE.read_text().replace('psk_file = "/etc/rkmp/psk"', f'psk_file = "{psk}"')
+    setting = re.compile(r"^#(\s*)(\[\[?sinks\.[a-z_.]+\]\]?|[a-z_]+ = .*)$")
+    head, sinks = text.split("[sinks.frr]", 1)
+    # (pathspace is the alternative to vty_socket)
+    sinks = sinks.split("# Kernel checks", 1)[0].replace("# pathspace =", "# (pathspace) =")
+    uncommented = [
+        re.sub(r"\s+#.*$", "", match[1] + match[2]) if (match := setting.match(line)) else line
+        for line in sinks.splitlines()
+    ]
+    config = parse_config(head + "[sinks.frr]" + "\n".join(uncommented), EXAMPLE)
+    assert config.sinks.frr is not None and config.sinks.bird is not None
+    assert [n.address for n in config.sinks.frr.bgp_neighbors] == ["10.0.0.2"]
+    assert config.sinks.frr.templates_dir == Path("/etc/rkmp/templates")
+    assert [s.name for s in config.sinks.bird.bgp] == ["r2"]
+    [ospf] = config.sinks.bird.ospf
+    assert [i.name for a in ospf.areas for i in a.interfaces] == ["eth0"]
 
 
 def test_example_names_every_key_the_issue_requires() -> None:
