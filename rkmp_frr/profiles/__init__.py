@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from rkmp_frr.profiles import bfd, isis, ospfv2, ospfv3, tcp_ao, tcp_md5
+from rkmp_frr.profiles import bfd, isis, ospfv2, ospfv3, ospfv3_ipsec, tcp_ao, tcp_md5
 from rkmp_frr.profiles.base import KeyProfile
 from rkmp_frr.wire.constants import ProtocolId
 
@@ -24,6 +24,7 @@ KEY_PROFILES: Mapping[ProtocolId, KeyProfile] = {
         ospfv3.PROFILE,
         isis.PROFILE,
         bfd.PROFILE,
+        ospfv3_ipsec.PROFILE,
     )
 }
 

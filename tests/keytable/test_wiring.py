@@ -266,11 +266,14 @@ def test_tcp_md5_switches_at_once_and_says_the_session_resets(
 
 
 def test_protocol_without_profile_is_logged_not_stored(caplog: pytest.LogCaptureFixture) -> None:
-    rig = Rig()
+    store = KeyTableStore.open_memory()
+    without_ipsec = dict(KEY_PROFILES)
+    del without_ipsec[ProtocolId.OSPFV3_IPSEC]
+    wiring = KeyTableWiring(store, without_ipsec)
     ipsec = child_params(0x1000, protocol=ProtocolId.OSPFV3_IPSEC, integ=IntegId.HMAC_SHA1_96)
     with caplog.at_level(logging.ERROR):
-        rig.at(1.0, ChildSaCreated(ipsec))
-    assert rig.store.rows() == () and "no key profile" in caplog.text
+        wiring.handle(ChildSaCreated(ipsec), wall_now=WALL + 1.0, mono_now=MONO + 1.0)
+    assert store.rows() == () and "no key profile" in caplog.text
 
 
 def test_wall_clock_step_moves_lifetimes_with_it() -> None:

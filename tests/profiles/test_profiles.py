@@ -41,9 +41,10 @@ def params(
     )
 
 
-def test_every_routing_protocol_but_ipsec_has_a_profile() -> None:
-    assert set(KEY_PROFILES) == set(PROFILES) - {ProtocolId.OSPFV3_IPSEC}
-    assert key_profile(ProtocolId.OSPFV3_IPSEC) is None and key_profile(999) is None
+def test_every_routing_protocol_has_a_profile() -> None:
+    assert set(KEY_PROFILES) == set(PROFILES)
+    assert key_profile(ProtocolId.OSPFV3_IPSEC) is KEY_PROFILES[ProtocolId.OSPFV3_IPSEC]
+    assert key_profile(999) is None
 
 
 @pytest.mark.parametrize("protocol", sorted(KEY_PROFILES))
@@ -82,6 +83,8 @@ ROWS = [
     (ProtocolId.BFD, IntegId.RKMP_KEYED_MD5, 1, 1, "01", "01", "KEYED-MD5", "none", "auth-type=3"),
     (ProtocolId.BFD, IntegId.RKMP_HMAC_SHA1, 1, 1, "01", "01", "KEYED-SHA-1", "none",
      "auth-type=5"),
+    (ProtocolId.OSPFV3_IPSEC, IntegId.HMAC_SHA2_256_128, 0x1000, 0x1000, "00001000", "00001000",
+     "HMAC-SHA-256-128", "none", ""),
 ]  # fmt: skip
 
 
@@ -148,7 +151,9 @@ def test_hitless_send_delay_covers_the_engines_retransmission_budget() -> None:
 
 def test_interfaces_required_where_keys_are_per_interface() -> None:
     required = {p.protocol for p in KEY_PROFILES.values() if p.interfaces_required}
-    assert required == {ProtocolId.OSPFV2, ProtocolId.OSPFV3, ProtocolId.ISIS}
+    assert required == {
+        ProtocolId.OSPFV2, ProtocolId.OSPFV3, ProtocolId.ISIS, ProtocolId.OSPFV3_IPSEC
+    }  # fmt: skip
 
 
 def test_tcp_ao_mkt_from_row() -> None:
