@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pytest
 
+from rkmp_frr.crypto import prf as prf_module
 from rkmp_frr.crypto.prf import get_prf
 from rkmp_frr.crypto.suites import (
     HMAC_SHA2_256_128,
@@ -90,10 +91,19 @@ PRF_CASES = [
 ]
 
 
+@pytest.mark.parametrize("stdlib", [False, True], ids=["openssl-hmac", "stdlib-fallback"])
 @pytest.mark.parametrize(("key", "data", "sha256", "sha384", "sha512"), PRF_CASES)
 def test_prf_cases_section_2_7_1(
-    key: bytes, data: bytes, sha256: str, sha384: str, sha512: str
+    key: bytes,
+    data: bytes,
+    sha256: str,
+    sha384: str,
+    sha512: str,
+    stdlib: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    if stdlib:  # the path taken where _hashlib has no hmac_new
+        monkeypatch.setattr(prf_module, "_new_hmac", prf_module._stdlib_hmac)
     assert get_prf(PrfId.HMAC_SHA2_256)(key, data).hex() == sha256
     assert get_prf(PrfId.HMAC_SHA2_384)(key, data).hex() == sha384
     assert get_prf(PrfId.HMAC_SHA2_512)(key, data).hex() == sha512
