@@ -169,6 +169,47 @@ REQUEST_TYPES: Mapping[Command, type[Request]] = {
 
 
 @dataclass(frozen=True, slots=True)
+class SinkApplyInfo:
+    """One apply of the key table to a routing daemon. No keys: the
+    texts are the sink's own one-line messages, keys masked."""
+
+    # rkmp_frr.sinks.batching.ApplyStatus's value (importing the sinks here
+    # would load the renderers into every rkmpctl run):
+    # applied | unchanged | dry-run | failed-restored | failed
+    status: str
+    ok: bool  # taken (or nothing to do), nothing refused, kernel check passed
+    started_at: float  # POSIX time
+    duration: float  # seconds
+    rows: int  # key table rows the daemon was to have
+    line: str  # the whole result in one line, as logged
+    error: str | None  # why the daemon refused it
+    restore_error: str | None  # why the previous configuration could not be confirmed back
+    refused: tuple[str, ...]  # rows the daemon cannot take (left out)
+    notes: tuple[str, ...]  # e.g. BGP sessions reset by a TCP-MD5 key change
+    kernel_problems: tuple[str, ...]  # TCP-MD5 keys the kernel does not hold on the sockets
+
+
+@dataclass(frozen=True, slots=True)
+class SinkInfo:
+    """A routing-daemon sink (``[sinks.frr]``, ``[sinks.bird]``)."""
+
+    name: str  # "frr", "bird"
+    daemon: str  # "FRR", "BIRD"
+    version: str | None  # as detected at start, e.g. "8.4.4"
+    detected: str  # the daemon's own answer, e.g. "FRRouting 8.4.4 (r1) on Linux(6.1.0)."
+    dry_run: bool
+    ok: bool  # no failed apply since the last good one
+    rows: int  # key table rows the sink holds
+    pending: bool  # changes not applied yet (or being applied)
+    applies: int  # since start
+    failures: int
+    last_error: str | None  # the latest failure's line, until an apply succeeds
+    last_apply: SinkApplyInfo | None  # the latest apply (often "unchanged")
+    last_change: SinkApplyInfo | None  # the latest apply that was not "unchanged"
+    kernel_problems: tuple[str, ...]  # last_change's kernel check findings
+
+
+@dataclass(frozen=True, slots=True)
 class StatusResult:
     daemon_version: str
     pid: int
@@ -180,6 +221,7 @@ class StatusResult:
     rkmp_sas: int  # established RKMP SAs
     child_sas: int  # child SAs in use
     key_rows: int  # rows in the key table
+    sinks: tuple[SinkInfo, ...] = ()  # routing-daemon sinks, in [sinks.*] order
 
 
 @dataclass(frozen=True, slots=True)

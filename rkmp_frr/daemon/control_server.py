@@ -56,6 +56,7 @@ from rkmp_frr.daemon.control_protocol import (
     SaRef,
     SasRequest,
     SasResult,
+    SinkInfo,
     StatusRequest,
     StatusResult,
     Success,
@@ -218,7 +219,17 @@ class Commands:
             rkmp_sas=len(engine.rkmp_sas()),
             child_sas=sum(len(engine.child_sas(peer)) for peer in service.peers_seen),
             key_rows=self.store.count(),
+            sinks=self.sink_infos(),
         )
+
+    def sink_infos(self) -> tuple[SinkInfo, ...]:
+        """The sinks that describe themselves (``info() -> SinkInfo``)."""
+        infos: list[SinkInfo] = []
+        for sink in self.service.sinks:
+            info = getattr(sink, "info", None)
+            if callable(info):
+                infos.append(info())
+        return tuple(infos)
 
     def sas(self, peer_name: str | None) -> SasResult:
         addresses = (

@@ -57,6 +57,7 @@ from rkmp_frr.daemon.control_protocol import (
     SaRef,
     SasRequest,
     SasResult,
+    SinkInfo,
     StatusRequest,
     StatusResult,
     Success,
@@ -261,17 +262,45 @@ def _in(seconds: float | None) -> str:
 
 
 def render_status(result: StatusResult) -> str:
-    return "\n".join(
-        [
-            f"rkmpd {result.daemon_version} (pid {result.pid}), "
-            f"up {format_duration(result.uptime)}",
-            f"  config:    {result.config_file}",
-            f"  identity:  {result.identity}",
-            f"  listening: {', '.join(result.listen) or 'nowhere'}",
-            f"  peers: {result.peers} configured, RKMP SAs: {result.rkmp_sas}, "
-            f"child SAs: {result.child_sas}, key rows: {result.key_rows}",
-        ]
-    )
+    lines = [
+        f"rkmpd {result.daemon_version} (pid {result.pid}), up {format_duration(result.uptime)}",
+        f"  config:    {result.config_file}",
+        f"  identity:  {result.identity}",
+        f"  listening: {', '.join(result.listen) or 'nowhere'}",
+        f"  peers: {result.peers} configured, RKMP SAs: {result.rkmp_sas}, "
+        f"child SAs: {result.child_sas}, key rows: {result.key_rows}",
+    ]
+    if result.sinks:
+        lines.append("  sinks:")
+        for sink in result.sinks:
+            lines += _sink_lines(sink)
+    return "\n".join(lines)
+
+
+def _sink_lines(sink: SinkInfo) -> list[str]:
+    daemon = f"{sink.daemon} {sink.version}" if sink.version else sink.daemon
+    mode = ", dry run" if sink.dry_run else ""
+    state = "ok" if sink.ok else "FAILING"
+    pending = ", changes pending" if sink.pending else ""
+    lines = [
+        f"    {sink.name} ({daemon}{mode}): {state}, {sink.rows} key row(s), "
+        f"{sink.applies} apply(ies), {sink.failures} failed{pending}"
+    ]
+    change = sink.last_change
+    if change is not None:
+        lines.append(f"      last change {_utc_text(change.started_at)}: {change.line}")
+        lines += [f"      note: {note}" for note in change.notes]
+    if sink.last_error is not None and (change is None or sink.last_error != change.line):
+        lines.append(f"      last error: {sink.last_error}")
+    lines += [f"      kernel: {problem}" for problem in sink.kernel_problems]
+    return lines
+
+
+def _utc_text(instant: float) -> str:
+    try:
+        return format_utc(int(instant))
+    except ValueError:
+        return "?"
 
 
 def _child_lines(child: ChildSaInfo, indent: str, label: str = "") -> list[str]:

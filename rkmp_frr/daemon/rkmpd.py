@@ -35,6 +35,7 @@ from rkmp_frr.daemon.config import EXIT_CONFIG_ERROR, check_config
 from rkmp_frr.daemon.config_load import ConfigError, load_config
 from rkmp_frr.daemon.config_model import DEFAULT_CONFIG_FILE, DaemonConfig
 from rkmp_frr.daemon.logging_setup import setup_logging
+from rkmp_frr.daemon.routing_sinks import RoutingSink, SinkStartError, build_routing_sinks
 from rkmp_frr.daemon.service import Service, ServiceOptions
 from rkmp_frr.keytable import Sink
 
@@ -110,24 +111,41 @@ def sd_notify(state: str) -> None:
         sock.sendto(state.encode(), address)
 
 
-def build_sinks(config: DaemonConfig) -> list[Sink]:
-    """The routing-daemon sinks ``[sinks.*]`` asks for. Seam: the appliers
-    (``rkmp_frr.sinks``) need the renderers' share of the configuration
-    (which ``router bgp`` a neighbour is in, BIRD's protocols), which
-    ``rkmpd.toml`` does not carry yet; until it does, keys stay in the key
-    table (``rkmpctl keys``) and the hooks, and this says so."""
-    configured = [name for name in ("frr", "bird") if getattr(config.sinks, name, None) is not None]
-    if configured:
-        log.warning(
-            "[sinks.%s] configured, but this build does not apply keys to routing daemons "
-            "from rkmpd.toml yet: keys are in the key table only",
-            "], [sinks.".join(configured),
-        )
-    return []
+async def build_sinks(config: DaemonConfig, current: Sequence[Sink] = ()) -> list[Sink]:
+    """The key table sinks ``[sinks.*]`` asks for: FRR and BIRD
+    (``rkmp_frr.daemon.routing_sinks``: each daemon asked its version, the
+    configured protocols checked against it). ``current``: the sinks
+    running now (SIGHUP), kept where their table did not change.
+    ConfigError (exit 2) or SinkStartError (exit 1)."""
+    routing = [sink for sink in current if isinstance(sink, RoutingSink)]
+    sinks: list[Sink] = [*await build_routing_sinks(config, routing)]
+    return sinks
+
+
+async def reload_daemon(service: Service, config_path: Path) -> bool:
+    """SIGHUP: the new file, with its sinks built and checked, or nothing
+    changes at all."""
+    try:
+        config = load_config(config_path)
+        sinks = await build_sinks(config, service.sinks)
+    except (ConfigError, SinkStartError) as exc:
+        log.error("reload failed, configuration unchanged: %s", exc)
+        return False
+    await service.apply_config(config)
+    await service.replace_sinks(sinks)
+    return True
 
 
 async def run_daemon(config_path: Path, config: DaemonConfig, keylog: Path | None) -> int:
-    service = Service(config, options=ServiceOptions(keylog=keylog), sinks=build_sinks(config))
+    try:
+        sinks = await build_sinks(config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+    except SinkStartError as exc:
+        log.error("cannot start: %s", exc)
+        return EXIT_START_FAILED
+    service = Service(config, options=ServiceOptions(keylog=keylog), sinks=sinks)
     try:
         await service.start()
     except OSError as exc:
@@ -151,7 +169,7 @@ async def run_daemon(config_path: Path, config: DaemonConfig, keylog: Path | Non
         sd_notify("RELOADING=1")
 
         async def reload() -> None:
-            await service.reload(lambda: load_config(config_path))
+            await reload_daemon(service, config_path)
             sd_notify("READY=1")
 
         spawn(reload())

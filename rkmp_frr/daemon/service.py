@@ -274,7 +274,8 @@ class Service:
         self.engine_clock = EngineClock(self.clock)
         self.started_at = self.engine_clock.now()
         self._rng = rng
-        self._extra_sinks = tuple(sinks)
+        self.sinks: list[Sink] = list(sinks)  # key table sinks (routing daemons ...)
+        self._sink_subscriptions: dict[int, Callable[[], None]] = {}  # id(sink) -> unsubscribe
         self._given_store = store
         self.store: KeyTableStore | None = None
         self.wiring: KeyTableWiring | None = None
@@ -296,7 +297,6 @@ class Service:
         self._setting_up: dict[Address, asyncio.TimerHandle] = {}
         self._draining = False
         self._backoff: dict[Address, float] = {}
-        self._unsubscribe: list[Callable[[], None]] = []
         self._stopped = asyncio.Event()
         self._running = False
         self._stopping = False  # deleting SAs on the way out: no new work
@@ -331,12 +331,9 @@ class Service:
             rollover=lambda peer, protocol: self.config.rollover_for(peer, protocol),
             interfaces=self._interfaces,
         )
-        rows = self.store.rows() if self._extra_sinks else ()
-        for sink in self._extra_sinks:
-            load = getattr(sink, "load", None)
-            if callable(load):  # a batching sink starts from the table as it is
-                load(rows)
-            self._unsubscribe.append(self.store.subscribe(sink))
+        rows = self.store.rows() if self.sinks else ()
+        for sink in self.sinks:
+            self._attach_sink(sink, rows)
         self.engine = Engine(
             IndexedLocalConfig.of(config.engine_config()),
             rng=self._rng,
@@ -491,13 +488,53 @@ class Service:
         if self.keylog is not None:
             self.keylog.close()
             self.keylog = None
-        for unsubscribe in self._unsubscribe:
-            unsubscribe()
-        self._unsubscribe.clear()
+        for sink in self.sinks:
+            await self._detach_sink(sink)
         if self.store is not None and self._given_store is None:
             self.store.close()
         self.store = None
         self._stopped.set()
+
+    # --- sinks ----------------------------------------------------------------------
+
+    def _attach_sink(self, sink: Sink, rows: Sequence[KeyRow]) -> None:
+        """Subscribe ``sink`` to the key table; a sink with ``load`` (a
+        batching sink) starts from the table as it is."""
+        assert self.store is not None
+        load = getattr(sink, "load", None)
+        if callable(load):
+            load(rows)
+        self._sink_subscriptions[id(sink)] = self.store.subscribe(sink)
+
+    async def _detach_sink(self, sink: Sink) -> None:
+        """Unsubscribe ``sink`` and close it (an apply under way finishes)."""
+        unsubscribe = self._sink_subscriptions.pop(id(sink), None)
+        if unsubscribe is not None:
+            unsubscribe()
+        close = getattr(sink, "close", None)
+        if callable(close):
+            try:
+                await close()
+            except Exception:
+                log.exception("closing a sink failed")
+
+    async def replace_sinks(self, sinks: Sequence[Sink]) -> None:
+        """SIGHUP: ``sinks`` from now on. Sinks no longer listed are
+        unsubscribed and closed (what they applied stays in the routing
+        daemon); new ones start from the key table as it is; sinks in both
+        lists go on untouched."""
+        keep = {id(sink) for sink in sinks}
+        for sink in self.sinks:
+            if id(sink) not in keep:
+                await self._detach_sink(sink)
+        old = {id(sink) for sink in self.sinks}
+        self.sinks = list(sinks)
+        if self.store is None:
+            return
+        rows = self.store.rows()
+        for sink in self.sinks:
+            if id(sink) not in old:
+                self._attach_sink(sink, rows)
 
     # --- inputs ---------------------------------------------------------------------
 

@@ -40,6 +40,8 @@ from rkmp_frr.daemon.control_protocol import (
     SaRef,
     SasRequest,
     SasResult,
+    SinkApplyInfo,
+    SinkInfo,
     StatusRequest,
     StatusResult,
     Success,
@@ -108,6 +110,35 @@ ROW = KeyRow(
     link=RowLink(ChildRef(("10.0.0.2", 500), ProtocolId.TCP_AO, 5, 7), None, superseded_by=6),
 )
 REF = SaRef(ProtocolId.OSPFV2, 3, "10.0.0.2", "r2")
+APPLIED = SinkApplyInfo(
+    status="applied",
+    ok=True,
+    started_at=1_700_000_200.5,
+    duration=0.25,
+    rows=1,
+    line="frr: applied (1 row(s), 0.25 s)",
+    error=None,
+    restore_error=None,
+    refused=(),
+    notes=("BGP sessions reset by the key change: 10.0.0.2",),
+    kernel_problems=(),
+)
+SINK = SinkInfo(
+    name="frr",
+    daemon="FRR",
+    version="8.4.4",
+    detected="FRRouting 8.4.4 (r1) on Linux(6.1.0).",
+    dry_run=False,
+    ok=True,
+    rows=1,
+    pending=False,
+    applies=3,
+    failures=0,
+    last_error=None,
+    last_apply=APPLIED,
+    last_change=APPLIED,
+    kernel_problems=(),
+)
 
 RESULTS: dict[Command, Result] = {
     Command.STATUS: StatusResult(
@@ -121,6 +152,7 @@ RESULTS: dict[Command, Result] = {
         rkmp_sas=1,
         child_sas=2,
         key_rows=3,
+        sinks=(SINK,),
     ),
     Command.SAS: SasResult(sas=(SA,), orphans=(CHILD,)),
     Command.KEYS: KeysResult(
@@ -230,7 +262,49 @@ def test_status_shape() -> None:
         "rkmp_sas": 1,
         "child_sas": 2,
         "key_rows": 3,
+        "sinks": [
+            {
+                "name": "frr",
+                "daemon": "FRR",
+                "version": "8.4.4",
+                "detected": "FRRouting 8.4.4 (r1) on Linux(6.1.0).",
+                "dry_run": False,
+                "ok": True,
+                "rows": 1,
+                "pending": False,
+                "applies": 3,
+                "failures": 0,
+                "last_error": None,
+                "last_apply": to_json(APPLIED),
+                "last_change": to_json(APPLIED),
+                "kernel_problems": [],
+            }
+        ],
     }
+    assert to_json(APPLIED) == {
+        "status": "applied",
+        "ok": True,
+        "started_at": 1_700_000_200.5,
+        "duration": 0.25,
+        "rows": 1,
+        "line": "frr: applied (1 row(s), 0.25 s)",
+        "error": None,
+        "restore_error": None,
+        "refused": [],
+        "notes": ["BGP sessions reset by the key change: 10.0.0.2"],
+        "kernel_problems": [],
+    }
+
+
+def test_status_of_a_daemon_without_sinks_field() -> None:
+    """``sinks`` was added to ``status``: an answer without it (an older
+    rkmpd) still decodes, with no sinks."""
+    obj = json.loads(encode_response(Success(RESULTS[Command.STATUS])))
+    del obj["result"]["sinks"]
+    response = decode_response(json.dumps(obj).encode() + b"\n", Command.STATUS)
+    assert isinstance(response, Success) and isinstance(response.result, StatusResult)
+    assert response.result.sinks == ()
+    assert response.result.key_rows == 3
 
 
 def test_sas_shape() -> None:

@@ -10,7 +10,7 @@ import socket
 import tempfile
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -37,6 +37,7 @@ from rkmp_frr.daemon.control_protocol import (
     SasRequest,
     SasResult,
     StatusRequest,
+    StatusResult,
     Success,
     decode_request,
     encode_response,
@@ -45,7 +46,7 @@ from rkmp_frr.daemon.control_protocol import (
 from rkmp_frr.daemon.rkmpctl import ExitCode, main, parse_spi
 from rkmp_frr.wire.constants import ProtocolId
 
-from .test_control_protocol import CHILD, KEY_HEX, RESULTS, ROW, SA
+from .test_control_protocol import APPLIED, CHILD, KEY_HEX, RESULTS, ROW, SA, SINK
 
 HANG = "hang"  # the server reads the request and never answers
 CLOSE = "close"  # the server reads the request and closes
@@ -143,6 +144,40 @@ def test_status(serve: _Starter) -> None:
         "  identity:  r1.example.net",
         "  listening: 10.0.0.1:500, [2001:db8::1]:500",
         "  peers: 2 configured, RKMP SAs: 1, child SAs: 2, key rows: 3",
+        "  sinks:",
+        "    frr (FRR 8.4.4): ok, 1 key row(s), 3 apply(ies), 0 failed",
+        "      last change 20231114221640Z: frr: applied (1 row(s), 0.25 s)",
+        "      note: BGP sessions reset by the key change: 10.0.0.2",
+    ]
+
+
+def test_status_with_a_failing_sink(serve: _Starter) -> None:
+    status = RESULTS[StatusRequest.COMMAND]
+    assert isinstance(status, StatusResult)
+    failed = replace(
+        APPLIED,
+        status="failed-restored",
+        ok=False,
+        line="frr: failed-restored (1 row(s), 0.30 s): FRR refused the change: ...",
+        notes=(),
+    )
+    sink = replace(
+        SINK,
+        ok=False,
+        pending=True,
+        failures=1,
+        last_error=failed.line,
+        last_apply=failed,
+        last_change=failed,
+        kernel_problems=("TCP-MD5 key for 10.0.0.2: not on bgpd's socket",),
+    )
+    server = serve(Success(replace(status, sinks=(sink,))))
+    code, out, _ = run("--socket", server.path, "status")
+    assert code == ExitCode.OK
+    assert out.splitlines()[-3:] == [
+        "    frr (FRR 8.4.4): FAILING, 1 key row(s), 3 apply(ies), 1 failed, changes pending",
+        "      last change 20231114221640Z: " + failed.line,
+        "      kernel: TCP-MD5 key for 10.0.0.2: not on bgpd's socket",
     ]
 
 
