@@ -34,9 +34,32 @@ What each protocol becomes (facts in :mod:`rkmp_frr.sinks.features`):
 - TCP-AO, IS-IS, BFD: refused (no FRR release can take these keys).
 - OSPFv3 over IPsec (protocol 207) is the kernel's, not FRR's: ignored.
 
-A neighbour or interface whose keys are all gone loses its authentication
-(``no neighbor X password``, ``no ip ospf authentication``): a revoked key
-leaves the adjacency unauthenticated, not down.
+Fail closed. A neighbour or interface the sink secures but holds no usable
+key for (its keys revoked by RP_revokeSA, expired, refused, or not made
+yet) is shut, never left unauthenticated: RP_revokeSA means the routing
+protocol stops using the SA, so it must not fall back to sending unsecured
+messages either. What FRR 8.4 does, as observed in namespaces:
+
+- BGP: ``neighbor X shutdown message rkmpd: no usable key`` (bgpd sends a
+  Cease/Administrative Shutdown and refuses connections) before the
+  password goes; when a key comes back, the password is set and then
+  ``no neighbor X shutdown`` (which does not reset a session that is up).
+  Secured neighbours: those of :attr:`FrrRenderConfig.bgp_neighbors`.
+- OSPFv2: ``ip ospf passive`` (ospfd sends nothing and ignores what it
+  receives on the interface). ``ip ospf authentication message-digest``
+  without a ``message-digest-key`` is no way to close: ospfd then sends and
+  accepts null authentication (AuType 0), so the adjacency stays up.
+- OSPFv3: ``ipv6 ospf6 passive``. A key chain without a key that is valid
+  for sending is no way to close either: ospf6d then sends its packets
+  without an authentication trailer (it drops what it receives).
+- A key chain interface whose keys are none of them valid for sending now
+  stays closed (with its chain) until one is, at ``next_change_at``.
+
+Secured interfaces: those of :attr:`FrrRenderConfig.ospf_interfaces` /
+``ospf6_interfaces``, and any interface that had keys in the plan applied
+before (it is closed when they go). Reopening is the reverse: keys and
+authentication first, then ``no ... passive``. There is no option to fail
+open.
 
 FRR reads lifetimes as local time: :class:`FrrRenderConfig.timezone` must be
 the FRR daemons' time zone. FRR's lifetime years are 1993-2035: earlier
@@ -89,6 +112,9 @@ SINK = "frr"
 _NAME = re.compile(r"[A-Za-z0-9_.:@+-]{1,64}")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 MD5_KEY_MAX = 16  # ospfd copies at most 16 characters of a message-digest key
+# Sent to the BGP peer in the Cease notification (RFC 9003) and kept in the
+# running config, so both operators see why the session is down.
+SHUTDOWN_MESSAGE = "rkmpd: no usable key"
 DAEMON_ORDER = (Daemon.BGPD, Daemon.OSPFD, Daemon.OSPF6D)
 
 # RFC 7210 AlgID -> FRR `cryptographic-algorithm`, per daemon.
@@ -150,14 +176,21 @@ class FrrBgpNeighbor:
 
 @dataclass(frozen=True, slots=True)
 class FrrRenderConfig:
-    """The renderer's share of ``[sinks.frr]``."""
+    """The renderer's share of ``[sinks.frr]``. Every BGP neighbour listed
+    and every OSPF interface in ``ospf_interfaces`` / ``ospf6_interfaces``
+    (the interfaces of the ``[[peer.protocol]]`` tables) is secured by
+    rkmpd: without a usable key it is shut (fail closed)."""
 
     bgp_neighbors: tuple[FrrBgpNeighbor, ...] = ()
     key_chain_prefix: str = "rkmp"
     timezone: tzinfo = UTC  # the FRR daemons' local time zone
+    ospf_interfaces: tuple[str, ...] = ()
+    ospf6_interfaces: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check_name("key chain prefix", self.key_chain_prefix)
+        for name in (*self.ospf_interfaces, *self.ospf6_interfaces):
+            _check_name("interface", name)
         seen: set[str] = set()
         for neighbor in self.bgp_neighbors:
             if neighbor.address in seen:
@@ -219,22 +252,30 @@ class Md5Key:
 @dataclass(frozen=True, slots=True)
 class OspfInterface:
     """ospfd's authentication on one interface: a key chain, or keyed-MD5
-    keys in configuration order (ospfd sends with the last one)."""
+    keys in configuration order (ospfd sends with the last one). A closed
+    interface (no key to send with) is passive."""
 
     name: str
     key_chain: str | None = None
     md5_keys: tuple[Md5Key, ...] = ()
+    closed: bool = False
 
     @property
-    def auth(self) -> str:
-        """The ``ip ospf authentication`` argument."""
-        return f"key-chain {self.key_chain}" if self.key_chain else "message-digest"
+    def auth(self) -> str | None:
+        """The ``ip ospf authentication`` argument (None: no keys)."""
+        if self.key_chain:
+            return f"key-chain {self.key_chain}"
+        return "message-digest" if self.md5_keys else None
 
 
 @dataclass(frozen=True, slots=True)
 class Ospf6Interface:
+    """ospf6d's key chain on one interface; closed (passive) when none of
+    its keys is valid for sending."""
+
     name: str
-    key_chain: str
+    key_chain: str | None = None
+    closed: bool = False
 
 
 @dataclass(frozen=True)
@@ -242,6 +283,7 @@ class FrrPlan:
     """The FRR configuration the sink owns, for one key table state."""
 
     bgp: Mapping[tuple[BgpRouter, str], BgpPassword] = field(default_factory=dict)
+    bgp_closed: tuple[tuple[BgpRouter, str], ...] = ()  # secured neighbours without a key
     key_chains: Mapping[str, KeyChain] = field(default_factory=dict)
     ospf: Mapping[str, OspfInterface] = field(default_factory=dict)
     ospf6: Mapping[str, Ospf6Interface] = field(default_factory=dict)
@@ -358,14 +400,26 @@ class _Planner:
             if by_protocol.get(protocol):
                 self.need(requirement, protocol_name(protocol))
         bgp = self.bgp(by_protocol.get(ProtocolId.TCP_MD5, []))
+        bgp_closed = tuple(
+            sorted(
+                (n.router, n.address)
+                for n in self.config.bgp_neighbors
+                if (n.router, n.address) not in bgp
+            )
+        )
         chains: dict[str, KeyChain] = {}
         ospf = self.ospf(by_protocol.get(ProtocolId.OSPFV2, []), chains)
+        for name in self.config.ospf_interfaces:
+            ospf.setdefault(name, OspfInterface(name, closed=True))
         ospf6 = self.ospf6(by_protocol.get(ProtocolId.OSPFV3, []), chains)
+        for name in self.config.ospf6_interfaces:
+            ospf6.setdefault(name, Ospf6Interface(name, closed=True))
         return FrrPlan(
             bgp=bgp,
+            bgp_closed=bgp_closed,
             key_chains=dict(sorted(chains.items())),
-            ospf=ospf,
-            ospf6=ospf6,
+            ospf=dict(sorted(ospf.items())),
+            ospf6=dict(sorted(ospf6.items())),
             refused=tuple(self.refused.values()),
             notes=tuple(self.notes),
             next_change_at=next_change(live, self.now),
@@ -479,12 +533,18 @@ class _Planner:
                 chain = self.chain(Daemon.OSPFD, interface, usable, _OSPF_ALGORITHMS)
                 if chain is not None:
                     chains[chain.name] = chain
-                    plans[interface] = OspfInterface(interface, key_chain=chain.name)
+                    closed = not self.chain_sends(chain)
+                    plans[interface] = OspfInterface(interface, chain.name, closed=closed)
+                else:
+                    plans[interface] = OspfInterface(interface, closed=True)
                 continue
             md5 = self.md5_keys(usable)
-            if md5:
-                plans[interface] = OspfInterface(interface, md5_keys=md5)
+            plans[interface] = OspfInterface(interface, md5_keys=md5, closed=not md5)
         return plans
+
+    def chain_sends(self, chain: KeyChain) -> bool:
+        """Whether FRR finds a key of ``chain`` to send with at ``now``."""
+        return any(k.send is not None and k.send[0] <= self.now <= k.send[1] for k in chain.keys)
 
     def md5_keys(self, rows: list[KeyRow]) -> tuple[Md5Key, ...]:
         """ospfd's message-digest keys, the key to send with last."""
@@ -518,7 +578,10 @@ class _Planner:
             chain = self.chain(Daemon.OSPF6D, interface, usable, _OSPF6_ALGORITHMS)
             if chain is not None:
                 chains[chain.name] = chain
-                plans[interface] = Ospf6Interface(interface, chain.name)
+                closed = not self.chain_sends(chain)
+                plans[interface] = Ospf6Interface(interface, chain.name, closed=closed)
+            else:
+                plans[interface] = Ospf6Interface(interface, closed=True)
         return plans
 
 
@@ -716,31 +779,55 @@ class _Change:
     # --- bgpd ---
 
     def bgp(self, reveal: bool) -> tuple[dict[str, Any], list[str]]:
+        """Passwords set, changed or removed, and neighbours shut or reopened.
+        A neighbour that loses its key is shut first and loses its password
+        after; one that gets a key gets it before it is reopened (the
+        template's order). A neighbour the applied plan had and the desired
+        one does not name at all is shut too: never left unauthenticated."""
         routers: dict[BgpRouter, dict[str, Any]] = {}
         resets: list[str] = []
-        for slot in sorted(set(self.current.bgp) | set(self.desired.bgp)):
+        closed_before, closed_after = set(self.current.bgp_closed), set(self.desired.bgp_closed)
+        slots = set(self.current.bgp) | set(self.desired.bgp) | closed_before | closed_after
+        for slot in sorted(slots):
             router, neighbor = slot
             before, after = self.current.bgp.get(slot), self.desired.bgp.get(slot)
             entry = routers.setdefault(
-                router, {"asn": router.asn, "vrf": router.vrf, "set": [], "unset": []}
-            )
+                router,
+                {"asn": router.asn, "vrf": router.vrf, "set": [], "unset": [], "close": [],
+                 "open": []},
+            )  # fmt: skip
             context = (router.header,)
             if after is not None:
                 line = f"neighbor {neighbor} password {after.key}"
                 self.expectations.append(_expect(context, line, secret=after.key))
+                self.expectations.append(
+                    _expect(context, f"neighbor {neighbor} shutdown", present=False)
+                )
                 self.secrets.add(after.key)
                 if before is None or before.key != after.key:
                     key = after.key if reveal else mask_key(after.key)
                     entry["set"].append({"neighbor": neighbor, "key": key})
                     resets.append(neighbor)
-            elif before is not None:
-                self.expectations.append(
-                    _expect(context, f"neighbor {neighbor} password", present=False)
-                )
-                entry["unset"].append({"neighbor": neighbor})
+                if before is None:  # closed, or in a state not known yet
+                    entry["open"].append({"neighbor": neighbor})
+                    if slot in closed_before:
+                        self.notes.append(f"BGP neighbour {neighbor}: key back, shutdown lifted")
+                continue
+            shutdown = f"neighbor {neighbor} shutdown message {SHUTDOWN_MESSAGE}"
+            self.expectations.append(_expect(context, shutdown))
+            self.expectations.append(
+                _expect(context, f"neighbor {neighbor} password", present=False)
+            )
+            if slot not in closed_before:
+                entry["close"].append({"neighbor": neighbor})
                 resets.append(neighbor)
-        used = [r for r in routers.values() if r["set"] or r["unset"]]
-        return {"routers": used}, resets
+                self.notes.append(
+                    f"BGP neighbour {neighbor}: no usable key, shut down (fail closed)"
+                )
+            if before is not None:
+                entry["unset"].append({"neighbor": neighbor})
+        used = [r for r in routers.values() if r["set"] or r["unset"] or r["close"] or r["open"]]
+        return {"routers": used, "shutdown_message": SHUTDOWN_MESSAGE}, resets
 
     # --- key chains ---
 
@@ -805,19 +892,21 @@ class _Change:
     def ospf(self, reveal: bool) -> dict[str, Any]:
         interfaces = []
         for name in sorted(set(self.current.ospf) | set(self.desired.ospf)):
-            before, after = self.current.ospf.get(name), self.desired.ospf.get(name)
+            before = self.current.ospf.get(name)
+            # An interface that had keys and is no longer named is closed.
+            after = self.desired.ospf.get(name) or OspfInterface(name, closed=True)
             context = (f"interface {name}",)
             before_md5 = before.md5_keys if before else ()
-            after_md5 = after.md5_keys if after and not after.key_chain else ()
+            after_md5 = after.md5_keys if not after.key_chain else ()
             added, removed = _md5_ops(before_md5, after_md5)
-            auth_on = (
-                after.auth if after and (before is None or before.auth != after.auth) else None
-            )
-            auth_off = before is not None and after is None
-            if after is not None:
+            before_auth = before.auth if before else None
+            auth_on = after.auth if after.auth and after.auth != before_auth else None
+            auth_off = before_auth is not None and after.auth is None
+            if after.auth is not None:
                 self.expectations.append(_expect(context, f"ip ospf authentication {after.auth}"))
             else:
                 self.expectations.append(_expect(context, "ip ospf authentication", present=False))
+            close, reopen = self.passive(context, "ip ospf passive", before, after)
             for key in after_md5:
                 self.secrets.add(key.key)
                 line = f"ip ospf message-digest-key {key.key_id} md5 {key.key}"
@@ -836,10 +925,11 @@ class _Change:
                     " ospfd accepts only the key it sends with, so packets are dropped until both"
                     " ends have switched"
                 )
-            if added or removed or auth_on or auth_off:
+            if added or removed or auth_on or auth_off or close or reopen:
                 interfaces.append(
                     {
                         "name": name,
+                        "close": close,
                         "md5_add": [
                             {"id": k.key_id, "key": k.key if reveal else mask_key(k.key)}
                             for k in added
@@ -847,26 +937,60 @@ class _Change:
                         "md5_remove": removed,
                         "auth_on": auth_on,
                         "auth_off": auth_off,
+                        "open": reopen,
                     }
                 )
         return {"interfaces": interfaces}
 
+    def passive(
+        self,
+        context: tuple[str, ...],
+        line: str,
+        before: OspfInterface | Ospf6Interface | None,
+        after: OspfInterface | Ospf6Interface,
+    ) -> tuple[bool, bool]:
+        """(close, reopen) for one interface, with the expectation. An
+        interface in a state not known yet (no ``before``) is reopened
+        explicitly: the operator's startup config may have closed it."""
+        what = f"{'OSPFv2' if isinstance(after, OspfInterface) else 'OSPFv3'} on {after.name}"
+        if after.closed:
+            self.expectations.append(_expect(context, line))
+            close = before is None or not before.closed
+            if close:
+                self.notes.append(f"{what}: no usable key, interface passive (fail closed)")
+            return close, False
+        self.expectations.append(_expect(context, line, present=False))
+        if before is not None and before.closed:
+            self.notes.append(f"{what}: key back, interface no longer passive")
+        return False, before is None or before.closed
+
     def ospf6(self) -> dict[str, Any]:
         interfaces = []
         for name in sorted(set(self.current.ospf6) | set(self.desired.ospf6)):
-            before, after = self.current.ospf6.get(name), self.desired.ospf6.get(name)
+            before = self.current.ospf6.get(name)
+            after = self.desired.ospf6.get(name) or Ospf6Interface(name, closed=True)
             context = (f"interface {name}",)
-            if after is not None:
+            if after.key_chain is not None:
                 line = f"ipv6 ospf6 authentication keychain {after.key_chain}"
                 self.expectations.append(_expect(context, line))
             else:
                 self.expectations.append(
                     _expect(context, "ipv6 ospf6 authentication", present=False)
                 )
-            auth_on = after.key_chain if after and (before is None or before != after) else None
-            auth_off = before is not None and after is None
-            if auth_on or auth_off:
-                interfaces.append({"name": name, "auth_on": auth_on, "auth_off": auth_off})
+            close, reopen = self.passive(context, "ipv6 ospf6 passive", before, after)
+            before_chain = before.key_chain if before else None
+            auth_on = after.key_chain if after.key_chain != before_chain else None
+            auth_off = before_chain is not None and after.key_chain is None
+            if auth_on or auth_off or close or reopen:
+                interfaces.append(
+                    {
+                        "name": name,
+                        "close": close,
+                        "auth_on": auth_on,
+                        "auth_off": auth_off,
+                        "open": reopen,
+                    }
+                )
         return {"interfaces": interfaces}
 
     def contexts(self, reveal: bool) -> tuple[dict[Daemon, dict[str, Any]], list[str]]:

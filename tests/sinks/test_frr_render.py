@@ -47,6 +47,7 @@ CONFIG = FrrRenderConfig(
         FrrBgpNeighbor("2001:DB8:0::1", 65001, vrf="red"),
     )
 )
+CONFIG_OSPF = dataclasses.replace(CONFIG, ospf_interfaces=("eth0",), ospf6_interfaces=("eth1",))
 ETH0 = frozenset({"eth0"})
 ETH1 = frozenset({"eth1"})
 # Instants as FRR writes them (UTC daemons): T0 is 15:06:40 on 15 June 2025.
@@ -85,11 +86,19 @@ def ospf6(key_id: int, lifetimes: Lifetimes) -> KeyRow:
 
 
 def test_bgp_password_insert() -> None:
+    """A closed neighbour gets its password, then its shutdown is lifted;
+    the other configured neighbour has no key and stays shut."""
     row = md5(1, since(T0))
     change = render_frr_change([], [row], CONFIG, FRR84, T0)
-    assert bgpd(change) == ("router bgp 65001", f"neighbor {PEER} password {row.key}", "exit")
+    assert bgpd(change) == (
+        "router bgp 65001",
+        f"neighbor {PEER} password {row.key}",
+        f"no neighbor {PEER} shutdown",
+        "exit",
+    )
     assert ospfd(change) == ospf6d(change) == ()
     assert change.resets_sessions and change.reset_neighbors == (PEER,)
+    assert change.notes == (f"BGP neighbour {PEER}: key back, shutdown lifted",)
 
 
 def test_bgp_same_state_twice_gives_nothing() -> None:
@@ -118,22 +127,100 @@ def test_bgp_password_follows_the_send_key_not_the_newest_row() -> None:
         [old2, new], [old2, new], CONFIG, FRR84, T0 + 280, applied_at=T0 + 100
     )
     assert bgpd(at_start) == ("router bgp 65001", f"neighbor {PEER} password {new.key}", "exit")
+    assert at_start.notes == ()
 
 
-def test_bgp_delete_and_revoke_remove_the_password() -> None:
+SHUT = "shutdown message rkmpd: no usable key"
+
+
+def test_bgp_delete_and_revoke_shut_the_neighbour_before_the_password_goes() -> None:
+    """Fail closed: without a key the neighbour is shut down, never left
+    to come back unauthenticated."""
     rows = [md5(1, since(T0)), md5(1, since(T0), peer=PEER6)]
     deleted = render_frr_change(rows, rows[1:], CONFIG, FRR84, T0 + 10)
-    assert bgpd(deleted) == ("router bgp 65001", f"no neighbor {PEER} password", "exit")
+    assert bgpd(deleted) == (
+        "router bgp 65001",
+        f"neighbor {PEER} {SHUT}",
+        f"no neighbor {PEER} password",
+        "exit",
+    )
     revoked = render_frr_change(rows, [], CONFIG, FRR84, T0 + 10)
     assert bgpd(revoked) == (
         "router bgp 65001",
+        f"neighbor {PEER} {SHUT}",
         f"no neighbor {PEER} password",
         "exit",
         "router bgp 65001 vrf red",
+        f"neighbor {PEER6} {SHUT}",
         f"no neighbor {PEER6} password",
         "exit",
     )
     assert revoked.reset_neighbors == (PEER, PEER6)
+    assert f"BGP neighbour {PEER}: no usable key, shut down (fail closed)" in revoked.notes
+    assert revoked.desired.bgp == {}
+    assert [n for _, n in revoked.desired.bgp_closed] == [PEER, PEER6]
+
+
+def test_bgp_key_back_after_revoke_reopens_the_neighbour() -> None:
+    old = md5(1, since(T0))
+    new = md5(2, since(T0 + 100))
+    back = render_frr_change([], [new], CONFIG, FRR84, T0 + 100, applied_at=T0 + 50)
+    assert bgpd(back) == (
+        "router bgp 65001",
+        f"neighbor {PEER} password {new.key}",
+        f"no neighbor {PEER} shutdown",
+        "exit",
+    )
+    # Revoked and back in one batch: only the password changes.
+    swapped = render_frr_change([old], [new], CONFIG, FRR84, T0 + 100)
+    assert bgpd(swapped) == ("router bgp 65001", f"neighbor {PEER} password {new.key}", "exit")
+
+
+def test_bgp_first_start_without_keys_shuts_every_configured_neighbour() -> None:
+    """Nothing applied yet (rkmpd just started): FRR's state is unknown, so
+    a neighbour without a key is shut and one with a key is opened."""
+    config = frr_plan([], CONFIG, FRR84, T0)
+    closed = frr_change(EMPTY_PLAN, config, CONFIG, FRR84)
+    assert bgpd(closed) == (
+        "router bgp 65001",
+        f"neighbor {PEER} {SHUT}",
+        "exit",
+        "router bgp 65001 vrf red",
+        f"neighbor {PEER6} {SHUT}",
+        "exit",
+    )
+    row = md5(1, since(T0))
+    opened = frr_change(EMPTY_PLAN, frr_plan([row], CONFIG, FRR84, T0), CONFIG, FRR84)
+    assert bgpd(opened)[:4] == (
+        "router bgp 65001",
+        f"neighbor {PEER} password {row.key}",
+        f"no neighbor {PEER} shutdown",
+        "exit",
+    )
+    # Closed and applied: closed again is nothing to do.
+    assert frr_change(config, frr_plan([], CONFIG, FRR84, T0 + 9), CONFIG, FRR84).empty
+
+
+def test_bgp_neighbour_whose_key_is_not_valid_yet_is_closed_until_it_is() -> None:
+    later = md5(1, Lifetimes(T0 + 100, FOREVER, T0 + 100, FOREVER))
+    plan = frr_plan([later], CONFIG, FRR84, T0)
+    assert plan.bgp == {} and plan.next_change_at == T0 + 100
+    assert len(plan.bgp_closed) == 2
+
+
+def test_bgp_neighbour_that_leaves_the_plan_is_closed_not_opened() -> None:
+    """A neighbour the applied plan keyed but the desired plan does not name
+    (its sink configuration gone) is shut all the same."""
+    row = md5(1, since(T0))
+    applied = frr_plan([row], CONFIG, FRR84, T0)
+    bare = FrrRenderConfig()
+    change = frr_change(applied, frr_plan([], bare, FRR84, T0), bare, FRR84)
+    assert bgpd(change) == (
+        "router bgp 65001",
+        f"neighbor {PEER} {SHUT}",
+        f"no neighbor {PEER} password",
+        "exit",
+    )
 
 
 def test_bgp_neighbour_without_sink_config_is_refused() -> None:
@@ -141,8 +228,8 @@ def test_bgp_neighbour_without_sink_config_is_refused() -> None:
     with pytest.raises(MissingSinkConfig, match=r"frr sink: TCP-MD5: .*BGP neighbour 192.0.2.2"):
         render_frr_change([], [stranger], CONFIG, FRR84, T0)
     known = md5(1, since(T0))
-    lenient = render_frr_change([], [stranger, known], CONFIG, FRR84, T0, strict=False)
-    assert bgpd(lenient) == ("router bgp 65001", f"neighbor {PEER} password {known.key}", "exit")
+    lenient = render_frr_change([known], [stranger, known], CONFIG, FRR84, T0, strict=False)
+    assert lenient.empty
     assert [type(e) for e in lenient.refused] == [MissingSinkConfig]
 
 
@@ -157,6 +244,8 @@ def test_sink_config_validation() -> None:
         FrrRenderConfig(bgp_neighbors=(FrrBgpNeighbor(PEER, 1), FrrBgpNeighbor(PEER, 2)))
     with pytest.raises(ValueError):
         FrrRenderConfig(key_chain_prefix="a b")
+    with pytest.raises(ValueError):
+        FrrRenderConfig(ospf_interfaces=("eth 0",))
 
 
 # --- ospfd before 9.1: keyed MD5 message-digest keys ----------------------------------
@@ -169,6 +258,7 @@ def test_ospf_md5_insert_enables_authentication_after_the_key() -> None:
         "interface eth0",
         f"ip ospf message-digest-key 3 md5 {row.key}",
         "ip ospf authentication message-digest",
+        "no ip ospf passive",  # the state before is not known
         "exit",
     )
     assert len(row.key) == 16 and not change.resets_sessions
@@ -212,15 +302,50 @@ def test_ospf_md5_on_91_uses_a_key_chain_and_says_nothing_about_dropped_packets(
     assert change.notes == ()
 
 
-def test_ospf_md5_revoke_turns_authentication_off_first() -> None:
+def test_ospf_md5_revoke_makes_the_interface_passive_before_the_keys_go() -> None:
+    """Fail closed: ospfd with "authentication message-digest" and no key
+    falls back to null authentication, so the interface goes passive."""
     row = keyed_md5(3, since(T0))
     change = render_frr_change([row], [], CONFIG, FRR84, T0 + 5)
     assert ospfd(change) == (
         "interface eth0",
+        "ip ospf passive",
         "no ip ospf authentication",
         "no ip ospf message-digest-key 3",
         "exit",
     )
+    assert "OSPFv2 on eth0: no usable key, interface passive (fail closed)" in change.notes
+    assert change.desired.ospf == {}  # the plan forgets it; FRR keeps it passive
+    back = keyed_md5(4, since(T0 + 50))
+    closed = frr_plan([], CONFIG_OSPF, FRR84, T0 + 10)
+    assert closed.ospf["eth0"].closed
+    reopened = frr_change(closed, frr_plan([back], CONFIG_OSPF, FRR84, T0 + 50), CONFIG, FRR84)
+    assert ospfd(reopened) == (
+        "interface eth0",
+        f"ip ospf message-digest-key 4 md5 {back.key}",
+        "ip ospf authentication message-digest",
+        "no ip ospf passive",
+        "exit",
+    )
+    assert "OSPFv2 on eth0: key back, interface no longer passive" in reopened.notes
+
+
+def test_ospf_configured_interfaces_start_closed() -> None:
+    plan = frr_plan([], CONFIG_OSPF, FRR84, T0)
+    change = frr_change(EMPTY_PLAN, plan, CONFIG_OSPF, FRR84)
+    assert ospfd(change) == ("interface eth0", "ip ospf passive", "exit")
+    assert ospf6d(change) == ("interface eth1", "ipv6 ospf6 passive", "exit")
+    lines = {(e.context, e.line, e.present) for e in change.running_config_expectations}
+    assert (("interface eth0",), "ip ospf passive", True) in lines
+    assert (("interface eth0",), "ip ospf authentication", False) in lines
+    assert frr_change(plan, frr_plan([], CONFIG_OSPF, FRR84, T0 + 1), CONFIG_OSPF, FRR84).empty
+
+
+def test_ospf_interface_whose_rows_are_all_refused_is_closed() -> None:
+    hmac = ospf(3, since(T0))  # FRR 8.4 ospfd has keyed MD5 only
+    change = render_frr_change([], [hmac], CONFIG, FRR84, T0, strict=False)
+    assert ospfd(change) == ("interface eth0", "ip ospf passive", "exit")
+    assert len(change.refused) == 1
 
 
 def test_ospf_hmac_before_91_is_refused() -> None:
@@ -268,8 +393,26 @@ def test_ospf_key_chain_insert() -> None:
         "exit",
         "interface eth0",
         "ip ospf authentication key-chain rkmp-ospf-eth0",
+        "no ip ospf passive",
         "exit",
     )
+
+
+def test_ospf_key_chain_without_a_key_to_send_with_is_closed_until_there_is_one() -> None:
+    """A key chain whose keys are accepted but none sent yet: FRR would send
+    without authentication, so the interface stays passive (with its chain)
+    until the send lifetime starts."""
+    row = dataclasses.replace(ospf(3, since(T0)), send_lifetime_start=T0 + 60)
+    early = render_frr_change([], [row], CONFIG, FRR91, T0)
+    assert ospfd(early)[-4:] == (
+        "interface eth0",
+        "ip ospf passive",
+        "ip ospf authentication key-chain rkmp-ospf-eth0",
+        "exit",
+    )
+    assert early.next_change_at == T0 + 60
+    on_time = render_frr_change([row], [row], CONFIG, FRR91, T0 + 60, applied_at=T0)
+    assert ospfd(on_time) == ("interface eth0", "no ip ospf passive", "exit")
 
 
 def test_ospf_key_chain_rekey_gives_each_key_its_own_send_window() -> None:
@@ -319,6 +462,7 @@ def test_ospf6_key_chain_insert_rekey_delete_revoke() -> None:
         "exit",
         "interface eth1",
         "ipv6 ospf6 authentication keychain rkmp-ospf6-eth1",
+        "no ipv6 ospf6 passive",
         "exit",
     )
     old, new = rekeyed(first, ospf6(8, since(T0)), T0 + 1000)
@@ -331,9 +475,19 @@ def test_ospf6_key_chain_insert_rekey_delete_revoke() -> None:
     revoke = render_frr_change([new], [], CONFIG, FRR84, T0 + 1300)
     assert ospf6d(revoke) == (
         "interface eth1",
+        "ipv6 ospf6 passive",
         "no ipv6 ospf6 authentication keychain",
         "exit",
         "no key chain rkmp-ospf6-eth1",
+    )
+    again = ospf6(9, since(T0 + 1400))
+    closed = frr_plan([], CONFIG_OSPF, FRR84, T0 + 1300)
+    back = frr_change(closed, frr_plan([again], CONFIG_OSPF, FRR84, T0 + 1400), CONFIG, FRR84)
+    assert ospf6d(back)[-4:] == (
+        "interface eth1",
+        "ipv6 ospf6 authentication keychain rkmp-ospf6-eth1",
+        "no ipv6 ospf6 passive",
+        "exit",
     )
     assert render_frr_change([old, new], [old, new], CONFIG, FRR84, T0 + 1000).empty
 
@@ -462,7 +616,7 @@ def test_keys_appear_in_commands_only() -> None:
         for text in shown:
             assert row.key not in text
         assert mask_key(row.key) in change.masked_text()
-    assert "bgpd: 3" in repr(change)
+    assert "bgpd: 4" in repr(change)
 
 
 def test_refusals_never_carry_keys() -> None:
@@ -478,14 +632,19 @@ def test_refusals_never_carry_keys() -> None:
 
 
 def test_plan_diff_against_the_empty_plan_is_the_insert() -> None:
+    """With every configured neighbour keyed: from nothing applied, and from
+    no rows applied (the neighbour known closed), the commands are the same."""
+    config = FrrRenderConfig(bgp_neighbors=(FrrBgpNeighbor(PEER, 65001),))
     rows = [md5(1, since(T0)), ospf6(7, since(T0))]
-    plan = frr_plan(rows, CONFIG, FRR84, T0)
-    assert frr_change(EMPTY_PLAN, plan, CONFIG, FRR84).commands == (
-        render_frr_change([], rows, CONFIG, FRR84, T0).commands
+    plan = frr_plan(rows, config, FRR84, T0)
+    assert frr_change(EMPTY_PLAN, plan, config, FRR84).commands == (
+        render_frr_change([], rows, config, FRR84, T0).commands
     )
-    assert frr_change(plan, plan, CONFIG, FRR84).empty
-    back = frr_change(plan, EMPTY_PLAN, CONFIG, FRR84)
+    assert frr_change(plan, plan, config, FRR84).empty
+    back = frr_change(plan, EMPTY_PLAN, config, FRR84)
     assert back.vtysh_commands()[-1] == "no key chain rkmp-ospf6-eth1"
+    assert f"neighbor {PEER} {SHUT}" in back.vtysh_commands()
+    assert "ipv6 ospf6 passive" in back.vtysh_commands()
 
 
 def test_dead_rows_are_left_out() -> None:

@@ -84,7 +84,9 @@ def test_running_config_parses_into_blocks() -> None:
 def test_applied_state_meets_every_expectation() -> None:
     change = render_frr_change([], [BGP, MD5, OSPF6], CONFIG, FRR84, T0)
     text = running_config(BGP.key, MD5.key, OSPF6.key)
-    assert len(change.running_config_expectations) == 10
+    # 10 lines present, and the fail-closed lines absent: the neighbour's
+    # shutdown and both interfaces' passive.
+    assert len(change.running_config_expectations) == 13
     assert unmet_expectations(text, change.running_config_expectations) == ()
 
 
@@ -104,13 +106,21 @@ def test_removed_lines_must_be_gone() -> None:
     absent = [e for e in change.running_config_expectations if not e.present]
     assert [(e.context, e.line) for e in absent] == [
         (("router bgp 65001",), f"neighbor {PEER} password"),
+        (("interface eth0",), "ip ospf passive"),
         (("key chain rkmp-ospf6-eth1",), "key 5"),
+        (("interface eth1",), "ipv6 ospf6 passive"),
     ]
-    # Still there: both absences unmet. The other neighbour's password (a
-    # longer address) and key 7 do not count.
+    # Still there: the password and key 5 unmet. The other neighbour's
+    # password (a longer address) and key 7 do not count.
     before = running_config(BGP.key, MD5.key, OSPF6.key, extra_key=extra.key)
-    assert unmet_expectations(before, absent) == tuple(absent)
-    after = before.replace(f" neighbor {PEER} password {BGP.key}\n", "").replace(
+    assert unmet_expectations(before, absent) == (absent[0], absent[2])
+    shutdown = f" neighbor {PEER} shutdown message rkmpd: no usable key\n"
+    assert [e.line for e in unmet_expectations(before, change.running_config_expectations)] == [
+        shutdown.strip(),
+        absent[0].line,
+        absent[2].line,
+    ]
+    after = before.replace(f" neighbor {PEER} password {BGP.key}\n", shutdown).replace(
         f" key 5\n  key-string {extra.key}\n", " key 55\n  key-string x\n"
     )
     assert unmet_expectations(after, change.running_config_expectations) == ()
