@@ -17,7 +17,7 @@ import os
 import re
 import stat
 import tomllib
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -47,6 +47,7 @@ from rkmp_frr.daemon.config_model import (
     Endpoint,
     FrrMode,
     FrrSink,
+    KernelIpsecMode,
     KernelSink,
     LocalSection,
     PeerConfig,
@@ -411,7 +412,7 @@ _BIRD_OSPF = ("name", "version", "template", "options", "area")
 _BIRD_AREA = ("area", "options", "interface")
 _BIRD_INTERFACE = ("name", "options")
 _MAX_ASN = 0xFFFF_FFFF  # 4-octet AS numbers (RFC 6793)
-_KERNEL = ("enabled",)
+_KERNEL = ("enabled", "mode", "neighbours")
 
 
 @dataclass(frozen=True, slots=True)
@@ -435,6 +436,7 @@ class _Loader:
         rollover = self.rollover(top)
         peers = self.peers(top, rkmp, rollover, auth)
         sinks = self.sinks(top)
+        self.warn_unsunk_ipsec(peers, sinks)
         return DaemonConfig(
             file=self.ctx.file,
             local=local,
@@ -1101,4 +1103,51 @@ class _Loader:
         table = sinks.table("kernel", _KERNEL)
         if table is None:
             return None
-        return KernelSink(enabled=table.boolean("enabled", True))
+        mode_text = table.string("mode") or KernelIpsecMode.ESP.value
+        try:
+            mode = KernelIpsecMode(mode_text)
+        except ValueError:
+            table.error("mode", f'{mode_text!r}: expected "esp" or "ah"')
+        return KernelSink(
+            enabled=table.boolean("enabled", True),
+            mode=mode,
+            neighbours=self.kernel_neighbours(table),
+        )
+
+    def warn_unsunk_ipsec(self, peers: Sequence[PeerConfig], sinks: SinksSection) -> None:
+        """ospfv3-ipsec keys reach the kernel only through [sinks.kernel]."""
+        if sinks.kernel is not None and sinks.kernel.enabled:
+            return
+        for i, peer in enumerate(peers):
+            for j, entry in enumerate(peer.protocols):
+                if entry.protocol == ProtocolId.OSPFV3_IPSEC:
+                    self.ctx.warn(
+                        f"peer[{i}].protocol[{j}]",
+                        "ospfv3-ipsec keys become kernel SAs only with [sinks.kernel] "
+                        "enabled; without it they stay in the key table",
+                    )
+                    return
+
+    def kernel_neighbours(self, table: _Table) -> Mapping[str, ipaddress.IPv6Address]:
+        """``neighbours = { eth1 = "fe80::2" }``: interface -> the OSPFv3
+        neighbour's link-local address on it."""
+        value = table.data.get("neighbours")
+        if value is None:
+            return MappingProxyType({})
+        if not isinstance(value, dict):
+            table.error("neighbours", f"expected a table, got {_type_name(value)}")
+        found: dict[str, ipaddress.IPv6Address] = {}
+        for name, text in value.items():
+            key = table.key(f"neighbours.{name}")
+            if not name or len(name) >= _IFNAMSIZ or any(c in name for c in " /\t%"):
+                self.ctx.error(key, f"{name!r} is not a network interface name")
+            if not isinstance(text, str):
+                self.ctx.error(key, f"expected a string, got {_type_name(text)}")
+            try:
+                address = ipaddress.IPv6Address(text) if "%" not in text else None
+            except ValueError:
+                address = None
+            if address is None or not address.is_link_local:
+                self.ctx.error(key, f"{text!r} is not an IPv6 link-local address (fe80::/10)")
+            found[name] = address
+        return MappingProxyType(found)

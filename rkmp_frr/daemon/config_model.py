@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from rkmp_frr.engine.events import ChildRef
@@ -257,11 +258,25 @@ class BirdSink:
         )
 
 
+class KernelIpsecMode(Enum):
+    """How the kernel sink protects OSPFv3 over IPsec (RFC 4552 §3)."""
+
+    ESP = "esp"  # ESP with NULL encryption (integrity only): RFC 4552's MUST
+    AH = "ah"
+
+
 @dataclass(frozen=True, slots=True)
 class KernelSink:
-    """Placeholder for kernel key checks (TCP-MD5/TCP-AO sockopts, XFRM)."""
+    """``[sinks.kernel]``: OSPFv3-over-IPsec keys (Protocol ID 207) as
+    kernel XFRM SAs and policies (``rkmp_frr.sinks.kernel_sink``)."""
 
     enabled: bool = True
+    mode: KernelIpsecMode = KernelIpsecMode.ESP
+    # Per interface, the OSPFv3 neighbour's link-local address: SAs for
+    # unicast to it (point-to-point interfaces need none).
+    neighbours: Mapping[str, ipaddress.IPv6Address] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
 
 @dataclass(frozen=True, slots=True)
