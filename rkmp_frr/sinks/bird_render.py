@@ -37,7 +37,25 @@ What each protocol becomes (facts in :mod:`rkmp_frr.sinks.features`):
   (:attr:`BirdRenderConfig.timezone`).
 - IS-IS and BFD are refused; OSPFv3 over IPsec is the kernel's.
 
-A session or interface without keys is rendered without authentication.
+Fail closed. A session or secured interface without a usable key is never
+rendered without authentication: RP_revokeSA means the routing protocol
+stops using the SA, so it must not fall back to unsecured messages either.
+What BIRD 2.0.12 does, as observed in namespaces:
+
+- BGP: the block gets ``disabled;`` (and no password or keys); ``birdc
+  configure`` shuts the protocol down, and enables it again once a key is
+  back and ``disabled`` is gone. Every BGP session of the sink
+  configuration is secured.
+- OSPF: an interface without a key valid for sending now gets ``stub
+  yes;`` (BIRD sends nothing on it and ignores what it receives), with its
+  not yet valid passwords if any. ``authentication cryptographic;`` without
+  a usable password also blocks the adjacency, but BIRD then still sends
+  hellos (AuType 2, no valid digest) and logs an error for each.
+  Interfaces marked ``secured = false`` (loopbacks, networks without OSPF
+  neighbours) are not closed, and key table rows for them are refused.
+
+There is no option to fail open.
+
 The output depends on ``now`` (which TCP-AO key is preferred, which MD5 key
 is current, which rows are dead); :attr:`BirdConfig.next_change_at` says
 when to render again.
@@ -148,10 +166,14 @@ class BirdBgpSession:
 @dataclass(frozen=True, slots=True)
 class BirdOspfInterface:
     """One ``interface "<name>"`` of an area; the key table's Interfaces
-    field names it. ``options``: extra statements (``type ptp;``...)."""
+    field names it. ``options``: extra statements (``type ptp;``...).
+    ``secured``: rkmpd keys it, and without a usable key it is made stub
+    (fail closed); False for interfaces of the instance that run without
+    authentication."""
 
     name: str
     options: tuple[str, ...] = ()
+    secured: bool = True
 
     def __post_init__(self) -> None:
         if not _IFNAME.fullmatch(self.name):
@@ -232,14 +254,21 @@ class BirdRenderConfig:
             return []
         return [s for s in self.bgp if s.neighbor == wanted]
 
-    def has_interface(self, protocol: ProtocolId, name: str) -> bool:
-        return any(
-            interface.name == name
-            for instance in self.ospf
-            if instance.protocol == protocol
-            for area in instance.areas
-            for interface in area.interfaces
+    def interface(self, protocol: ProtocolId, name: str) -> BirdOspfInterface | None:
+        return next(
+            (
+                interface
+                for instance in self.ospf
+                if instance.protocol == protocol
+                for area in instance.areas
+                for interface in area.interfaces
+                if interface.name == name
+            ),
+            None,
         )
+
+    def has_interface(self, protocol: ProtocolId, name: str) -> bool:
+        return self.interface(protocol, name) is not None
 
 
 # --- the result ------------------------------------------------------------------------------
@@ -254,6 +283,7 @@ class BirdConfig:
     masked_text: str = field(repr=False)
     md5_passwords: Mapping[str, str] = field(repr=False)  # protocol name -> key
     notes: tuple[str, ...] = ()
+    closed: tuple[str, ...] = ()  # fail closed: "<bgp protocol>", "<ospf protocol>/<interface>"
     refused: tuple[SinkError, ...] = ()
     next_change_at: UtcSeconds | None = None
 
@@ -268,7 +298,7 @@ class BirdConfig:
     def __repr__(self) -> str:
         return (
             f"BirdConfig({len(self.text)} chars, md5_sessions={sorted(self.md5_passwords)}, "
-            f"notes={len(self.notes)}, refused={len(self.refused)}, "
+            f"closed={list(self.closed)}, notes={len(self.notes)}, refused={len(self.refused)}, "
             f"next_change_at={self.next_change_at})"
         )
 
@@ -305,6 +335,7 @@ class _Renderer:
         self.notes: list[str] = []
         self.secrets: set[str] = set()
         self.live: list[KeyRow] = []
+        self.closed: list[str] = []
 
     def refuse(self, error: SinkError) -> None:
         self.refused.setdefault(str(error), error)
@@ -350,10 +381,23 @@ class _Renderer:
                 password = None
             if password is not None:
                 chosen_md5[session.name] = password.key
+            elif not keys:
+                self.closed.append(session.name)
+                self.notes.append(f"protocol {session.name}: no usable key, disabled (fail closed)")
             real_sessions.append(self.session(session, password, keys, reveal=True))
             shown_sessions.append(self.session(session, password, keys, reveal=False))
         real_ospf = [self.instance(i, passwords, reveal=True) for i in self._instances()]
         shown_ospf = [self.instance(i, passwords, reveal=False) for i in self._instances()]
+        for instance in real_ospf:
+            for area in instance["areas"]:
+                for interface in area["interfaces"]:
+                    if interface["closed"]:
+                        where = f"{instance['name']}/{interface['name']}"
+                        self.closed.append(where)
+                        self.notes.append(
+                            f"protocol {instance['name']} interface {interface['name']}:"
+                            " no key to send with, stub (fail closed)"
+                        )
         base = {"timezone": self.config.timezone}
         return (
             {**base, "bgp_sessions": real_sessions, "ospf_instances": real_ospf},
@@ -472,6 +516,7 @@ class _Renderer:
             "local_as": session.local_as,
             "options": list(session.options),
             "authentication_option": self.features.bgp_authentication_option,
+            "disabled": password is None and not ao_keys,
             "md5": (
                 {"row": password.admin_key_name, "key": self.key(password.key, reveal)}
                 if password is not None
@@ -505,8 +550,19 @@ class _Renderer:
                     self.refuse(UnrenderableRow(SINK, name, row.admin_key_name, problem))
                     continue
                 for interface in sorted(row.interfaces):
-                    if not self.config.has_interface(protocol, interface):
+                    configured = self.config.interface(protocol, interface)
+                    if configured is None:
                         self.refuse(MissingSinkConfig(SINK, name, f"interface {interface}"))
+                        continue
+                    if not configured.secured:
+                        self.refuse(
+                            UnrenderableRow(
+                                SINK,
+                                name,
+                                row.admin_key_name,
+                                f"interface {interface} is configured with secured = false",
+                            )
+                        )
                         continue
                     on_interface = found.setdefault((protocol, interface), [])
                     if any(other.spi == row.spi for other in on_interface):
@@ -554,11 +610,13 @@ class _Renderer:
                 rows = sorted(
                     passwords.get((instance.protocol, interface.name), []), key=lambda r: r.spi
                 )
+                sending = any(_sending(row, self.now) for row in rows)
                 interfaces.append(
                     {
                         "name": interface.name,
                         "options": list(interface.options),
                         "passwords": [self.password(row, reveal) for row in rows],
+                        "closed": interface.secured and not sending,
                     }
                 )
             areas.append({"id": area.area, "options": list(area.options), "interfaces": interfaces})
@@ -597,6 +655,7 @@ def render_bird(
         masked_text=masked,
         md5_passwords=md5,
         notes=tuple(dict.fromkeys(renderer.notes)),
+        closed=tuple(dict.fromkeys(renderer.closed)),
         refused=refused,
         next_change_at=next_change(renderer.live, now),
     )

@@ -63,7 +63,7 @@ CONFIG = BirdRenderConfig(
                     "0",
                     (
                         BirdOspfInterface("eth0", ("type ptp;", "hello 5;")),
-                        BirdOspfInterface("lo", ("stub;",)),
+                        BirdOspfInterface("lo", ("stub;",), secured=False),
                     ),
                 ),
             ),
@@ -120,7 +120,11 @@ def test_bgp_md5_insert() -> None:
     out = render_bird([row], CONFIG, BIRD2012, T0)
     golden("bgp_md5.conf", out.text)
     assert f'password "{row.key}";' in block(out.text, "protocol bgp rkmp_peer1")
-    assert "password" not in block(out.text, "protocol bgp rkmp_peer2")
+    assert "disabled" not in block(out.text, "protocol bgp rkmp_peer1")
+    # No key for the other session (nor for the OSPF interfaces): closed.
+    peer2 = block(out.text, "protocol bgp rkmp_peer2")
+    assert "password" not in peer2 and "\tdisabled;\n" in peer2
+    assert out.closed == ("rkmp_peer2", "core/eth0", "core6/eth1")
     assert out.md5_changes_since(None) == ("rkmp_peer1",)
 
 
@@ -135,12 +139,45 @@ def test_bgp_md5_rekey_and_revoke_name_the_restarted_sessions() -> None:
     revoked = render_bird([], CONFIG, BIRD2012, T0 + 200)
     assert "password" not in revoked.text
     assert revoked.md5_changes_since(second) == ("rkmp_peer1",)
+    # Fail closed: the session is disabled, not left to run unauthenticated.
     assert block(revoked.text, "protocol bgp rkmp_peer1") == (
         "protocol bgp rkmp_peer1 from rkmp_peer {\n"
         f"\tneighbor {PEER} as 65002;\n"
         "\thold time 9;\n"
+        "\t# fail closed: no usable key, so no session until there is one\n"
+        "\tdisabled;\n"
         "}\n"
     )
+    assert "protocol rkmp_peer1: no usable key, disabled (fail closed)" in revoked.notes
+    back = md5(3, since(T0 + 300))
+    reopened = render_bird([back], CONFIG, BIRD2012, T0 + 300)
+    peer1 = block(reopened.text, "protocol bgp rkmp_peer1")
+    assert "disabled" not in peer1 and f'password "{back.key}";' in peer1
+    assert reopened.md5_changes_since(revoked) == ("rkmp_peer1",)
+
+
+def test_bgp_first_start_without_keys_disables_every_session() -> None:
+    out = render_bird([], CONFIG, BIRD217, T0)
+    for name in ("rkmp_peer1", "rkmp_peer2"):
+        assert "\tdisabled;\n" in block(out.text, f"protocol bgp {name}")
+    assert "authentication" not in out.text and "password" not in out.text
+
+
+def test_bgp_key_not_valid_yet_keeps_the_session_disabled_until_it_is() -> None:
+    later = md5(1, Lifetimes(T0 + 60, T0 + 9000, T0 + 60, T0 + 9000))
+    early = render_bird([later], CONFIG, BIRD2012, T0)
+    assert "\tdisabled;\n" in block(early.text, "protocol bgp rkmp_peer1")
+    assert early.next_change_at == T0 + 60
+    on_time = render_bird([later], CONFIG, BIRD2012, T0 + 60)
+    assert "disabled" not in block(on_time.text, "protocol bgp rkmp_peer1")
+
+
+def test_bgp_ao_revoke_disables_the_session() -> None:
+    old, new = ao_rekey()
+    keyed = render_bird([old, new], CONFIG, BIRD217, T0 + 1200)
+    assert "disabled" not in block(keyed.text, "protocol bgp rkmp_peer1")
+    revoked = block(render_bird([], CONFIG, BIRD217, T0 + 1300).text, "protocol bgp rkmp_peer1")
+    assert "\tdisabled;\n" in revoked and "authentication" not in revoked
 
 
 # --- BGP TCP-AO -----------------------------------------------------------------------
@@ -259,7 +296,8 @@ def test_ospf_rekey_gives_two_password_blocks_with_their_windows() -> None:
         '\t\t\t\taccept from "2025-06-15 15:23:20";\n'
         "\t\t\t};\n"
     ) in core
-    assert 'interface "lo" {\n\t\t\tstub;\n\t\t};' in core  # no keys: no authentication
+    assert 'interface "lo" {\n\t\t\tstub;\n\t\t};' in core  # not secured: left alone
+    assert "stub yes" not in out.text and out.closed == ("rkmp_peer1", "rkmp_peer2")
 
 
 def test_ospf_keyed_md5_and_directions() -> None:
@@ -285,10 +323,48 @@ def test_ospf_keyed_md5_and_directions() -> None:
     ) in core
 
 
-def test_ospf_revoke_drops_authentication() -> None:
-    out = render_bird([], CONFIG, BIRD2012, T0)
+def test_ospf_revoke_makes_the_interface_stub() -> None:
+    """Fail closed: a secured interface without keys sends and accepts
+    nothing; an unsecured one is left as configured."""
+    keyed = render_bird([ospf(3, since(T0)), ospf6(7, since(T0))], CONFIG, BIRD2012, T0)
+    assert "stub yes" not in keyed.text
+    out = render_bird([], CONFIG, BIRD2012, T0 + 10)
     assert "authentication" not in out.text and "password" not in out.text
     assert out.next_change_at is None
+    core = block(out.text, "protocol ospf v2 core")
+    assert (
+        '\t\tinterface "eth0" {\n'
+        "\t\t\ttype ptp;\n"
+        "\t\t\thello 5;\n"
+        "\t\t\t# fail closed: no key to send with, so no packets in or out\n"
+        "\t\t\tstub yes;\n"
+        "\t\t};\n"
+    ) in core
+    assert 'interface "lo" {\n\t\t\tstub;\n\t\t};' in core
+    assert "\t\t\tstub yes;\n" in block(out.text, "protocol ospf v3 core6")
+    assert out.closed == ("rkmp_peer1", "rkmp_peer2", "core/eth0", "core6/eth1")
+    assert "protocol core interface eth0: no key to send with, stub (fail closed)" in out.notes
+
+
+def test_ospf_interface_without_a_key_to_send_with_is_stub_with_its_keys() -> None:
+    """Keys accepted but none sent yet (or accept-only keys): stub, keys
+    kept, until a key's generate window starts."""
+    later = dataclasses.replace(ospf(3, since(T0)), send_lifetime_start=T0 + 60)
+    early = render_bird([later], CONFIG, BIRD2012, T0)
+    eth0 = block(early.text, "protocol ospf v2 core")
+    assert "stub yes;" in eth0 and f'password "{later.key}"' in eth0
+    assert early.next_change_at == T0 + 60
+    assert "stub yes;" not in block(
+        render_bird([later], CONFIG, BIRD2012, T0 + 60).text, "protocol ospf v2 core"
+    )
+    accept_only = with_direction(ospf(5, since(T0)), Direction.IN)
+    assert "core/eth0" in render_bird([accept_only], CONFIG, BIRD2012, T0).closed
+
+
+def test_ospf_rows_for_an_unsecured_interface_are_refused() -> None:
+    row = make_row(ProtocolId.OSPFV2, 3, since(T0), interfaces=frozenset({"lo"}))
+    with pytest.raises(UnrenderableRow, match="interface lo is configured with secured = false"):
+        render_bird([row], CONFIG, BIRD2012, T0)
 
 
 def test_ospf_times_are_in_birds_time_zone() -> None:
