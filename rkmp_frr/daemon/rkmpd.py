@@ -119,7 +119,19 @@ async def build_sinks(config: DaemonConfig, current: Sequence[Sink] = ()) -> lis
     ConfigError (exit 2) or SinkStartError (exit 1)."""
     routing = [sink for sink in current if isinstance(sink, RoutingSink)]
     sinks: list[Sink] = [*await build_routing_sinks(config, routing)]
+    sinks += build_kernel_sink(config, current)
     return sinks
+
+
+def build_kernel_sink(config: DaemonConfig, current: Sequence[Sink] = ()) -> list[Sink]:
+    """``[sinks.kernel]``: OSPFv3-over-IPsec keys as kernel XFRM SAs and
+    policies (``rkmp_frr.sinks.kernel_sink``); SinkStartError without XFRM."""
+    from rkmp_frr.sinks.kernel_sink import build_kernel_sinks
+
+    try:
+        return list(build_kernel_sinks(config.sinks.kernel, current))
+    except OSError as exc:
+        raise SinkStartError(f"kernel sink: no XFRM netlink ({describe_os_error(exc)})") from None
 
 
 async def reload_daemon(service: Service, config_path: Path) -> bool:

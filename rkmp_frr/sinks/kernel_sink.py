@@ -55,13 +55,17 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import socket
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
+from rkmp_frr.daemon.config_model import KernelIpsecMode
+from rkmp_frr.daemon.config_model import KernelSink as KernelSinkSettings
+from rkmp_frr.keytable.changes import Change
 from rkmp_frr.keytable.errors import InvalidRow
 from rkmp_frr.keytable.row import ALL, Direction, KeyRow
 from rkmp_frr.keytable.utc import FOREVER, UtcSeconds
@@ -85,6 +89,10 @@ from rkmp_frr.sinks.xfrm_netlink import (
 from rkmp_frr.sinks.xfrm_netlink import XfrmMode as _Mode
 from rkmp_frr.wire.constants import ProtocolId
 
+if TYPE_CHECKING:
+    from rkmp_frr.daemon.control_protocol import SinkInfo
+
+NETLINK_XFRM = 6  # linux/netlink.h
 log = logging.getLogger(__name__)
 
 SINK_NAME = "kernel"
@@ -611,6 +619,90 @@ class XfrmApplier:
         if left.empty:
             return []
         return [f"after the apply the kernel still differs: {'; '.join(left.describe())}"]
+
+
+class XfrmSink:
+    """The kernel sink as rkmpd runs it: the batching sink around the
+    XFRM applier, the ``[sinks.kernel]`` settings it was built from (a
+    SIGHUP keeps the sink when they did not change), and its state for
+    ``rkmpctl status``."""
+
+    def __init__(self, settings: KernelSinkSettings, batching: BatchingSink) -> None:
+        self.settings = settings
+        self.batching = batching
+        self._last_change: ApplyResult | None = None
+        self._forward = batching.on_result
+        batching.on_result = self._on_result
+
+    @property
+    def name(self) -> str:
+        return self.batching.name
+
+    def __call__(self, change: Change) -> None:
+        self.batching(change)
+
+    def load(self, rows: Iterable[KeyRow]) -> None:
+        self.batching.load(rows)
+
+    async def drain(self) -> ApplyResult | None:
+        return await self.batching.drain()
+
+    async def close(self) -> None:
+        """Stop applying; the SAs stay (a restart must not flap OSPF)."""
+        await self.batching.close()
+        close = getattr(self.batching.applier, "close", None)
+        if callable(close):
+            close()
+
+    def _on_result(self, result: ApplyResult) -> None:
+        if result.status is not ApplyStatus.UNCHANGED:
+            self._last_change = result
+        if self._forward is not None:
+            self._forward(result)
+
+    def info(self) -> SinkInfo:
+        from rkmp_frr.daemon.control_protocol import SinkInfo
+        from rkmp_frr.daemon.routing_sinks import apply_info
+
+        status = self.batching.status()
+        release = os.uname().release
+        return SinkInfo(
+            name=self.name,
+            daemon="Linux XFRM",
+            version=release,
+            detected=f"Linux {release}, OSPFv3 over IPsec ({self.settings.mode.value})",
+            dry_run=False,
+            ok=status.ok,
+            rows=status.rows,
+            pending=status.pending,
+            applies=status.applies,
+            failures=status.failures,
+            last_error=status.last_error,
+            last_apply=apply_info(status.last),
+            last_change=apply_info(self._last_change),
+            kernel_problems=(),
+        )
+
+
+def build_kernel_sinks(
+    settings: KernelSinkSettings | None, current: Iterable[object] = ()
+) -> list[XfrmSink]:
+    """The kernel sink ``[sinks.kernel]`` asks for (none when absent or
+    disabled); a sink in ``current`` built from the same settings is kept.
+    OSError if this kernel has no XFRM netlink (``xfrm_user``)."""
+    if settings is None or not settings.enabled:
+        return []
+    for sink in current:
+        if isinstance(sink, XfrmSink) and sink.settings == settings:
+            return [sink]
+    # Fail at start, not at the first key: the kernel loads xfrm_user for
+    # a NETLINK_XFRM socket if it can.
+    probe = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_XFRM)
+    probe.close()
+    proto = XfrmProto.AH if settings.mode is KernelIpsecMode.AH else XfrmProto.ESP
+    sink = XfrmSink(settings, kernel_sink(proto, settings.neighbours))
+    log.info("kernel sink: OSPFv3-IPsec keys become XFRM SAs (%s, transport mode)", proto.name)
+    return [sink]
 
 
 def kernel_sink(

@@ -11,6 +11,9 @@ from daemon.test_config_support import BASE, setup_dir
 
 from rkmp_frr.daemon.config import ConfigError, KernelSink, load_config
 from rkmp_frr.daemon.config_model import KernelIpsecMode
+from rkmp_frr.daemon.rkmpd import build_kernel_sink
+from rkmp_frr.sinks.kernel_sink import XfrmApplier, XfrmSink, build_kernel_sinks
+from rkmp_frr.sinks.xfrm_netlink import XfrmProto
 
 IPSEC_PEER = """
   [[peer.protocol]]
@@ -89,3 +92,26 @@ def test_an_ipsec_protocol_needs_an_interface(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(setup_dir(tmp_path, text))
     assert "peer[0].protocol[1].interface" in str(caught.value)
+
+
+def test_rkmpd_builds_the_kernel_sink_and_keeps_it_on_reload(tmp_path: Path) -> None:
+    config = load_config(setup_dir(tmp_path, BASE + IPSEC_PEER + "\n[sinks.kernel]\n"))
+    [sink] = build_kernel_sink(config)
+    assert isinstance(sink, XfrmSink) and sink.name == "kernel"
+    assert isinstance(sink.batching.applier, XfrmApplier)
+    assert sink.batching.applier.proto is XfrmProto.ESP
+    assert build_kernel_sink(config, [sink]) == [sink]  # same table: the same sink
+    info = sink.info()
+    assert (info.name, info.daemon, info.applies, info.last_error) == (
+        "kernel",
+        "Linux XFRM",
+        0,
+        None,
+    )
+    assert "OSPFv3 over IPsec (esp)" in info.detected
+    ah = load_config(setup_dir(tmp_path, BASE + IPSEC_PEER + '\n[sinks.kernel]\nmode = "ah"\n'))
+    [other] = build_kernel_sink(ah, [sink])
+    assert other is not sink and other.batching.applier.proto is XfrmProto.AH  # type: ignore[attr-defined]
+    off = load_config(setup_dir(tmp_path, BASE + "\n[sinks.kernel]\nenabled = false\n"))
+    assert build_kernel_sink(off, [sink]) == []
+    assert build_kernel_sinks(None) == []
