@@ -267,6 +267,10 @@ class OspfInterface:
             return f"key-chain {self.key_chain}"
         return "message-digest" if self.md5_keys else None
 
+    @property
+    def holds_keys(self) -> bool:
+        return bool(self.key_chain or self.md5_keys)
+
 
 @dataclass(frozen=True, slots=True)
 class Ospf6Interface:
@@ -276,6 +280,10 @@ class Ospf6Interface:
     name: str
     key_chain: str | None = None
     closed: bool = False
+
+    @property
+    def holds_keys(self) -> bool:
+        return self.key_chain is not None
 
 
 @dataclass(frozen=True)
@@ -782,12 +790,14 @@ class _Change:
         """Passwords set, changed or removed, and neighbours shut or reopened.
         A neighbour that loses its key is shut first and loses its password
         after; one that gets a key gets it before it is reopened (the
-        template's order). A neighbour the applied plan had and the desired
-        one does not name at all is shut too: never left unauthenticated."""
+        template's order). A neighbour the applied plan keyed and the desired
+        one does not name at all is shut too: never left unauthenticated. One
+        the applied plan had closed and the desired one does not name is left
+        as it is (it has no key to remove, and a restore must not expect it)."""
         routers: dict[BgpRouter, dict[str, Any]] = {}
         resets: list[str] = []
-        closed_before, closed_after = set(self.current.bgp_closed), set(self.desired.bgp_closed)
-        slots = set(self.current.bgp) | set(self.desired.bgp) | closed_before | closed_after
+        closed_before = set(self.current.bgp_closed)
+        slots = set(self.current.bgp) | set(self.desired.bgp) | set(self.desired.bgp_closed)
         for slot in sorted(slots):
             router, neighbor = slot
             before, after = self.current.bgp.get(slot), self.desired.bgp.get(slot)
@@ -891,7 +901,7 @@ class _Change:
 
     def ospf(self, reveal: bool) -> dict[str, Any]:
         interfaces = []
-        for name in sorted(set(self.current.ospf) | set(self.desired.ospf)):
+        for name in sorted(_named(self.current.ospf, self.desired.ospf)):
             before = self.current.ospf.get(name)
             # An interface that had keys and is no longer named is closed.
             after = self.desired.ospf.get(name) or OspfInterface(name, closed=True)
@@ -966,7 +976,7 @@ class _Change:
 
     def ospf6(self) -> dict[str, Any]:
         interfaces = []
-        for name in sorted(set(self.current.ospf6) | set(self.desired.ospf6)):
+        for name in sorted(_named(self.current.ospf6, self.desired.ospf6)):
             before = self.current.ospf6.get(name)
             after = self.desired.ospf6.get(name) or Ospf6Interface(name, closed=True)
             context = (f"interface {name}",)
@@ -998,6 +1008,20 @@ class _Change:
         ospfd = {**self.chains(Daemon.OSPFD, reveal), **self.ospf(reveal)}
         ospf6d = {**self.chains(Daemon.OSPF6D, reveal), **self.ospf6()}
         return {Daemon.BGPD: bgp, Daemon.OSPFD: ospfd, Daemon.OSPF6D: ospf6d}, resets
+
+
+def _named(
+    current: Mapping[str, OspfInterface] | Mapping[str, Ospf6Interface],
+    desired: Mapping[str, OspfInterface] | Mapping[str, Ospf6Interface],
+) -> set[str]:
+    """The interfaces a change concerns: the desired plan's, and those of
+    the applied plan that are open or hold keys (they are closed if the
+    desired plan no longer names them). A closed, keyless interface that is
+    no longer named is left as it is."""
+    kept = {
+        name for name, interface in current.items() if not interface.closed or interface.holds_keys
+    }
+    return set(desired) | kept
 
 
 def _commands(text: str) -> tuple[str, ...]:

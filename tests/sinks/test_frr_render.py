@@ -201,6 +201,15 @@ def test_bgp_first_start_without_keys_shuts_every_configured_neighbour() -> None
     assert frr_change(config, frr_plan([], CONFIG, FRR84, T0 + 9), CONFIG, FRR84).empty
 
 
+def test_undoing_a_first_closing_expects_nothing() -> None:
+    """The applier undoes a refused change with the change back to the plan
+    applied before; from nothing applied, undoing the first closing must
+    neither command nor expect anything."""
+    closed = frr_plan([], CONFIG_OSPF, FRR84, T0)
+    undo = frr_change(closed, EMPTY_PLAN, CONFIG_OSPF, FRR84)
+    assert undo.empty and undo.running_config_expectations == ()
+
+
 def test_bgp_neighbour_whose_key_is_not_valid_yet_is_closed_until_it_is() -> None:
     later = md5(1, Lifetimes(T0 + 100, FOREVER, T0 + 100, FOREVER))
     plan = frr_plan([later], CONFIG, FRR84, T0)
