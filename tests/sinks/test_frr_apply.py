@@ -48,9 +48,10 @@ HEADER = (
 @dataclass
 class FakeBgpd:
     """vtysh in front of one `router bgp 65001` with two neighbours:
-    interprets the password commands, refuses what bgpd would."""
+    interprets the password and shutdown commands, refuses what bgpd would."""
 
     passwords: dict[str, str] = field(default_factory=dict)
+    shutdown: dict[str, str] = field(default_factory=dict)  # neighbour -> message
     refuse_neighbors: set[str] = field(default_factory=set)  # "Specify remote-as first"
     dryrun_ok: bool = True
     drop_on_apply: bool = False  # accepts the commands but does not keep them
@@ -59,6 +60,7 @@ class FakeBgpd:
     def running_config(self) -> str:
         lines = [f" neighbor {n} remote-as 65002" for n in (PEER, PEER_B)]
         lines += [f" neighbor {n} password {k}" for n, k in sorted(self.passwords.items())]
+        lines += [f" neighbor {n} shutdown message {m}" for n, m in sorted(self.shutdown.items())]
         return HEADER + "router bgp 65001\n" + "\n".join(lines) + "\nexit\n!\nend\n"
 
     def run_file(self, text: str) -> CommandResult:
@@ -79,8 +81,12 @@ class FakeBgpd:
                     errors.append(f"line {number}: % Specify remote-as: {line}")
                 elif not self.drop_on_apply:
                     self.passwords[words[1]] = words[3]
+            elif words[0] == "neighbor" and words[2:4] == ["shutdown", "message"]:
+                self.shutdown[words[1]] = " ".join(words[4:])
             elif words[:1] == ["no"] and words[3] == "password":
                 self.passwords.pop(words[2], None)
+            elif words[:1] == ["no"] and words[3] == "shutdown":
+                self.shutdown.pop(words[2], None)
         return CommandResult((), 13 if errors else 0, "", "\n".join(errors))
 
     async def __call__(
@@ -166,7 +172,8 @@ def test_a_change_the_running_config_does_not_show_fails() -> None:
 
 
 def test_first_apply_adopts_what_frr_runs() -> None:
-    fake = FakeBgpd(passwords={PEER: KEY_1})
+    shut = {PEER_B: "rkmpd: no usable key"}  # fail closed: no key for PEER_B
+    fake = FakeBgpd(passwords={PEER: KEY_1}, shutdown=shut)
     result = asyncio.run(applier(fake).apply([md5(PEER, 1, KEY_1)], T0))
     assert result.status is ApplyStatus.UNCHANGED  # no session reset after a restart
     assert fake.applies() == []
