@@ -1,0 +1,417 @@
+"""RP_revokeSA fails closed: real FRR 8.4 and BIRD 2 in namespaces, keys put
+in and taken out through the sinks' appliers (key table rows, as rkmpd's
+sinks get them).
+
+The attack this guards against: block RKMP (UDP 500) until the liveness
+checks fail on both routers, both revoke their keys, and the routing session
+comes back without authentication. Each test:
+
+1. starts the routers authenticated with keys from the applier,
+2. revokes the keys on both sides (the applier is given no rows),
+3. turns the peer into an unauthenticated speaker by hand (what the peer or
+   an attacker on the link would be if it fell back to no authentication),
+4. watches for a while (SETTLE_SAMPLES) that the session or adjacency does
+   not come back, and (OSPF) that the closed side sends no packet at all
+   (ospfd drops the old neighbour of a passive interface only when its dead
+   interval ends; the window starts after that),
+5. inserts new keys on both sides: the session comes back, authenticated.
+
+What closes (see ``rkmp_frr.sinks.frr_render`` / ``bird_render``): FRR
+``neighbor X shutdown``, ``ip ospf passive``, ``ipv6 ospf6 passive``; BIRD
+``disabled;`` for BGP and ``stub yes;`` for an OSPF interface.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from integration.harness.capture import capturing
+from integration.harness.netns import Link, two_node_network
+from integration.harness.pcap import read_pcap
+from integration.harness.process import wait_until
+from integration.harness.routing import (
+    BirdNode,
+    FrrDaemon,
+    FrrNode,
+    RoutingLab,
+    bird_base_config,
+    bird_bgp_protocol,
+    bird_ospf_protocol,
+    bird_unavailable_reason,
+    frr_bgp_config,
+    frr_unavailable_reason,
+    ospf_packets,
+)
+from integration.harness.skips import require_netns
+from rkmp_frr.keytable.row import ALL_INTERFACES, Direction, KeyRow
+from rkmp_frr.keytable.utc import FOREVER
+from rkmp_frr.sinks.batching import ApplyResult, ApplyStatus
+from rkmp_frr.sinks.bird_apply import BirdApplier, BirdApplierOptions, BirdcCommand
+from rkmp_frr.sinks.bird_render import (
+    BirdBgpSession,
+    BirdOspfArea,
+    BirdOspfInstance,
+    BirdOspfInterface,
+    BirdRenderConfig,
+)
+from rkmp_frr.sinks.features import (
+    FRR_OSPF6_AUTH_TRAILER,
+    bird_features,
+    frr_features,
+    parse_bird_version,
+    parse_frr_version,
+)
+from rkmp_frr.sinks.frr_apply import FrrApplier, FrrApplierOptions, VtyshCommand
+from rkmp_frr.sinks.frr_render import FrrBgpNeighbor, FrrRenderConfig
+from rkmp_frr.wire.constants import ProtocolId
+
+A, B = "10.250.0.1", "10.250.0.2"
+SAMPLE_INTERVAL = 0.5
+SETTLE_SAMPLES = 30  # 15 s: many BGP connect retries (1-2 s), several OSPF dead intervals (4 s)
+MD5_KEYS = ("0123456789abcdef", "fedcba9876543210")  # ospfd: at most 16 characters
+HMAC_KEYS = ("5a" * 32, "a5" * 32)
+DEAD_INTERVAL = 4  # OSPF, in the configurations below
+
+
+@pytest.fixture
+def lab(work_dir: Path) -> Iterator[RoutingLab]:
+    routing = RoutingLab(work_dir)
+    yield routing
+    routing.close()
+
+
+def need_frr() -> None:
+    reason = frr_unavailable_reason()
+    if reason is not None:
+        pytest.skip(reason)
+
+
+def need_bird() -> None:
+    reason = bird_unavailable_reason()
+    if reason is not None:
+        pytest.skip(reason)
+
+
+def row(
+    protocol: ProtocolId,
+    peer: str,
+    spi: int,
+    key: str,
+    alg_id: str,
+    interfaces: frozenset[str] = ALL_INTERFACES,
+) -> KeyRow:
+    """A key table row valid from a minute ago, forever."""
+    now = int(time.time())
+    return KeyRow(
+        admin_key_name=f"test/{protocol.name}/{peer}/{spi}",
+        local_key_name=str(spi),
+        peer_key_name=str(spi),
+        peers=frozenset({peer}),
+        interfaces=interfaces,
+        protocol=protocol,
+        protocol_specific_info="",
+        kdf="none",
+        alg_id=alg_id,
+        key=key,
+        direction=Direction.BOTH,
+        send_lifetime_start=now - 60,
+        send_lifetime_end=FOREVER,
+        accept_lifetime_start=now - 60,
+        accept_lifetime_end=FOREVER,
+        spi=spi,
+    )
+
+
+Applier = FrrApplier | BirdApplier
+
+
+def apply(applier: Applier, rows: Sequence[KeyRow]) -> ApplyResult:
+    result = asyncio.run(applier.apply(rows, int(time.time())))
+    assert result.status in (ApplyStatus.APPLIED, ApplyStatus.UNCHANGED), result.describe()
+    return result
+
+
+def stays_down(is_up: Callable[[], bool], what: str) -> None:
+    """``is_up`` stays false for the whole observation window."""
+    for sample in range(SETTLE_SAMPLES):
+        assert not is_up(), f"{what} came back without keys (sample {sample})"
+        time.sleep(SAMPLE_INTERVAL)
+
+
+# --- FRR ---------------------------------------------------------------------------------
+
+
+def frr_applier(node: FrrNode, render: FrrRenderConfig) -> FrrApplier:
+    vtysh = VtyshCommand(vty_socket=node.vty_dir, wrapper=("ip", "netns", "exec", node.ns.name))
+    features = frr_features(parse_frr_version(node.vtysh("show version").stdout))
+    return FrrApplier(FrrApplierOptions(vtysh=vtysh, render=render, kernel_check=False), features)
+
+
+def frr_ospf_config(router_id: str) -> str:
+    return f"""interface veth0
+ ip ospf area 0
+ ip ospf network point-to-point
+ ip ospf hello-interval 1
+ ip ospf dead-interval 4
+exit
+router ospf
+ ospf router-id {router_id}
+exit
+"""
+
+
+def frr_ospf6_config(router_id: str) -> str:
+    return f"""interface veth0
+ ipv6 ospf6 area 0
+ ipv6 ospf6 network point-to-point
+ ipv6 ospf6 hello-interval 1
+ ipv6 ospf6 dead-interval 4
+exit
+router ospf6
+ ospf6 router-id {router_id}
+exit
+"""
+
+
+def test_frr_frr_bgp_md5_revoke_fails_closed(two_nodes: Link, lab: RoutingLab) -> None:
+    need_frr()
+    a = lab.frr(two_nodes.left.ns, "a", config=frr_bgp_config(65001, A, B, 65002))
+    b = lab.frr(two_nodes.right.ns, "b", config=frr_bgp_config(65002, B, A, 65001))
+    # Before rkmpd: the operator's session runs without authentication.
+    a.wait_bgp_established(B)
+    appliers = {
+        "a": frr_applier(a, FrrRenderConfig(bgp_neighbors=(FrrBgpNeighbor(B, 65001),))),
+        "b": frr_applier(b, FrrRenderConfig(bgp_neighbors=(FrrBgpNeighbor(A, 65002),))),
+    }
+    # 1. First start without keys: closed at once.
+    for applier in appliers.values():
+        apply(applier, [])
+    assert f"neighbor {B} shutdown message rkmpd: no usable key" in a.running_config()
+    stays_down(lambda: a.bgp_state(B) == "Established", "BGP a-b (first start, no keys)")
+    # 2. Keys: the session comes up authenticated.
+    key = MD5_KEYS[0]
+    apply(appliers["a"], [row(ProtocolId.TCP_MD5, B, 1, key, "KEYED-MD5")])
+    apply(appliers["b"], [row(ProtocolId.TCP_MD5, A, 1, key, "KEYED-MD5")])
+    a.wait_bgp_established(B)
+    running = a.running_config()
+    assert f"neighbor {B} password {key}" in running and "shutdown" not in running
+    # 3. RP_revokeSA on both sides, and the peer falls back to no
+    # authentication: a refuses it.
+    for applier in appliers.values():
+        result = apply(applier, [])
+        assert any("fail closed" in note for note in result.notes), result.notes
+    b.vtysh("configure terminal", "router bgp 65002", f"no neighbor {A} shutdown")
+    running = a.running_config()
+    assert "password" not in running.split("router bgp", 1)[1]
+    assert f"neighbor {B} shutdown" in running
+    stays_down(lambda: a.bgp_state(B) == "Established", "BGP a-b after the revoke")
+    assert b.bgp_state(A) != "Established"
+    # 4. New keys on both sides: back up, with the new key.
+    key = MD5_KEYS[1]
+    apply(appliers["a"], [row(ProtocolId.TCP_MD5, B, 2, key, "KEYED-MD5")])
+    apply(appliers["b"], [row(ProtocolId.TCP_MD5, A, 2, key, "KEYED-MD5")])
+    a.wait_bgp_established(B)
+    running = a.running_config()
+    assert f"neighbor {B} password {key}" in running and "shutdown" not in running
+
+
+def _sent_by(pcap: Path, router_id: str) -> list[int]:
+    """AuTypes of the OSPFv2 packets ``router_id`` sent."""
+    packets = ospf_packets(read_pcap(pcap, allow_truncated=True))
+    return [p.auth_type for p in packets if p.router_id == router_id]
+
+
+def test_frr_frr_ospf_md5_revoke_fails_closed(
+    two_nodes: Link, lab: RoutingLab, work_dir: Path
+) -> None:
+    need_frr()
+    daemons = (FrrDaemon.OSPFD,)
+    a = lab.frr(two_nodes.left.ns, "a", daemons, frr_ospf_config("1.1.1.1"))
+    b = lab.frr(two_nodes.right.ns, "b", daemons, frr_ospf_config("2.2.2.2"))
+    render = FrrRenderConfig(ospf_interfaces=("veth0",))
+    appliers = {"a": frr_applier(a, render), "b": frr_applier(b, render)}
+    eth = frozenset({"veth0"})
+
+    def keys(spi: int, key: str) -> None:
+        apply(appliers["a"], [row(ProtocolId.OSPFV2, B, spi, key, "KEYED-MD5", eth)])
+        apply(appliers["b"], [row(ProtocolId.OSPFV2, A, spi, key, "KEYED-MD5", eth)])
+
+    def full() -> bool:
+        return a.ospf_neighbor_states().get("2.2.2.2", "").startswith("Full")
+
+    # 1. First start without keys: passive, no adjacency.
+    for applier in appliers.values():
+        apply(applier, [])
+    assert " ip ospf passive" in a.running_config()
+    stays_down(full, "OSPF a-b (first start, no keys)")
+    # 2. Keys: Full, authenticated.
+    keys(1, MD5_KEYS[0])
+    a.wait_ospf_full("2.2.2.2")
+    assert "passive" not in a.running_config()
+    # 3. Revoke on both; b falls back to a plain unauthenticated speaker.
+    for applier in appliers.values():
+        apply(applier, [])
+    b.vtysh("configure terminal", "interface veth0", "no ip ospf passive")
+    assert "authentication" not in b.running_config()
+    # ospfd keeps the (authenticated) neighbour of an interface made passive
+    # until its dead interval ends, hearing nothing from it meanwhile.
+    wait_until(lambda: not full(), timeout=3 * DEAD_INTERVAL, what="a to drop its neighbour")
+    time.sleep(SAMPLE_INTERVAL)  # packets a queued before it went passive
+    pcap = work_dir / "ospf.pcap"
+    with capturing(two_nodes.left.ns, "veth0", "ip proto 89", pcap, work_dir / "dumpcap.log"):
+        stays_down(full, "OSPF a-b after the revoke")
+    assert not b.ospf_neighbor_states().get("1.1.1.1", "").startswith("Full")
+    assert _sent_by(pcap, "2.2.2.2"), "b's unauthenticated hellos reached a's link"
+    assert _sent_by(pcap, "1.1.1.1") == []  # a sent nothing at all
+    # 4. New keys on both: Full again.
+    keys(2, MD5_KEYS[1])
+    a.wait_ospf_full("2.2.2.2")
+    running = a.running_config()
+    assert "passive" not in running and "ip ospf authentication message-digest" in running
+
+
+def test_frr_frr_ospf6_keychain_revoke_fails_closed(lab: RoutingLab) -> None:
+    need_frr()
+    require_netns()
+    with two_node_network(ipv6=True) as link:
+        daemons = (FrrDaemon.OSPF6D,)
+        a = lab.frr(link.left.ns, "a", daemons, frr_ospf6_config("1.1.1.1"))
+        version = parse_frr_version(a.vtysh("show version").stdout)
+        if not frr_features(version).has(FRR_OSPF6_AUTH_TRAILER):
+            pytest.skip(f"FRR {version}: ospf6d has no key chains")
+        b = lab.frr(link.right.ns, "b", daemons, frr_ospf6_config("2.2.2.2"))
+        render = FrrRenderConfig(ospf6_interfaces=("veth0",))
+        appliers = {"a": frr_applier(a, render), "b": frr_applier(b, render)}
+        eth = frozenset({"veth0"})
+        peer = {"a": str(link.right.address), "b": str(link.left.address)}
+
+        def keys(spi: int, key: str) -> None:
+            for name, applier in appliers.items():
+                apply(applier, [row(ProtocolId.OSPFV3, peer[name], spi, key, "HMAC-SHA-256", eth)])
+
+        def full() -> bool:
+            return a.ospf6_neighbor_states().get("2.2.2.2") == "Full"
+
+        keys(1, HMAC_KEYS[0])
+        a.wait_ospf6_full("2.2.2.2")
+        for applier in appliers.values():
+            apply(applier, [])
+        running = a.running_config()
+        assert "ipv6 ospf6 passive" in running and "keychain" not in running
+        b.vtysh("configure terminal", "interface veth0", "no ipv6 ospf6 passive")
+        stays_down(full, "OSPFv3 a-b after the revoke")
+        keys(2, HMAC_KEYS[1])
+        a.wait_ospf6_full("2.2.2.2")
+        assert "passive" not in a.running_config()
+
+
+# --- BIRD ---------------------------------------------------------------------------------
+
+BGP_OPTIONS = (
+    "hold time 9;",
+    "keepalive time 3;",
+    "connect retry time 2;",
+    "connect delay time 1;",
+    "error wait time 1, 5;",
+    "ipv4 { import none; export none; };",
+)
+
+
+def bird_render(local: str, peer: str, asn: int, peer_asn: int) -> BirdRenderConfig:
+    interface = BirdOspfInterface("veth0", ("type ptp;", "hello 1;", "dead 4;"))
+    return BirdRenderConfig(
+        bgp=(
+            BirdBgpSession(
+                "b1", peer, neighbor_as=peer_asn, local_as=asn, local_address=local,
+                options=BGP_OPTIONS,
+            ),
+        ),
+        ospf=(
+            BirdOspfInstance(
+                "o1", 2, (BirdOspfArea("0", (interface,)),),
+                options=("ipv4 { import none; export none; };",),
+            ),
+        ),
+    )  # fmt: skip
+
+
+def bird_applier(node: BirdNode, include: Path, render: BirdRenderConfig) -> BirdApplier:
+    birdc = BirdcCommand(socket=node.socket_path, wrapper=("ip", "netns", "exec", node.ns.name))
+    options = BirdApplierOptions(
+        include_file=include, birdc=birdc, render=render, kernel_check=False
+    )
+    version = parse_bird_version(node.birdc("show", "status").stdout)
+    return BirdApplier(options, bird_features(version))
+
+
+def test_bird_bird_bgp_and_ospf_revoke_fail_closed(
+    two_nodes: Link, lab: RoutingLab, work_dir: Path
+) -> None:
+    need_bird()
+    nodes: dict[str, tuple[BirdNode, Path, BirdApplier]] = {}
+    for name, end, local, peer, asn, peer_asn in (
+        ("a", two_nodes.left, A, B, 65001, 65002),
+        ("b", two_nodes.right, B, A, 65002, 65001),
+    ):
+        include = work_dir / f"rkmp-{name}.conf"
+        include.write_text("")
+        config = bird_base_config(local, work_dir / f"{name}.log") + f'include "{include}";\n'
+        node = lab.bird(end.ns, name, config)
+        render = bird_render(local, peer, asn, peer_asn)
+        nodes[name] = (node, include, bird_applier(node, include, render))
+    a, include_a, _ = nodes["a"]
+    b, include_b, _ = nodes["b"]
+    eth = frozenset({"veth0"})
+
+    def keys(spi: int, md5: str, hmac: str) -> None:
+        for name, peer in (("a", B), ("b", A)):
+            apply(
+                nodes[name][2],
+                [
+                    row(ProtocolId.TCP_MD5, peer, spi, md5, "KEYED-MD5"),
+                    row(ProtocolId.OSPFV2, peer, spi, hmac, "HMAC-SHA-256", eth),
+                ],
+            )
+
+    def up() -> bool:
+        return a.bgp_state("b1") == "Established" or a.ospf_neighbor_states("o1").get(
+            B, ""
+        ).startswith("Full")
+
+    # 1. First start without keys: BGP disabled, OSPF interface stub.
+    for name in ("a", "b"):
+        result = apply(nodes[name][2], [])
+        assert any("fail closed" in note for note in result.notes), result.notes
+    text = include_a.read_text()
+    assert "\tdisabled;\n" in text and "\t\t\tstub yes;\n" in text
+    stays_down(up, "BIRD a-b (first start, no keys)")
+    # 2. Keys: both up, authenticated.
+    keys(1, MD5_KEYS[0], HMAC_KEYS[0])
+    a.wait_bgp_established("b1")
+    a.wait_ospf_full("o1", B)
+    assert "disabled" not in include_a.read_text()
+    # 3. Revoke on both; b falls back to no authentication at all.
+    for name in ("a", "b"):
+        apply(nodes[name][2], [])
+    include_b.write_text(
+        bird_bgp_protocol("b1", B, 65002, A, 65001) + bird_ospf_protocol("o1", "veth0", "")
+    )
+    b.configure()
+    time.sleep(SAMPLE_INTERVAL)  # packets a queued before it went stub
+    pcap = work_dir / "ospf.pcap"
+    with capturing(two_nodes.left.ns, "veth0", "ip proto 89", pcap, work_dir / "dumpcap.log"):
+        stays_down(up, "BIRD a-b after the revoke")
+    assert b.bgp_state("b1") != "Established"
+    assert _sent_by(pcap, B), "b's unauthenticated hellos reached a's link"
+    assert _sent_by(pcap, A) == []  # a sent nothing at all
+    # 4. New keys on both: back up.
+    keys(2, MD5_KEYS[1], HMAC_KEYS[1])
+    a.wait_bgp_established("b1")
+    a.wait_ospf_full("o1", B)
+    text = include_a.read_text()
+    assert "disabled" not in text and "stub yes" not in text
