@@ -46,7 +46,8 @@ messages either. What FRR 8.4 does, as observed in namespaces:
   ``no neighbor X shutdown`` (which does not reset a session that is up).
   Secured neighbours: those of :attr:`FrrRenderConfig.bgp_neighbors`.
 - OSPFv2: ``ip ospf passive`` (ospfd sends nothing and ignores what it
-  receives on the interface). ``ip ospf authentication message-digest``
+  receives on the interface; the neighbour it had goes when its dead
+  interval ends). ``ip ospf authentication message-digest``
   without a ``message-digest-key`` is no way to close: ospfd then sends and
   accepts null authentication (AuType 0), so the adjacency stays up.
 - OSPFv3: ``ipv6 ospf6 passive``. A key chain without a key that is valid
