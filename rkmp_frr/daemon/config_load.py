@@ -410,7 +410,7 @@ _BIRD = (
 _BIRD_BGP = ("name", "neighbor", "neighbor_as", "local_as", "local_address", "template", "options")
 _BIRD_OSPF = ("name", "version", "template", "options", "area")
 _BIRD_AREA = ("area", "options", "interface")
-_BIRD_INTERFACE = ("name", "options")
+_BIRD_INTERFACE = ("name", "options", "secured")
 _MAX_ASN = 0xFFFF_FFFF  # 4-octet AS numbers (RFC 6793)
 _KERNEL = ("enabled", "mode", "neighbours")
 
@@ -1097,7 +1097,8 @@ class _Loader:
         seen[(version, name)] = table.path
         table.check("name", lambda: BirdOspfInterface(name))
         options = self.statements(table, "options")
-        return table.check("options", lambda: BirdOspfInterface(name, options))
+        secured = table.boolean("secured", True)
+        return table.check("options", lambda: BirdOspfInterface(name, options, secured))
 
     def kernel(self, sinks: _Table) -> KernelSink | None:
         table = sinks.table("kernel", _KERNEL)

@@ -33,6 +33,7 @@ from rkmp_frr.keytable.changes import Change
 from rkmp_frr.keytable.row import KeyRow
 from rkmp_frr.sinks.batching import ApplyResult, ApplyStatus, BatchingSink
 from rkmp_frr.sinks.bird_apply import BirdApplier, BirdApplierOptions, BirdcCommand
+from rkmp_frr.sinks.bird_render import BirdRenderConfig
 from rkmp_frr.sinks.detect import (
     DetectionError,
     check_bird,
@@ -42,6 +43,7 @@ from rkmp_frr.sinks.detect import (
 )
 from rkmp_frr.sinks.features import Version
 from rkmp_frr.sinks.frr_apply import FrrApplier, FrrApplierOptions, FrrApplyMode, VtyshCommand
+from rkmp_frr.sinks.frr_render import FrrRenderConfig
 from rkmp_frr.sinks.render import (
     MissingSinkConfig,
     SinkError,
@@ -49,6 +51,7 @@ from rkmp_frr.sinks.render import (
     template_environment,
 )
 from rkmp_frr.sinks.runner import CommandRunner, run_command
+from rkmp_frr.wire.constants import ProtocolId
 
 log = logging.getLogger(__name__)
 
@@ -184,10 +187,15 @@ async def build_routing_sinks(
         if settings is None:
             continue
         previous = next((s for s in current if type(s.settings) is type(settings)), None)
-        if previous is not None and previous.settings == settings:
+        render = render_config(config, settings)
+        if (
+            previous is not None
+            and previous.settings == settings
+            and previous.applier.options.render == render
+        ):
             built.append(previous)
             continue
-        sink = await _build(config, settings, runner)
+        sink = await _build(config, settings, render, runner)
         if previous is not None:
             _take_over(sink, previous)
         built.append(sink)
@@ -198,8 +206,31 @@ async def build_routing_sinks(
     return built
 
 
+def render_config(
+    config: DaemonConfig, settings: SinkSettings
+) -> FrrRenderConfig | BirdRenderConfig:
+    """The renderer's configuration: the sink's table, and for FRR the OSPF
+    interfaces the peers' protocols key (those it secures: without a key
+    they are made passive, ``rkmp_frr.sinks.frr_render``)."""
+    if isinstance(settings, BirdSink):
+        return settings.render_config()
+    wanted = {ProtocolId.OSPFV2: set[str](), ProtocolId.OSPFV3: set[str]()}
+    for peer in config.peers:
+        for protocol in peer.protocols:
+            if protocol.protocol in wanted and protocol.interface is not None:
+                wanted[protocol.protocol].add(protocol.interface)
+    return dataclasses.replace(
+        settings.render_config(),
+        ospf_interfaces=tuple(sorted(wanted[ProtocolId.OSPFV2])),
+        ospf6_interfaces=tuple(sorted(wanted[ProtocolId.OSPFV3])),
+    )
+
+
 async def _build(
-    config: DaemonConfig, settings: SinkSettings, runner: CommandRunner
+    config: DaemonConfig,
+    settings: SinkSettings,
+    render: FrrRenderConfig | BirdRenderConfig,
+    runner: CommandRunner,
 ) -> RoutingSink:
     section = "sinks.frr" if isinstance(settings, FrrSink) else "sinks.bird"
     if settings.templates_dir is not None:
@@ -209,18 +240,22 @@ async def _build(
             raise ConfigError(str(config.file), f"{section}.templates_dir", str(exc)) from None
     try:
         if isinstance(settings, FrrSink):
-            return await _build_frr(settings, runner)
-        return await _build_bird(settings, runner)
+            assert isinstance(render, FrrRenderConfig)
+            return await _build_frr(settings, render, runner)
+        assert isinstance(render, BirdRenderConfig)
+        return await _build_bird(settings, render, runner)
     except DetectionError as exc:
         raise SinkStartError(str(exc)) from None
 
 
-async def _build_frr(settings: FrrSink, runner: CommandRunner) -> RoutingSink:
+async def _build_frr(
+    settings: FrrSink, render: FrrRenderConfig, runner: CommandRunner
+) -> RoutingSink:
     vtysh = VtyshCommand(settings.vtysh, settings.vty_socket, settings.pathspace)
     features, detected = await detect_frr(vtysh, runner)
     options = FrrApplierOptions(
         vtysh=vtysh,
-        render=settings.render_config(),
+        render=render,
         mode=FrrApplyMode(settings.mode.value),
         dry_run=settings.dry_run,
         templates_dir=settings.templates_dir,
@@ -229,13 +264,15 @@ async def _build_frr(settings: FrrSink, runner: CommandRunner) -> RoutingSink:
     return RoutingSink(settings, Detection("FRR", features.version, detected.answer), applier)
 
 
-async def _build_bird(settings: BirdSink, runner: CommandRunner) -> RoutingSink:
+async def _build_bird(
+    settings: BirdSink, render: BirdRenderConfig, runner: CommandRunner
+) -> RoutingSink:
     birdc = BirdcCommand(settings.birdc, settings.socket)
     features, detected = await detect_bird(birdc.argv(), runner=runner)
     options = BirdApplierOptions(
         include_file=settings.include_file,
         birdc=birdc,
-        render=settings.render_config(),
+        render=render,
         confirm_timeout=settings.confirm_timeout,
         dry_run=settings.dry_run,
         templates_dir=settings.templates_dir,

@@ -513,6 +513,7 @@ timezone = "UTC"
     options = ["stub;"]
       [[sinks.bird.ospf.area.interface]]
       name = "eth1"
+      secured = false
 """
     config = load(tmp_path, BASE + sinks)
     frr, bird = config.sinks.frr, config.sinks.bird
@@ -538,7 +539,9 @@ timezone = "UTC"
                 3,
                 (
                     BirdOspfArea("0", (BirdOspfInterface("eth0", ("type ptp;", "hello 1;")),)),
-                    BirdOspfArea("0.0.0.1", (BirdOspfInterface("eth1"),), ("stub;",)),
+                    BirdOspfArea(
+                        "0.0.0.1", (BirdOspfInterface("eth1", secured=False),), ("stub;",)
+                    ),
                 ),
                 options=("ipv6 { import all; };",),
             ),
@@ -591,7 +594,10 @@ def test_example_sink_settings_load_when_uncommented(tmp_path: Path) -> None:
     assert config.sinks.frr.templates_dir == Path("/etc/rkmp/templates")
     assert [s.name for s in config.sinks.bird.bgp] == ["r2"]
     [ospf] = config.sinks.bird.ospf
-    assert [i.name for a in ospf.areas for i in a.interfaces] == ["eth0"]
+    assert [(i.name, i.secured) for a in ospf.areas for i in a.interfaces] == [
+        ("eth0", True),
+        ("lo", False),
+    ]
 
 
 def test_example_names_every_key_the_issue_requires() -> None:

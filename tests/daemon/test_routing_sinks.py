@@ -204,6 +204,23 @@ def test_no_sinks_asks_no_daemon(tmp_path: Path) -> None:
     assert daemons.calls == []
 
 
+def test_frr_secures_the_ospf_interfaces_the_peers_key(tmp_path: Path) -> None:
+    ospf6 = OSPF_PROTOCOL.replace('"ospfv2"', '"ospfv3"').replace('"eth0"', '"eth1"')
+    config = config_text(tmp_path / "r1", MD5_PEER + OSPF_PROTOCOL + ospf6, FRR_SINK)
+    [sink] = build(config, frr(FRR_91))
+    assert isinstance(sink.applier, FrrApplier)
+    render = sink.applier.options.render
+    assert (render.ospf_interfaces, render.ospf6_interfaces) == (("eth0",), ("eth1",))
+    # A peer keying another interface: the sink is rebuilt to secure it too.
+    daemons = frr(FRR_91)
+    r3 = '\n[[peer]]\nname = "r3"\naddress = "10.0.0.3"\n' + OSPF_PROTOCOL.replace("eth0", "eth2")
+    bigger = config_text(tmp_path / "r1", MD5_PEER + OSPF_PROTOCOL + ospf6 + r3, FRR_SINK)
+    [rebuilt] = build(bigger, daemons, [sink])
+    assert rebuilt is not sink and len(daemons.calls) == 1
+    assert isinstance(rebuilt.applier, FrrApplier)
+    assert rebuilt.applier.options.render.ospf_interfaces == ("eth0", "eth2")
+
+
 # --------------------------------------------------------------------------- reload
 
 
