@@ -39,6 +39,12 @@ class ChildSa:
     # While our rekey of this child is out: the child the peer's colliding
     # rekey of it created (RFC 7296 §2.8.1), decided when ours completes.
     rival: ChildSa | None = None
+    # Made, but not reported yet: waits until no other RKMP SA with the peer
+    # is being authenticated (Engine.settle_children).
+    announce_pending: bool = False
+    # Made on an RKMP SA that lost a simultaneous-initiation tie-break: it
+    # gives way to a child of the same protocol made on the survivor.
+    from_duplicate: bool = False
     rekey_due: float = field(default=0.0)
     expires: float = field(default=0.0)
 

@@ -42,6 +42,7 @@ from rkmp_frr.engine.events import (
     ChildParams,
     ChildRef,
     ChildSaDeleted,
+    ChildSaRekeyed,
     DeleteReason,
     Event,
     PeerRestarted,
@@ -311,7 +312,7 @@ class Engine:
             have |= {t.protocol for t in sa.tasks() if isinstance(t, CreateChildTask)}
         for protocol in wanted:
             if protocol not in have:
-                self._request_child(sa, protocol, now)
+                self._request_child(sa, protocol, now, ensure=True)
         self._flush_timers()
 
     def generate_sa(self, peer: Address, protocol: ProtocolId, now: float) -> None:
@@ -482,6 +483,8 @@ class Engine:
         if sa.cache.response:
             self._prune_lingering(now)
             self._lingering[sa.local_spi] = (now + LINGER, sa.cache, sa.peer)
+        if sa.peer in self._by_peer:
+            self.settle_children(sa.peer, now)  # children it held back may go now
 
     def _prune_lingering(self, now: float) -> None:
         if len(self._lingering) < 64:
@@ -607,7 +610,10 @@ class Engine:
     def sa_established(self, sa: RkmpSa, now: float) -> None:
         """Simultaneous initiation left two RKMP SAs with one peer: the one
         made with the lowest nonce is redundant (the rule of RFC 7296
-        §2.8.1); its initiator deletes it and the children move to the other."""
+        §2.8.1); its initiator deletes it and the children move to the other.
+
+        Both ends decide alike: an end has both SAs established only once
+        the peer has authenticated both too, and both know all four nonces."""
         for other in self.sas_of(sa.peer):
             if (
                 other is sa
@@ -623,6 +629,8 @@ class Engine:
 
     def _retire_duplicate(self, loser: RkmpSa, winner: RkmpSa, now: float) -> None:
         loser.duplicate = True
+        for child in loser.children.values():
+            child.from_duplicate = True
         winner.children.update(loser.children)
         loser.children.clear()
         winner.wanted_children.extend(loser.wanted_children)
@@ -635,6 +643,91 @@ class Engine:
         else:
             loser.linger(now)
         self.touch(winner)
+
+    # child SAs made by a collision
+
+    def settle_children(self, peer: Address, now: float) -> None:
+        """Report the child SAs with ``peer`` that wait to be reported, after
+        dropping the ones a collision made redundant.
+
+        Children wait while another RKMP SA with the peer is being set up
+        (``_contests``): after simultaneous initiation only the surviving
+        SA's children reach the key table, on both ends, instead of one end
+        taking the loser's key and rolling over to the winner's later.
+        Children made on the SA that lost (``from_duplicate``) are dropped
+        on both ends: both know on which SA each child was made, whichever
+        order the exchanges completed in. A protocol the survivor has no
+        child for is asked for again there by the dropped child's initiator."""
+        sas = self._by_peer.get(peer)
+        if not sas:
+            return
+        for sa in list(sas):
+            if sa.successor is not None or sa.state not in _SETTLED:
+                continue
+            waiting = False
+            doubtful = False
+            for child in sa.children.values():
+                waiting = waiting or child.announce_pending
+                doubtful = doubtful or (child.from_duplicate and child.state in _LIVE_CHILD)
+            if doubtful:
+                self._drop_redundant_children(sa, now)
+            if not waiting:
+                continue
+            held = any(other is not sa and _contests(other, sa) for other in sas)
+            for child in list(sa.children.values()):
+                # A rekey replaces a key already in use: never held back.
+                if child.announce_pending and (not held or child.rekeys is not None):
+                    sa.report_child(child)
+
+    def _drop_redundant_children(self, sa: RkmpSa, now: float) -> None:
+        doomed = [
+            c
+            for c in sa.children.values()
+            if c.from_duplicate and c.state in _LIVE_CHILD and (c.reported or c.announce_pending)
+        ]
+        for child in doomed:
+            survivors = [
+                c
+                for c in sa.children.values()
+                if c.protocol == child.protocol
+                and not c.from_duplicate
+                and c.state in _LIVE_CHILD
+                and (c.reported or c.announce_pending)
+            ]
+            self._drop_redundant_child(sa, child, survivors, now)
+
+    def _drop_redundant_child(
+        self, sa: RkmpSa, child: ChildSa, survivors: list[ChildSa], now: float
+    ) -> None:
+        """``child``, made on an SA that lost the tie-break, gives way. A key
+        already reported is taken over by the survivor's child of the same
+        protocol (reported as its rekey, so the key table rolls over), or
+        kept like an orphan until a child made on the survivor replaces it.
+        The initiator of the exchange that made it deletes it (RFC 7296
+        §2.8.1) and, if the survivor has no child for the protocol, asks
+        for one there."""
+        heir = next((c for c in survivors if c.announce_pending), None)
+        if heir is None and survivors:
+            heir = survivors[0]
+        if child.reported and heir is None:
+            del sa.children[child.key]
+            child.from_duplicate = False
+            self.add_orphans(sa.peer, [child], now)
+        else:
+            if child.reported and heir is not None:
+                if heir.announce_pending:
+                    if heir.rekeys is None:
+                        heir.rekeys = child.ref
+                else:
+                    self.emit(ChildSaRekeyed(child.ref, heir.params))
+            child.state = ChildState.REDUNDANT
+            child.reported = False
+            child.announce_pending = False
+            child.rival = None
+            if child.params.initiator:
+                sa.queue_task(DeleteChildTask(child, DeleteReason.REDUNDANT), now)
+        if heir is None and child.params.initiator:
+            sa.queue_task(CreateChildTask(child.protocol, ensure=True), now)
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -703,11 +796,37 @@ class Engine:
         sa.queue_task(SaAuthTask(), now)
         return sa
 
-    def _request_child(self, sa: RkmpSa, protocol: ProtocolId, now: float) -> None:
+    def _request_child(
+        self, sa: RkmpSa, protocol: ProtocolId, now: float, ensure: bool = False
+    ) -> None:
+        """Ask for a child SA; with ``ensure`` only if, when its turn comes,
+        the SA (or the one it moves to) has none of ``protocol`` yet."""
         if sa.initiator and sa.state is SaState.INIT_SENT:
             sa.wanted_children.append(protocol)  # SAi2 of RKMP_SA_AUTH
         else:
-            sa.queue_task(CreateChildTask(protocol), now)
+            sa.queue_task(CreateChildTask(protocol, ensure=ensure), now)
+
+
+# RKMP SA states while its AUTH exchange is under way, and states whose
+# children are reported.
+_AUTHENTICATING = frozenset({SaState.AUTH_SENT, SaState.UNCONFIRMED})
+_SETTLED = frozenset({SaState.ESTABLISHED, SaState.DELETING})
+_LIVE_CHILD = frozenset({ChildState.ACTIVE, ChildState.REKEYING})
+
+
+def _contests(other: RkmpSa, sa: RkmpSa) -> bool:
+    """Whether ``other``, being set up with the same peer, may yet make
+    ``sa`` redundant, so that ``sa``'s new children wait: it is past its
+    RKMP_SA_INIT, or the peer's RKMP_SA_INIT for it came before ``sa`` was
+    established (simultaneous initiation). A peer's RKMP_SA_INIT that comes
+    later was sent before it knew ``sa``: both ends have reported ``sa``'s
+    children by then, and a rekey to the survivor's is the same on both."""
+    if other.state in _AUTHENTICATING:
+        return True
+    if other.state is SaState.INIT_ANSWERED:
+        established = sa.established_at
+        return established is None or other.created_at <= established
+    return False
 
 
 # Timer heap entries before stale ones are dropped (then twice the live ones).

@@ -538,10 +538,10 @@ class RkmpSa:
                 self.suite_name,
             )
         )
-        for child in list(self.children.values()):
-            if not child.reported:  # held back until the SA was confirmed
-                self.announce_child(child)
+        # Duplicates are settled first, so that a child of the SA that loses
+        # is never reported; then the children held back until now.
         self.engine.sa_established(self, now)
+        self.engine.settle_children(self.peer, now)
 
     def start_lifetime(self, now: float) -> None:
         lifetime = self.policy.rkmp_lifetime
@@ -619,6 +619,8 @@ class RkmpSa:
         return sa
 
     def add_child(self, child: ChildSa) -> None:
+        if self.duplicate:
+            child.from_duplicate = True  # made on an SA that lost the tie-break
         home = self.home()
         home.children[child.key] = child
         self.engine.touch(home)
@@ -644,9 +646,18 @@ class RkmpSa:
             sa = sa.successor
         return None
 
-    def announce_child(self, child: ChildSa) -> None:
+    def announce_child(self, child: ChildSa, now: float) -> None:
+        """A new child SA is ready to be reported: at once, or once no other
+        RKMP SA with the peer is being authenticated (simultaneous
+        initiation: only the survivor's children are reported)."""
+        child.reported = False
+        child.announce_pending = True
+        self.engine.settle_children(self.peer, now)
+
+    def report_child(self, child: ChildSa) -> None:
         """Report a new child SA: as a rekey of the child it replaces (or of
         an orphan of the same protocol and peer), else as created."""
+        child.announce_pending = False
         child.reported = True
         replaced: ChildRef | None = child.rekeys
         if replaced is None:

@@ -7,6 +7,7 @@ import pytest
 
 from rkmp_frr.engine import (
     ChildPolicy,
+    ChildRef,
     ChildSaCreated,
     ChildSaDeleted,
     ChildSaFailed,
@@ -16,7 +17,7 @@ from rkmp_frr.engine import (
     RkmpSaFailed,
     RkmpSaRekeyed,
 )
-from rkmp_frr.wire.constants import IntegId, ProtocolId
+from rkmp_frr.wire.constants import ExchangeType, IntegId, ProtocolId
 
 from .harness import ADDR_A, ADDR_B, BFD, OSPFV2, TCP_AO, Network, Node, Packet, pair
 from .test_establish import assert_same_children, assert_same_sa_keys
@@ -24,6 +25,46 @@ from .test_establish import assert_same_children, assert_same_sa_keys
 # Latency pairs: equal, and skewed either way, so each side is first to
 # see the other's request in some runs.
 DELAYS = [(0.005, 0.005), (0.001, 0.02), (0.02, 0.001), (0.05, 0.05)]
+
+
+def key_history(node: Node) -> dict[ProtocolId, list[bytes]]:
+    """The keys the key table was given, per protocol, in order (a
+    ChildSaCreated, or the new key of a ChildSaRekeyed)."""
+    history: dict[ProtocolId, list[bytes]] = {}
+    for event in node.events:
+        if isinstance(event, ChildSaCreated):
+            history.setdefault(event.child.ref.protocol, []).append(event.child.master_key)
+        elif isinstance(event, ChildSaRekeyed):
+            history.setdefault(event.new.ref.protocol, []).append(event.new.master_key)
+    return history
+
+
+def key_table(node: Node) -> dict[ChildRef, bytes]:
+    """The rows a key table fed with ``node``'s events would end with: a
+    rekey replaces the row of the key it names, which must be there."""
+    rows: dict[ChildRef, bytes] = {}
+    for event in node.events:
+        if isinstance(event, ChildSaCreated):
+            rows[event.child.ref] = event.child.master_key
+        elif isinstance(event, ChildSaRekeyed):
+            assert event.old in rows, "a rekey of a key never reported"
+            del rows[event.old]
+            rows[event.new.ref] = event.new.master_key
+        elif isinstance(event, ChildSaDeleted):
+            rows.pop(event.child, None)
+    return rows
+
+
+def assert_one_key_per_protocol(a: Node, b: Node, protocols: set[ProtocolId]) -> None:
+    """Both key tables end with exactly one key per protocol, the same
+    ones, the engines' child SAs; and both got the same keys in the same
+    order (no end sends a key the other never had)."""
+    for node, peer in ((a, ADDR_B), (b, ADDR_A)):
+        children = node.engine.child_sas(peer)
+        assert sorted(c.ref.protocol for c in children) == sorted(protocols)
+        table = key_table(node)
+        assert sorted(table.values()) == sorted(c.master_key for c in children)
+    assert key_history(a) == key_history(b)
 
 
 def _skewed(net: Network, a_to_b: float, b_to_a: float) -> None:
@@ -58,9 +99,15 @@ def test_simultaneous_initiation_ends_with_one_rkmp_sa(
         [deleted] = node.of_type(RkmpSaDeleted)  # the redundant one
         assert deleted.children == ()
         assert not node.of_type(ChildSaDeleted)
+        # Only the survivor's first child was reported: the loser's was
+        # dropped before it reached the key table.
+        assert len(node.of_type(ChildSaCreated)) == 1
+        assert not node.of_type(ChildSaRekeyed)
     assert_same_sa_keys(a, b)  # exactly one each, the same one
-    assert_same_children(a, b)  # both first children moved to it
-    assert len(a.engine.child_sas(ADDR_B)) == 2
+    assert_same_children(a, b)
+    assert_one_key_per_protocol(a, b, {ProtocolId.TCP_AO})
+    for node in (a, b):  # nothing of the loser is left
+        assert [len(sa.children) for sa in node.engine._sas.values()] == [1]
     # The survivor carries on: its children can be rekeyed.
     for child in a.engine.child_sas(ADDR_B):
         a.engine.rekey_child(ADDR_B, child.ref.protocol, child.ref.local_key_id, net.now)
@@ -202,3 +249,102 @@ def test_simultaneous_initiation_keeps_every_requested_child(
         assert not node.of_type(ChildSaFailed)
     assert_same_sa_keys(a, b)
     assert_same_children(a, b)
+    assert_one_key_per_protocol(a, b, {ProtocolId.TCP_AO, ProtocolId.OSPFV2, ProtocolId.BFD})
+
+
+# --- simultaneous initiation, finely timed ------------------------------------------------
+#
+# Two rkmpd that start their static peer at boot: real UDP takes ~0.1 ms,
+# the two starts may be microseconds apart, either may come first, a busy
+# end handles the other's RKMP_SA_AUTH late (after its own exchange moved
+# on), and triggers or retries call ``initiate`` again meanwhile.
+
+SWEEP_LATENCIES = [(0.0, 0.0), (0.0001, 0.0001), (0.0001, 0.0), (0.0001, 0.002)]
+# B's start relative to A's (negative: B first).
+SWEEP_OFFSETS = [0.0, 1e-5, -1e-5, 5e-5, -5e-5, 1e-4, -1e-4, 3e-4, -3e-4, 2e-3, -2e-3]
+# Extra time before one end's RKMP_SA_AUTH request is handled.
+SLOW_AUTH: list[tuple[str, float] | None] = [None, ("A", 0.001), ("B", 0.001)]
+# When both ends call initiate again (after A's start).
+REINITIATE = [(), (1e-4, 1e-3), (1.0,)]
+
+
+def _timed(
+    net: Network,
+    latencies: tuple[float, float],
+    slow_auth: tuple[str, float] | None,
+) -> None:
+    a_to_b, b_to_a = latencies
+    slow_from = {"A": ADDR_A, "B": ADDR_B}[slow_auth[0]] if slow_auth else None
+
+    def delay(packet: Packet) -> float:
+        extra = 0.0
+        if (
+            slow_auth is not None
+            and packet.src == slow_from
+            and packet.exchange == ExchangeType.IKE_AUTH
+            and not packet.is_response
+        ):
+            extra = slow_auth[1]
+        return (a_to_b if packet.src == ADDR_A else b_to_a) + extra
+
+    net.latency = 0.0
+    net.delay = delay
+
+
+def _simultaneous_start(
+    latencies: tuple[float, float],
+    slow_auth: tuple[str, float] | None,
+    offset: float,
+    reinitiate: tuple[float, ...],
+    lose_first_init: bool = False,
+) -> tuple[Network, Node, Node]:
+    children = (TCP_AO, OSPFV2)
+    policy = {"children": children, "liveness_interval": 1.0}
+    net, a, b = pair(seed=7, a_policy=policy, b_policy=policy)
+    _timed(net, latencies, slow_auth)
+    if lose_first_init:  # the first datagram, an RKMP_SA_INIT: the peer was not listening yet
+        net.drop_indices(0)
+    start = net.now
+    calls = [(start, a, ADDR_B), (start + offset, b, ADDR_A)]
+    for again in reinitiate:
+        calls += [(start + again, a, ADDR_B), (start + again + offset, b, ADDR_A)]
+    for when, node, peer in sorted(calls, key=lambda call: call[0]):
+        if when > net.now:
+            net.run(when - net.now)
+        node.engine.initiate(peer, net.now)
+    net.run(10.0)  # several liveness intervals
+    return net, a, b
+
+
+def _assert_converged(net: Network, a: Node, b: Node) -> None:
+    for node in (a, b):
+        assert not node.of_type(RkmpSaFailed), [p.describe() for p in net.sent]
+        assert not node.of_type(ChildSaDeleted)
+        assert not node.of_type(ChildSaFailed)
+        assert all(e.reason.value == "redundant" for e in node.of_type(RkmpSaDeleted))
+    assert_same_sa_keys(a, b)  # one RKMP SA each, the same SPIs and keys
+    assert_same_children(a, b)
+    assert_one_key_per_protocol(a, b, {ProtocolId.TCP_AO, ProtocolId.OSPFV2})
+
+
+@pytest.mark.parametrize("slow_auth", SLOW_AUTH)
+@pytest.mark.parametrize("latencies", SWEEP_LATENCIES)
+def test_simultaneous_initiation_timing_sweep(
+    latencies: tuple[float, float], slow_auth: tuple[str, float] | None
+) -> None:
+    """Whatever the timing, both ends keep the same single RKMP SA and the
+    same single child SA per protocol, with the same key history (so no end
+    ever sends a key the other was never given), and nothing fails over
+    several liveness intervals."""
+    for offset in SWEEP_OFFSETS:
+        for reinitiate in REINITIATE:
+            net, a, b = _simultaneous_start(latencies, slow_auth, offset, reinitiate)
+            _assert_converged(net, a, b)
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e-4, -1e-4, 0.01, -0.01])
+def test_simultaneous_initiation_when_the_first_init_is_lost(offset: float) -> None:
+    """The end that starts first sends into a closed port: its RKMP_SA_INIT
+    is retransmitted after the peer's own SA is up, a late duplicate."""
+    net, a, b = _simultaneous_start((0.0001, 0.0001), None, offset, (), lose_first_init=True)
+    _assert_converged(net, a, b)

@@ -13,7 +13,10 @@ Rekey collisions (§2.8.1): both sides rekeying the same child each answer
 the other; once both exchanges are done, the new child made with the lowest
 of the four nonces is redundant and is deleted by its initiator, and the
 initiator of the surviving exchange deletes the old child. Only the
-survivor is ever reported.
+survivor is ever reported. Two creations of a child for one protocol that
+cross (each side asks while its own request is out, e.g. both make up for
+a protocol after simultaneous initiation) are settled the same way: one
+child for the protocol, never two reported in different orders.
 
 The RKMP SA's own rekey (§1.3.2) also runs over CREATE_CHILD_SA; it is in
 ``rekey_rkmp``, and ``respond`` dispatches to it.
@@ -209,10 +212,17 @@ class CreateChildTask(Task):
         rekey: ChildSa | None = None,
         tried: set[int] | None = None,
         replaces: ChildRef | None = None,
+        ensure: bool = False,
     ) -> None:
         self.protocol = protocol
         self.rekey = rekey
         self.replaces = replaces  # an old child that vanished on the peer
+        # Only if the SA has no child for the protocol when the turn comes
+        # (asked by ``initiate``; a request moved from a redundant SA).
+        self.ensure = ensure
+        # The child the peer's crossing creation for the same protocol made,
+        # held until ours completes.
+        self.rival: ChildSa | None = None
         self.tried: set[int] = set(tried or ())
         self.attempts = len(self.tried)
         self.temporary_failures = 0
@@ -238,6 +248,8 @@ class CreateChildTask(Task):
             or sa.find_child(old.protocol, old.ref.local_key_id, remote=False) is not old
         ):
             return None  # rekeyed, being deleted or gone meanwhile
+        if self.ensure and old is None and has_child(sa.home(), self.protocol):
+            return None  # e.g. made by the peer meanwhile
         key_id = allocate_key_id(sa, policy, self.tried)
         if key_id is None:
             self._give_up(sa, FailureReason.KEY_IDS_EXHAUSTED, now)
@@ -293,8 +305,15 @@ class CreateChildTask(Task):
             old.rekey_due = now + sa.engine.rng.uniform(REKEY_RETRY / 2, REKEY_RETRY)
             sa.engine.touch(sa)
 
+    def _release_rival(self, sa: RkmpSa, now: float) -> None:
+        """Our creation brought no child: the peer's crossing one stands."""
+        rival, self.rival = self.rival, None
+        if rival is not None and _still_held(sa, rival):
+            sa.announce_child(rival, now)
+
     def _give_up(self, sa: RkmpSa, reason: FailureReason, now: float) -> None:
         self._release(sa)
+        self._release_rival(sa, now)
         old = self.rekey
         if old is not None and old.rival is not None:
             # Our rekey failed but the peer's colliding one worked: that is
@@ -307,12 +326,15 @@ class CreateChildTask(Task):
 
     def _retry(self, sa: RkmpSa, now: float) -> None:
         self._release(sa)
+        self._release_rival(sa, now)
         if self.rekey is not None and self.rekey.state is ChildState.REKEYING:
             self.rekey.state = ChildState.ACTIVE
         sa.queue_task(self, now, front=True)
 
     def on_abort(self, sa: RkmpSa, now: float) -> None:
         self._release(sa)
+        if sa.state is not SaState.CLOSED:
+            self._release_rival(sa, now)  # moved to a successor SA
 
     def on_timeout(self, sa: RkmpSa, now: float) -> None:
         self._release(sa)
@@ -354,6 +376,7 @@ class CreateChildTask(Task):
             return
         if kind == NotifyType.TEMPORARY_FAILURE:
             self._release(sa)
+            self._release_rival(sa, now)
             old = self.rekey
             if old is not None and old.rival is not None:
                 # The peer's rekey of this child finished first: it is the
@@ -424,14 +447,18 @@ class CreateChildTask(Task):
         if old is None:
             child.rekeys = self.replaces
             sa.add_child(child)
-            sa.announce_child(child)
+            rival, self.rival = self.rival, None
+            if rival is not None and _still_held(sa, rival):
+                _settle_crossing(sa, child, rival, now)
+            else:
+                sa.announce_child(child, now)
             return None
         if sa.find_child(old.protocol, old.ref.local_key_id, remote=False) is not old and (
             old.rival is None
         ):
             # The peer deleted the old child meanwhile: this is a new one.
             sa.add_child(child)
-            sa.announce_child(child)
+            sa.announce_child(child, now)
             return None
         child.rekeys = old.ref
         sa.add_child(child)
@@ -460,7 +487,7 @@ def _settle_collision(
     winner.rekeys = old.ref
     old_present = sa.find_child(old.protocol, old.ref.local_key_id, remote=False) is old
     old.state = ChildState.REKEYED
-    sa.announce_child(winner)
+    sa.announce_child(winner, now)
     if loser is not None:
         loser.state = ChildState.REDUNDANT
         loser.reported = False
@@ -468,6 +495,54 @@ def _settle_collision(
             sa.queue_task(DeleteChildTask(loser, DeleteReason.REDUNDANT), now)
     if winner is ours and old_present:
         sa.queue_task(DeleteChildTask(old, DeleteReason.REKEYED), now)
+
+
+def _settle_crossing(sa: RkmpSa, ours: ChildSa, theirs: ChildSa, now: float) -> None:
+    """Both sides created a child for one protocol at once: like a rekey
+    collision (RFC 7296 §2.8.1), the one made with the lowest nonce is
+    redundant. We delete it even if the peer made it: had our first request
+    been lost, the peer saw no crossing and keeps both (crossing deletes
+    are harmless, §1.4.1)."""
+    if ours.lowest_nonce < theirs.lowest_nonce:
+        winner, loser = theirs, ours
+    else:
+        winner, loser = ours, theirs
+    loser.state = ChildState.REDUNDANT
+    loser.reported = False
+    loser.announce_pending = False
+    if winner.rekeys is None:
+        winner.rekeys = ours.rekeys  # an orphan our request was to replace
+    sa.announce_child(winner, now)
+    sa.queue_task(DeleteChildTask(loser, DeleteReason.REDUNDANT), now)
+
+
+def _still_held(sa: RkmpSa, child: ChildSa) -> bool:
+    return (
+        child.state is ChildState.ACTIVE
+        and not child.reported
+        and sa.find_child(child.protocol, child.ref.local_key_id, remote=False) is child
+    )
+
+
+def has_child(sa: RkmpSa, protocol: ProtocolId) -> bool:
+    """Whether ``sa`` holds a live child SA for ``protocol`` (reported or
+    about to be)."""
+    return any(
+        child.protocol == protocol and child.state in (ChildState.ACTIVE, ChildState.REKEYING)
+        for child in sa.children.values()
+    )
+
+
+def _our_creation_in_flight(sa: RkmpSa, protocol: int) -> CreateChildTask | None:
+    """Our request creating (not rekeying) a child for ``protocol`` on this
+    SA, if it is out."""
+    pending = sa.pending
+    if pending is None:
+        return None
+    task = pending.task
+    if isinstance(task, CreateChildTask) and task.rekey is None and task.protocol == protocol:
+        return task
+    return None
 
 
 def first_child_offer(sa: RkmpSa, protocol: ProtocolId) -> tuple[CreateChildTask, Payload] | None:
@@ -495,7 +570,7 @@ def finish_first_child(sa: RkmpSa, task: CreateChildTask, message: Message, now:
         task._release(sa)
         if error is not None and error.notify_type == NotifyType.NO_PROPOSAL_CHOSEN:
             assert task.key_id is not None
-            retry = CreateChildTask(task.protocol, tried={task.key_id})
+            retry = CreateChildTask(task.protocol, tried={task.key_id}, ensure=True)
             sa.queue_task(retry, now)
         else:
             reason = reason_for(error.notify_type) if error else FailureReason.NO_PROPOSAL_CHOSEN
@@ -580,7 +655,13 @@ def _respond_child(
     )
     sa.add_child(child)
     if old is None:
-        sa.announce_child(child)
+        ours = _our_creation_in_flight(sa, child.protocol)
+        if ours is not None and ours.rival is None:
+            # Crossing creations: decided when ours completes.
+            child.reported = False
+            ours.rival = child
+        else:
+            sa.announce_child(child, now)
     else:
         child.rekeys = old.ref
         if old.state is ChildState.REKEYING and _our_rekey_in_flight(sa, old):
@@ -589,7 +670,7 @@ def _respond_child(
             old.rival = child
         else:
             old.state = ChildState.REKEYED  # the peer deletes it (§1.3.3)
-            sa.announce_child(child)
+            sa.announce_child(child, now)
     answer = build_child_answer(
         accepted.policy.protocol, accepted.proposal.number, accepted.local_key_id, selection
     )

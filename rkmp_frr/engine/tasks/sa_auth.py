@@ -208,7 +208,7 @@ class SaAuthTask(Task):
         if self.child_task is not None:
             finish_first_child(sa, self.child_task, message, now)
         for protocol in sa.wanted_children:
-            sa.queue_task(CreateChildTask(protocol), now)
+            sa.queue_task(CreateChildTask(protocol, ensure=True), now)
         sa.wanted_children.clear()
         return True
 
@@ -279,6 +279,7 @@ def _first_child(sa: RkmpSa, sa_payload: SaPayload, now: float) -> Payload:
         now=now,
     )
     child.reported = False  # announced when the SA is confirmed
+    child.announce_pending = True
     sa.add_child(child)
     return SaPayload(
         (
