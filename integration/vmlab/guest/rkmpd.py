@@ -1,15 +1,9 @@
 """rkmpd instances in guest namespaces, driven through rkmpctl.
 
-Each instance has its own directory under the scenario's work directory
-(rkmpd.toml, key table, control socket, hooks.d, sink status). Until the
-real `rkmpd --config` builds routing-daemon sinks from `[sinks.*]`, an
-instance with sinks runs the integration harness's stand-in
-(`python -m integration.harness.routing rkmpd SPEC.json`: the real
-`Service` with the sinks given in the spec); one without sinks runs the
-same stand-in so that both sides of a scenario are alike.
-
-The stand-in's "passive" instance answers but never initiates (no static
-peer set-up, no netlink triggers): a scenario keeps one initiator per pair.
+Each instance is the installed `rkmpd --config rkmpd.toml` (the console
+script of the project's wheel), with its own directory under the
+scenario's work directory: rkmpd.toml, key table, control socket, hooks.d.
+Its routing-daemon sinks come from the `[sinks.*]` tables of that file.
 """
 
 from __future__ import annotations
@@ -17,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +21,7 @@ from integration.harness.process import ManagedProcess, run, wait_until
 from integration.vmlab.config import GUEST_SRC, GUEST_VENV
 from integration.vmlab.guest.lab import Lab
 
+RKMPD = f"{GUEST_VENV}/bin/rkmpd"
 RKMPCTL = f"{GUEST_VENV}/bin/rkmpctl"
 # The lab's wheel is built from rkmp_frr/ alone, so the sink templates are
 # not among its data files; the layer carries them here.
@@ -44,8 +38,10 @@ def rkmpd_toml(
     rkmp: Mapping[str, str],
     rollover: str = "",
     peers: str = "",
+    sinks: str = "",
 ) -> str:
-    """An rkmpd.toml; `rkmp` holds the `[rkmp]` keys as TOML values."""
+    """An rkmpd.toml; `rkmp` holds the `[rkmp]` keys as TOML values,
+    `rollover`, `peers` and `sinks` are TOML text."""
     listen_list = ", ".join(f'"{entry}"' for entry in listen)
     rkmp_lines = "\n".join(f"{key} = {value}" for key, value in rkmp.items())
     return f"""\
@@ -64,6 +60,7 @@ psk_file = "{psk_file}"
 {rkmp_lines}
 {rollover}
 {peers}
+{sinks}
 """
 
 
@@ -103,10 +100,6 @@ class Rkmpd:
         return self.directory / "hooks.d"
 
     @property
-    def sink_status(self) -> Path:
-        return self.directory / "sinks.jsonl"
-
-    @property
     def event_log(self) -> Path:
         """Where the hook from `install_event_hook` writes."""
         return self.hooks_dir / "50-record.events"
@@ -128,32 +121,15 @@ class Rkmpd:
         except FileNotFoundError:
             return []
 
-    def start(
-        self,
-        lab: Lab,
-        config: str,
-        *,
-        sinks: Mapping[str, Any] | None = None,
-        passive: bool = False,
-        timeout: float = START_TIMEOUT,
-    ) -> None:
-        """Start it (the harness stand-in, see the module doc) and wait until
-        its control socket answers."""
+    def start(self, lab: Lab, config: str, *, timeout: float = START_TIMEOUT) -> None:
+        """Start `rkmpd --config` with `config` and wait until its control
+        socket answers."""
         self.prepare()
         self.config_path.write_text(config)
         lab.attach(f"{self.name}.toml", self.config_path)
-        spec = {
-            "config": str(self.config_path),
-            "status_file": str(self.sink_status),
-            "passive": passive,
-            **(sinks or {}),
-        }
-        spec_path = self.directory / "spec.json"
-        spec_path.write_text(json.dumps(spec))
-        argv = [sys.executable, "-m", "integration.harness.routing", "rkmpd", str(spec_path)]
+        argv = [RKMPD, "--config", str(self.config_path)]
         env = {"RKMP_TEMPLATES_DIR": TEMPLATES_DIR}
         self.process = lab.start(self.name, argv, netns=self.ns, env=env)
-        lab.attach(f"{self.name}-sinks.jsonl", self.sink_status)
         process = self.process
 
         def ready() -> bool:
@@ -181,13 +157,10 @@ class Rkmpd:
         answer = self.rkmpctl(*args)
         return list(answer["result"]["rows"])
 
-    def sink_results(self) -> list[dict[str, Any]]:
-        """The stand-in's sink apply results, oldest first."""
-        try:
-            text = self.sink_status.read_text()
-        except FileNotFoundError:
-            return []
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    def sinks(self) -> list[dict[str, Any]]:
+        """`rkmpctl status`'s sinks: daemon, version, applies, failures, last_error..."""
+        status = self.status() or {}
+        return list(status.get("sinks", []))
 
     def kill(self) -> None:
         """SIGKILL by its PID (a crash: no deletes sent, nothing cleaned up)."""

@@ -116,15 +116,19 @@ include "{include}";
 """
 
 
-def bird_sink(bird: Bird, include: Path, other: Side) -> dict[str, Any]:
-    session = {
-        "name": PROTOCOL,
-        "neighbor": other.address,
-        "neighbor_as": other.asn,
-        "template": "rkmp_peer",
-    }
-    return {"bird": {"socket": str(bird.socket_path), "include_file": str(include),
-                     "bgp": [session]}}  # fmt: skip
+def bird_sink(bird: Bird, include: Path, other: Side) -> str:
+    """`[sinks.bird]`: rkmpd writes the session into `include`."""
+    return f"""
+[sinks.bird]
+socket = "{bird.socket_path}"
+include_file = "{include}"
+
+[[sinks.bird.bgp]]
+name = "{PROTOCOL}"
+neighbor = "{other.address}"
+neighbor_as = {other.asn}
+template = "rkmp_peer"
+"""
 
 
 @dataclass
@@ -305,14 +309,13 @@ def start_pair(lab: Lab, check: Check) -> tuple[Node, Node]:
         bird.start(lab, bird_config(side, include))
         built.append(Node(side, ns, bird, rkmpd, include))
     started = time.monotonic()
-    for node, other in ((built[1], LEFT), (built[0], RIGHT)):  # the responder first
+    for node, other in ((built[1], LEFT), (built[0], RIGHT)):  # b first: a finds it up
         config = rkmpd_toml(
             identity=f"{node.side.name}.rkmp.test", listen=[f"{node.side.address}:500"],
             directory=node.rkmpd.directory, psk_file=psk, rkmp=RKMP, rollover=ROLLOVER,
-            peers=peer_section(other),
+            peers=peer_section(other), sinks=bird_sink(node.bird, node.include, other),
         )  # fmt: skip
-        node.rkmpd.start(lab, config, sinks=bird_sink(node.bird, node.include, other),
-                         passive=node.side is RIGHT)  # fmt: skip
+        node.rkmpd.start(lab, config)
     check.detail["rkmpd_started_s"] = round(time.monotonic() - started, 2)
     a, b = built
     for bird in (a.bird, b.bird):
@@ -467,8 +470,14 @@ def revoke(lab: Lab, check: Check, nodes: tuple[Node, Node]) -> None:
                               what="a's BIRD session without TCP-AO")  # fmt: skip
     lab.log_text("bird-a-after-revoke", details)
     row = parse_protocols(details).get(PROTOCOL)
-    check.detail["bird_state_after"] = row.info if row else None
-    check.detail["sink_results_ok"] = all(r["ok"] for r in a.rkmpd.sink_results())
+    check.detail["bird_state_after"] = f"{row.state} {row.info}".strip() if row else None
+    check.detail["include_disabled"] = "disabled;" in text
+    sinks = a.rkmpd.sinks()
+    check.detail["sinks"] = [
+        {k: sink.get(k) for k in ("name", "version", "ok", "applies", "failures", "last_error")}
+        for sink in sinks
+    ]
+    check.detail["sink_results_ok"] = bool(sinks) and all(sink["ok"] for sink in sinks)
     check.detail["b_rkmpd_exit"] = b.rkmpd.process.popen.returncode if b.rkmpd.process else None
     check.require(check.detail["revoke_events"], "no revoke event")
     check.require(not check.detail["include_has_keys"], "keys left in a's include file")
