@@ -23,6 +23,7 @@ import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,6 +42,7 @@ from integration.vmlab.results import (
     decode_frames,
     encode_frame,
 )
+from integration.vmlab.scenarios.xfrm_ospfv3 import parse_xfrm_policies, parse_xfrm_states
 from integration.vmlab.wheels import install_wheel
 
 
@@ -283,3 +285,106 @@ def test_vmlab_scenario_timeout_is_read_without_import(tmp_path: Path) -> None:
     assert scenario_timeout(module, 240.0) == 600.0
     module.write_text("TIMEOUT = compute()\n")
     assert scenario_timeout(module, 240.0) == 240.0
+
+
+# --- OSPFv3 over IPsec keyed by rkmpd (scenario xfrm_ospfv3) -----------------
+
+
+@pytest.fixture(scope="session")
+def xfrm_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabRun]:
+    """One boot running the xfrm_ospfv3 scenario: two rkmpd with a Protocol
+    ID 207 child SA and [sinks.kernel], BIRD OSPFv3 across the SAs."""
+    run_dir = tmp_path_factory.mktemp("vmlab-xfrm")
+    try:
+        run = run_lab(["xfrm_ospfv3"], run_dir=run_dir)
+    except LabUnavailable as exc:
+        pytest.skip(f"VM lab unavailable: {exc}")
+    yield run
+
+
+def _xfrm(run: LabRun, name: str) -> dict[str, Any]:
+    scenario = run.scenario("xfrm_ospfv3")
+    check = scenario.check(name)
+    if not check.passed:
+        logs = "\n".join(f"--- {k}\n{v[-3000:]}" for k, v in scenario.logs.items())
+        pytest.fail(f"{scenario.summary()}\nlogs in {run.run_dir}\n{logs}")
+    return dict(check.detail)
+
+
+def test_vmlab_xfrm_sas_from_a_207_child_sa(xfrm_run: LabRun) -> None:
+    detail = _xfrm(xfrm_run, "xfrm_sas_installed")
+    spi = detail["spi"]
+    assert detail["rows_agree"] is True  # both key tables: the same SPI and key
+    assert detail["spis_left"] == detail["spis_right"] == [spi]
+    assert detail["keys_identical"] is True and detail["keys_are_the_tables"] is True
+    assert detail["multicast_identical"] is True
+    assert detail["algorithms"] == ["esp hmac(sha256) 128 ecb(cipher_null)"]
+    for side in ("left", "right"):
+        dsts = detail[f"dsts_{side}"]
+        assert dsts[-2:] == ["ff02::5", "ff02::6"] and dsts[0].startswith("fe80::")
+    assert detail["dsts_left"][0] != detail["dsts_right"][0]  # each side's own link-local
+    assert detail["out_spi"] == [spi, spi]
+    assert detail["policies"] == [4, 4]  # out, and in for ff02::5, ff02::6, own link-local
+
+
+def test_vmlab_ospf6_full_over_esp(xfrm_run: LabRun) -> None:
+    detail = _xfrm(xfrm_run, "ospf6_full_over_esp")
+    assert [s.startswith("Full") for s in detail["states"]] == [True, True]
+    assert detail["routes"] == [True, True]
+    assert all(p > 0 for p in detail["esp_packets"])
+    assert detail["input_errors"] == [{}, {}]
+
+
+def test_vmlab_xfrm_rekey_is_hitless(xfrm_run: LabRun) -> None:
+    detail = _xfrm(xfrm_run, "xfrm_rekey")
+    old, new = detail["old_spi"], detail["new_spi"]
+    assert old != new
+    first, last = detail["overlap_s"]  # old and new SAs both present on both sides
+    assert detail["out_spis_seen"] == sorted([old, new])
+    assert first <= detail["out_switched_at"] <= last < detail["old_gone_at"]
+    assert detail["final"] == [[new], [new]] and detail["rows_after"] == [[new], [new]]
+    assert detail["not_full"] == []  # OSPF Full at every poll
+    assert all(p > 0 for p in detail["new_sa_packets"])
+
+
+def test_vmlab_xfrm_revoke_removes_the_sas(xfrm_run: LabRun) -> None:
+    detail = _xfrm(xfrm_run, "xfrm_revoke")
+    assert detail["before"] == [3, 3]
+    assert detail["left_rows"] == 0 and detail["revoked_logged"] is True
+    assert detail["right_states_kept"] == 3
+    assert not detail["right_ospf_after"].startswith("Full")
+    assert detail["right_input_errors"]["XfrmInTmplMismatch"] > 0
+
+
+def test_vmlab_xfrm_scenario_parsers() -> None:
+    states = parse_xfrm_states(
+        "src :: dst ff02::5\n"
+        "\tproto esp spi 0x00001000(4096) reqid 1380666704(0x524b4d50) mode transport\n"
+        "\treplay-window 0 seq 0x00000000 flag  (0x00000000)\n"
+        "\tauth-trunc hmac(sha256) 0x" + "ab" * 32 + " (256 bits) 128\n"
+        "\tenc ecb(cipher_null) \n"
+        "\tsel src ::/0 dst ::/0 proto ospf uid 0\n"
+        "src :: dst fe80::1\n"
+        "\tproto ah spi 0x00002000 reqid 7 mode transport\n"
+        "\tauth-trunc hmac(sha1) 0x" + "cd" * 20 + " 96\n"
+    )
+    assert [(s.dst, s.proto, s.spi, s.reqid, s.auth, s.auth_bits, s.enc) for s in states] == [
+        ("ff02::5", "esp", 0x1000, 0x524B4D50, "hmac(sha256)", 128, "ecb(cipher_null)"),
+        ("fe80::1", "ah", 0x2000, 7, "hmac(sha1)", 96, ""),
+    ]
+    assert states[0].key == "ab" * 32 and "ab" * 32 not in repr(states[0])
+    policies = parse_xfrm_policies(  # ip xfrm policy, iproute2 6.1
+        "src ::/0 dst ff02::5/128 proto ospf \n\tdir in priority 16384 ptype main \n"
+        "\ttmpl src :: dst ::\n\t\tproto esp reqid 1380666704 mode transport\n"
+        "src ::/0 dst ::/0 proto ospf dev lo \n\tdir out priority 16384 ptype main \n"
+        "\ttmpl src :: dst ::\n\t\tproto esp spi 0x00001000 reqid 1380666704 mode transport\n"
+        "src ::/0 dst fe80::1/128 proto ospf uid 0\n"  # ip -s xfrm policy
+        "\tdir in action allow index 8 priority 16384 ptype main share any flag  (0x00000000)\n"
+        "\ttmpl src :: dst ::\n"
+        "\t\tproto ah spi 0x00000000(0) reqid 7(0x00000007) mode transport\n"
+    )
+    assert [(p.direction, p.spi, p.reqid) for p in policies] == [
+        ("in", 0, 0x524B4D50),
+        ("out", 0x1000, 0x524B4D50),
+        ("in", 0, 7),
+    ]
