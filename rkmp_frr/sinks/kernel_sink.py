@@ -528,6 +528,11 @@ class XfrmApplier:
         self._wall = wall
         self._mono = mono
 
+    def close(self) -> None:
+        close = getattr(self.kernel, "close", None)
+        if callable(close):
+            close()
+
     def plan(self, rows: Iterable[KeyRow], now: UtcSeconds) -> XfrmPlan:
         mine = ipsec_rows(rows)
         interfaces = {name for row in mine if (name := row_interface(row)) is not None}

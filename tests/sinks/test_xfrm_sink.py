@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from rkmp_frr.daemon.config_model import KernelSink as KernelSinkSettings
 from rkmp_frr.keytable.changes import DeleteCause, RowInserted, RowRekeyed, RowsDeleted
 from rkmp_frr.keytable.row import ALL_INTERFACES, KeyRow
 from rkmp_frr.profiles.ospfv3_ipsec import sa_key
@@ -27,6 +28,7 @@ from rkmp_frr.sinks.kernel_sink import (
     Link,
     ProcLinks,
     XfrmApplier,
+    XfrmSink,
     diff_xfrm,
     kernel_sink,
     parse_if_inet6,
@@ -523,3 +525,21 @@ def test_the_batching_sink_applies_key_table_changes() -> None:
     asyncio.run(run())
     assert kernel.sas == {} and kernel.pols == {}
     assert [r.status for r in results] == [ApplyStatus.APPLIED] * 3
+
+
+def test_closing_the_sink_closes_the_socket_and_keeps_the_sas() -> None:
+    kernel = FakeKernel()
+    closed: list[bool] = []
+    kernel.close = lambda: closed.append(True)  # type: ignore[attr-defined]
+
+    async def run() -> None:
+        batching = kernel_sink(
+            XfrmProto.ESP, kernel=kernel, links=StaticLinks({"veth0": LINK}), wall=lambda: T0 + 1.0
+        )
+        sink = XfrmSink(KernelSinkSettings(), batching)
+        sink.load([ipsec_row(0x1000, since(T0))])
+        await sink.drain()
+        await sink.close()
+
+    asyncio.run(run())
+    assert closed == [True] and kernel.spis() == {0x1000}
