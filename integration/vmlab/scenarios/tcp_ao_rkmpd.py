@@ -339,6 +339,8 @@ def start_pair(lab: Lab, check: Check) -> tuple[Node, Node]:
     # Before its first key the session is in the include without TCP-AO
     # (the renderer's choice); BIRD restarts it when the keys arrive.
     check.detail["bird_restarts"] = [n.bird_restarts() for n in (a, b)]
+    # One TCP-AO child SA per side, whichever end initiated (both may).
+    check.detail["tcp_ao_children"] = [n.rkmpd.children("tcp-ao") for n in (a, b)]
     check.require(sample.established(), f"not Established: {sample.states}")
     check.require(len(sample.connections) == 1, f"expected one BGP connection: {sample}")
     check.require(all(check.detail["authentication_ao"]), "an include file lacks TCP-AO")
@@ -436,6 +438,7 @@ def summarize(check: Check, first: Sample, samples: list[Sample]) -> None:
     check.detail["since_seen"] = sorted({s.since for s in samples}, key=str)
     check.detail["since_seen"] = [list(s) for s in check.detail["since_seen"]]
     check.detail["current_keys_seen"] = list(dict.fromkeys(s.current for s in samples))
+    check.detail["final_keys"] = {"current": list(last.current), "rnext": list(last.rnext)}
     check.detail["ao_bad_delta"] = [last.ao_bad[i] - first.ao_bad[i] for i in (0, 1)]
     check.detail["ao_good_delta"] = [last.ao_good[i] - first.ao_good[i] for i in (0, 1)]
     check.detail["ao_bad"] = list(last.ao_bad)
