@@ -157,6 +157,18 @@ class Rkmpd:
         answer = self.rkmpctl(*args)
         return list(answer["result"]["rows"])
 
+    def children(self, protocol: str) -> dict[str, int]:
+        """Child SAs of `protocol` in established RKMP SAs, counted per peer
+        name (`rkmpctl sas`)."""
+        counts: dict[str, int] = {}
+        for sa in self.rkmpctl("sas")["result"]["sas"]:
+            if sa["state"] != "established":
+                continue
+            found = [c for c in sa["children"] if c["protocol"] == protocol]
+            if found:
+                counts[sa["peer"]] = counts.get(sa["peer"], 0) + len(found)
+        return counts
+
     def sinks(self) -> list[dict[str, Any]]:
         """`rkmpctl status`'s sinks: daemon, version, applies, failures, last_error..."""
         status = self.status() or {}

@@ -117,13 +117,20 @@ def _mac(ns: NetNs) -> str:
     return str(links[0]["address"])
 
 
-def netem_counters(ns: NetNs) -> dict[str, int]:
-    """`tc -s qdisc` of the veth's netem: packets sent and dropped."""
-    text = ns.run(["tc", "-s", "qdisc", "show", "dev", "veth0"]).stdout
+def netem_counters(ns: NetNs) -> dict[str, float]:
+    """The veth's netem counters (`tc -s qdisc`)."""
+    return parse_netem(ns.run(["tc", "-s", "qdisc", "show", "dev", "veth0"]).stdout)
+
+
+def parse_netem(text: str) -> dict[str, float]:
+    """`tc -s qdisc` of a netem qdisc: packets sent (passed on), dropped,
+    and the share dropped."""
     match = re.search(r"Sent \d+ bytes (\d+) pkt \(dropped (\d+)", text)
     if match is None:
         return {}
-    return {"sent": int(match.group(1)), "dropped": int(match.group(2))}
+    sent, dropped = int(match.group(1)), int(match.group(2))
+    total = sent + dropped
+    return {"sent": sent, "dropped": dropped, "loss": round(dropped / total, 3) if total else 0.0}
 
 
 def keyed_under_loss(lab: Lab, check: Check) -> None:
@@ -152,7 +159,7 @@ def keyed_under_loss(lab: Lab, check: Check) -> None:
         status = responder.status() or {}
         if status.get("rkmp_sas") != PEERS or status.get("child_sas", 0) < PEERS:
             return False
-        return set(children_per_peer(initiator)) == set(PEER_NAMES)
+        return set(initiator.children("tcp-ao")) == set(PEER_NAMES)
 
     wait_until(
         all_keyed, timeout=2 * POLICY.budget + 60, interval=1.0,
@@ -168,7 +175,7 @@ def keyed_under_loss(lab: Lab, check: Check) -> None:
     matched = matching_keys(initiator, responder)
     check.detail["peers_with_matching_keys"] = sorted(set(matched), key=_number)
     check.detail["matching_keys"] = len(matched)
-    children = children_per_peer(initiator)
+    children = initiator.children("tcp-ao")
     # One TCP-AO child per peer is what the configuration asks for; more
     # than one is an engine defect (a negotiate trigger during the AUTH
     # exchange), recorded here and asserted separately by the host test.
@@ -185,18 +192,6 @@ def keyed_under_loss(lab: Lab, check: Check) -> None:
     check.require(all(not p for p in problems.values()), f"exchanges gave up: {problems}")
     for side, counters in check.detail["netem"].items():
         check.require(counters.get("dropped", 0) > 0, f"netem dropped nothing on the {side} side")
-
-
-def children_per_peer(initiator: Rkmpd) -> dict[str, int]:
-    """Established RKMP SAs' TCP-AO child SAs, counted per peer name."""
-    counts: dict[str, int] = {}
-    for sa in initiator.rkmpctl("sas")["result"]["sas"]:
-        if sa["state"] != "established":
-            continue
-        tcp_ao = [c for c in sa["children"] if c["protocol"] == "tcp-ao"]
-        if tcp_ao:
-            counts[sa["peer"]] = counts.get(sa["peer"], 0) + len(tcp_ao)
-    return counts
 
 
 def _number(name: str) -> int:
