@@ -613,7 +613,11 @@ class Engine:
         §2.8.1); its initiator deletes it and the children move to the other.
 
         Both ends decide alike: an end has both SAs established only once
-        the peer has authenticated both too, and both know all four nonces."""
+        the peer has authenticated both too, and both know all four nonces.
+
+        An SA of ours still waiting for its RKMP_SA_INIT response is given
+        up instead (e.g. its first request went to a peer not yet listening,
+        which then initiated itself): it would only make a late duplicate."""
         for other in self.sas_of(sa.peer):
             if (
                 other is sa
@@ -624,8 +628,24 @@ class Engine:
                 continue
             if sa.lowest_nonce < other.lowest_nonce:
                 self._retire_duplicate(sa, other, now)
-                return
+                break
             self._retire_duplicate(other, sa, now)
+        for other in self.sas_of(sa.peer):
+            if other.initiator and other.state is SaState.INIT_SENT and other.successor is None:
+                self._abandon(other, sa.home(), now)
+
+    def _abandon(self, sa: RkmpSa, survivor: RkmpSa, now: float) -> None:
+        """Forget ``sa`` (RKMP_SA_INIT unanswered) silently; the child SAs
+        asked of it are asked of ``survivor`` if it has none of them. Under
+        FIFO delivery the peer either never answered it, or answered after
+        its own SA was up (then its half-open SA times out silently and
+        delays nothing: ``_contests``)."""
+        wanted = list(sa.wanted_children)
+        sa.wanted_children.clear()
+        sa.hand_over(survivor, now)
+        sa.close(now)
+        for protocol in wanted:
+            survivor.queue_task(CreateChildTask(protocol, ensure=True), now)
 
     def _retire_duplicate(self, loser: RkmpSa, winner: RkmpSa, now: float) -> None:
         loser.duplicate = True
@@ -673,11 +693,37 @@ class Engine:
                 self._drop_redundant_children(sa, now)
             if not waiting:
                 continue
-            held = any(other is not sa and _contests(other, sa) for other in sas)
+            held = any(other is not sa and self._contests(other, sa, now) for other in sas)
             for child in list(sa.children.values()):
                 # A rekey replaces a key already in use: never held back.
                 if child.announce_pending and (not held or child.rekeys is not None):
                     sa.report_child(child)
+
+    def _contests(self, other: RkmpSa, sa: RkmpSa, now: float) -> bool:
+        """Whether ``other``, being set up with the same peer, may yet make
+        ``sa`` redundant, so that ``sa``'s new children wait: it is past its
+        RKMP_SA_INIT, or the peer's RKMP_SA_INIT for it came before ``sa``
+        was established (simultaneous initiation) and not long ago. A
+        peer's RKMP_SA_INIT that comes later was sent before it knew ``sa``:
+        both ends have reported ``sa``'s children by then, and a rekey to
+        the survivor's is the same on both. The peer's RKMP_SA_AUTH follows
+        our response at once, unless the response was lost and the peer gave
+        its SA up (``_abandon``): then children wait ``CONTEST_WINDOW``, not
+        the whole half-open timeout."""
+        if other.state in _AUTHENTICATING:
+            return True
+        if other.state is not SaState.INIT_ANSWERED:
+            return False
+        established = sa.established_at
+        if established is not None and other.created_at > established:
+            return False
+        until = other.created_at + CONTEST_WINDOW
+        if now >= until:
+            return False
+        if other.contest_until != until:
+            other.contest_until = until  # settle again then
+            self.touch(other)
+        return True
 
     def _drop_redundant_children(self, sa: RkmpSa, now: float) -> None:
         doomed = [
@@ -807,26 +853,16 @@ class Engine:
             sa.queue_task(CreateChildTask(protocol, ensure=ensure), now)
 
 
+# How long children wait for the RKMP_SA_AUTH of a half-open SA with the
+# same peer (``Engine._contests``): the peer's first retransmission of its
+# RKMP_SA_INIT (4 s by default) if our response was lost.
+CONTEST_WINDOW = 5.0
+
 # RKMP SA states while its AUTH exchange is under way, and states whose
 # children are reported.
 _AUTHENTICATING = frozenset({SaState.AUTH_SENT, SaState.UNCONFIRMED})
 _SETTLED = frozenset({SaState.ESTABLISHED, SaState.DELETING})
 _LIVE_CHILD = frozenset({ChildState.ACTIVE, ChildState.REKEYING})
-
-
-def _contests(other: RkmpSa, sa: RkmpSa) -> bool:
-    """Whether ``other``, being set up with the same peer, may yet make
-    ``sa`` redundant, so that ``sa``'s new children wait: it is past its
-    RKMP_SA_INIT, or the peer's RKMP_SA_INIT for it came before ``sa`` was
-    established (simultaneous initiation). A peer's RKMP_SA_INIT that comes
-    later was sent before it knew ``sa``: both ends have reported ``sa``'s
-    children by then, and a rekey to the survivor's is the same on both."""
-    if other.state in _AUTHENTICATING:
-        return True
-    if other.state is SaState.INIT_ANSWERED:
-        established = sa.established_at
-        return established is None or other.created_at <= established
-    return False
 
 
 # Timer heap entries before stale ones are dropped (then twice the live ones).

@@ -85,6 +85,7 @@ class RkmpSa:
     __slots__ = (
         "cache",
         "children",
+        "contest_until",
         "created_at",
         "deadline",
         "deferred",
@@ -170,6 +171,9 @@ class RkmpSa:
         self.expire_at = INFINITY
         self.half_open_until = INFINITY
         self.linger_until = INFINITY
+        # Half-open, and children of another SA with the peer wait for it
+        # until then (Engine.settle_children).
+        self.contest_until = INFINITY
         self.last_inbound = now
         self.liveness_queued = False
         self.rekey_queued = False
@@ -447,7 +451,7 @@ class RkmpSa:
         state = self.state
         if state is SaState.CLOSED:
             return None
-        deadline = min(self.half_open_until, self.linger_until)
+        deadline = min(self.half_open_until, self.linger_until, self.contest_until)
         pending = self.pending
         if pending is not None and pending.deadline < deadline:
             deadline = pending.deadline
@@ -484,6 +488,9 @@ class RkmpSa:
             self.deferred = [(w, t) for w, t in self.deferred if w > now]
             for task in due:
                 self.queue.append(task)
+        if now >= self.contest_until:
+            self.contest_until = INFINITY
+            self.engine.settle_children(self.peer, now)  # no longer waited for
         if now >= self.half_open_until:
             self.half_open_until = INFINITY
             if self.state is SaState.INIT_ANSWERED:

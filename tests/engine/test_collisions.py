@@ -17,6 +17,8 @@ from rkmp_frr.engine import (
     RkmpSaFailed,
     RkmpSaRekeyed,
 )
+from rkmp_frr.engine.engine import CONTEST_WINDOW
+from rkmp_frr.engine.state import SaState
 from rkmp_frr.wire.constants import ExchangeType, IntegId, ProtocolId
 
 from .harness import ADDR_A, ADDR_B, BFD, OSPFV2, TCP_AO, Network, Node, Packet, pair
@@ -304,10 +306,11 @@ def _simultaneous_start(
     _timed(net, latencies, slow_auth)
     if lose_first_init:  # the first datagram, an RKMP_SA_INIT: the peer was not listening yet
         net.drop_indices(0)
-    start = net.now
-    calls = [(start, a, ADDR_B), (start + offset, b, ADDR_A)]
+    a_start = net.now + max(0.0, -offset)
+    b_start = net.now + max(0.0, offset)
+    calls = [(a_start, a, ADDR_B), (b_start, b, ADDR_A)]
     for again in reinitiate:
-        calls += [(start + again, a, ADDR_B), (start + again + offset, b, ADDR_A)]
+        calls += [(a_start + again, a, ADDR_B), (b_start + again, b, ADDR_A)]
     for when, node, peer in sorted(calls, key=lambda call: call[0]):
         if when > net.now:
             net.run(when - net.now)
@@ -344,7 +347,39 @@ def test_simultaneous_initiation_timing_sweep(
 
 @pytest.mark.parametrize("offset", [0.0, 1e-4, -1e-4, 0.01, -0.01])
 def test_simultaneous_initiation_when_the_first_init_is_lost(offset: float) -> None:
-    """The end that starts first sends into a closed port: its RKMP_SA_INIT
-    is retransmitted after the peer's own SA is up, a late duplicate."""
+    """The end that starts first sends into a closed port (the peer is not
+    listening yet). Its SA, still waiting for an RKMP_SA_INIT response when
+    the peer's SA is up, is given up rather than retransmitted into a late
+    duplicate: one RKMP SA, one key per protocol, no rollover at start."""
     net, a, b = _simultaneous_start((0.0001, 0.0001), None, offset, (), lose_first_init=True)
+    _assert_converged(net, a, b)
+    inits = [p for p in net.sent if p.exchange == ExchangeType.IKE_SA_INIT and not p.is_response]
+    assert len(inits) == 2  # the lost one and the peer's; none retransmitted
+    for node in (a, b):
+        assert len(node.of_type(RkmpSaEstablished)) == 1
+        assert not node.of_type(RkmpSaDeleted)
+        assert not node.of_type(ChildSaRekeyed)
+
+
+def test_given_up_sa_whose_init_the_peer_answered() -> None:
+    """Both initiate at once but A's RKMP_SA_INIT response is lost, so A
+    gives its SA up when B's is up, while B still holds the half-open one
+    (and holds back its children, waiting for an RKMP_SA_AUTH that never
+    comes). The children are reported after CONTEST_WINDOW, not after the
+    half-open timeout, and both ends end alike."""
+    policy = {"children": (TCP_AO, OSPFV2)}
+    net, a, b = pair(seed=3, a_policy=policy, b_policy=policy)
+    net.drop = lambda p: (
+        p.src == ADDR_B and p.exchange == ExchangeType.IKE_SA_INIT and (p.is_response)
+    )
+    a.engine.initiate(ADDR_B, net.now)
+    b.engine.initiate(ADDR_A, net.now)
+    net.run(1.0)
+    assert [sa.state for sa in b.engine.sas_of(ADDR_A)].count(SaState.INIT_ANSWERED) == 1
+    assert not b.engine.child_sas(ADDR_A)  # held back
+    started = net.now - 1.0
+    net.run(CONTEST_WINDOW)
+    reported = [e for e in b.events if isinstance(e, ChildSaCreated)]
+    assert reported and net.now - started < b.engine.config.dos.half_open_timeout
+    net.run(60.0)
     _assert_converged(net, a, b)
