@@ -9,7 +9,7 @@ from pathlib import Path
 
 from integration.harness.netns import NetNs
 from integration.harness.pcap import UdpDatagram, read_udp_datagrams
-from integration.harness.process import ManagedProcess, start_process, wait_until
+from integration.harness.process import ManagedProcess, run, start_process, wait_until
 
 START_TIMEOUT = 10.0
 # libpcap hands packets to dumpcap in blocks (TPACKET_V3) after a timeout,
@@ -17,6 +17,8 @@ START_TIMEOUT = 10.0
 DRAIN_TIMEOUT = 10.0
 # dumpcap prints this on stderr once the interface is open and filtered.
 READY_MARKER = "Capturing on"
+# Payload of the datagrams `sync` sends; `datagrams` leaves them out.
+SYNC_PAYLOAD = b"rkmp-capture-sync"
 
 
 @dataclass
@@ -27,9 +29,30 @@ class Capture:
     pcap_path: Path
 
     def datagrams_so_far(self) -> list[UdpDatagram]:
+        """What the file holds now, without `sync`'s probes."""
         if not self.pcap_path.exists():
             return []
-        return read_udp_datagrams(self.pcap_path, allow_truncated=True)
+        return [
+            datagram
+            for datagram in read_udp_datagrams(self.pcap_path, allow_truncated=True)
+            if datagram.payload != SYNC_PAYLOAD
+        ]
+
+    def sync(self, ns: NetNs, host: str, port: int, timeout: float = DRAIN_TIMEOUT) -> None:
+        """Send probe datagrams from `ns` to `host`:`port` (a port the filter
+        keeps) until one shows up in the file: dumpcap says it is capturing a
+        little before the kernel really hands it packets, and a busy machine
+        widens that gap."""
+
+        def seen() -> bool:
+            run(["python3", "-c", _probe_source(host, port)], netns=ns.name)
+            return self.pcap_path.exists() and any(
+                datagram.payload == SYNC_PAYLOAD
+                for datagram in read_udp_datagrams(self.pcap_path, allow_truncated=True)
+            )
+
+        wait_until(seen, timeout=timeout, what=f"a probe datagram in {self.pcap_path}",
+                   diagnostics=self.process.log_tail)  # fmt: skip
 
     def wait_for_datagrams(self, count: int, timeout: float = DRAIN_TIMEOUT) -> None:
         """Wait until the file holds at least `count` UDP datagrams.
@@ -50,6 +73,14 @@ class Capture:
         if status != 0:
             raise RuntimeError(f"dumpcap exited with {status}\n{self.process.log_tail()}")
         return self.pcap_path
+
+
+def _probe_source(host: str, port: int) -> str:
+    family = "AF_INET6" if ":" in host else "AF_INET"
+    return (
+        f"import socket; socket.socket(socket.{family}, socket.SOCK_DGRAM)"
+        f".sendto({SYNC_PAYLOAD!r}, ({host!r}, {port}))"
+    )
 
 
 def start_capture(

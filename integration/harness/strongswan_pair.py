@@ -16,7 +16,7 @@ from pathlib import Path
 from integration.harness.capture import start_capture
 from integration.harness.ike import IkeDatagram, ike_datagrams
 from integration.harness.netns import two_node_network
-from integration.harness.pcap import UdpDatagram, read_udp_datagrams
+from integration.harness.pcap import UdpDatagram
 from integration.harness.process import wait_until
 from integration.harness.requirements import charon_path
 from integration.harness.strongswan import Charon, Childless, IkeConnection, IkeSaStatus
@@ -73,6 +73,7 @@ def run_strongswan_exchange(proposal: str, work_dir: Path, *, rekey: bool = True
             link.left.ns, link.left.ifname, CAPTURE_FILTER, pcap, work_dir / "dumpcap.log"
         )
         stack.callback(capture.process.stop)
+        capture.sync(link.left.ns, str(link.right.address), 4500)
 
         initiator.initiate(CONNECTION)
         first_sa = initiator.wait_ike_state(CONNECTION)
@@ -99,7 +100,7 @@ def run_strongswan_exchange(proposal: str, work_dir: Path, *, rekey: bool = True
         responder.wait_no_ike_sa(CONNECTION)
         capture.wait_for_datagrams(initiator.sent_packet_count() + responder.sent_packet_count())
         capture.stop()
-        datagrams = tuple(read_udp_datagrams(pcap))
+        datagrams = tuple(capture.datagrams_so_far())
         return ExchangeRecord(
             proposal=proposal,
             initiator_id=INITIATOR_ID,
