@@ -102,7 +102,9 @@ ALL_D_ROUTERS = ipaddress.IPv6Address("ff02::6")
 MULTICAST = (ALL_SPF_ROUTERS, ALL_D_ROUTERS)
 ANY6 = ipaddress.IPv6Address(0)
 RKMP_REQID = 0x524B_4D50  # "RKMP": marks the SAs and templates this sink owns
-POLICY_PRIORITY = 0x4000  # below what `ip xfrm policy` (0) and strongSwan give
+# Lower numbers win: hand-made `ip xfrm policy` entries (0) before ours,
+# ours before strongSwan's (six-digit priorities).
+POLICY_PRIORITY = 0x4000
 NULL_ENCRYPTION = "ecb(cipher_null)"  # RFC 2410 ESP_NULL, the kernel's name
 # The kernel crypto names of the RFC 4552 MACs (AlgIDs of the 207 profile).
 KERNEL_MAC = {"HMAC-SHA-1-96": "hmac(sha1)", "HMAC-SHA-256-128": "hmac(sha256)"}
