@@ -42,6 +42,12 @@ from integration.vmlab.results import (
     decode_frames,
     encode_frame,
 )
+from integration.vmlab.scenarios.loss20 import (
+    initiator_address,
+    keyed_times,
+    parse_netem,
+    responder_address,
+)
 from integration.vmlab.scenarios.xfrm_ospfv3 import parse_xfrm_policies, parse_xfrm_states
 from integration.vmlab.wheels import install_wheel
 
@@ -285,6 +291,115 @@ def test_vmlab_scenario_timeout_is_read_without_import(tmp_path: Path) -> None:
     assert scenario_timeout(module, 240.0) == 600.0
     module.write_text("TIMEOUT = compute()\n")
     assert scenario_timeout(module, 240.0) == 240.0
+
+
+# --- TCP-AO keys from rkmpd in BIRD; 20 peers under loss (scenarios tcp_ao_rkmpd, loss20) ---
+
+
+@pytest.fixture(scope="session")
+def rkmpd_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabRun]:
+    """One boot running tcp_ao_rkmpd and loss20: the installed `rkmpd
+    --config` in guest namespaces, with BIRD 2.17 and netem."""
+    run_dir = tmp_path_factory.mktemp("vmlab-rkmpd")
+    try:
+        run = run_lab(["tcp_ao_rkmpd", "loss20"], run_dir=run_dir)
+    except LabUnavailable as exc:
+        pytest.skip(f"VM lab unavailable: {exc}")
+    print(f"vmlab rkmpd scenarios: timings {dict(run.timings)}")
+    yield run
+
+
+def _rkmpd_check(run: LabRun, scenario_name: str, name: str) -> CheckResult:
+    scenario = run.scenario(scenario_name)
+    check = scenario.check(name)
+    if not check.passed:
+        logs = "\n".join(f"--- {k}\n{v[-3000:]}" for k, v in scenario.logs.items())
+        pytest.fail(f"{scenario.summary()}\nlogs in {run.run_dir}\n{logs}")
+    return check
+
+
+def test_vmlab_bird_bgp_tcp_ao_keys_from_rkmpd(rkmpd_run: LabRun) -> None:
+    detail = _rkmpd_check(rkmpd_run, "tcp_ao_rkmpd", "established").detail
+    send_a, send_b = detail["send_ids"]  # each side's SendID, from its key table
+    assert detail["states"] == ["Established", "Established"]
+    assert detail["authentication_ao"] == [True, True]
+    assert detail["include_send_ids"] == [[send_a], [send_b]]
+    assert detail["bird_current_keys"] == [send_a, send_b]
+    assert detail["bird_rnext_keys"] == [send_b, send_a]  # each asks the peer for its key
+    assert detail["tcp_ao_children"] == [{"b": 1}, {"a": 1}]
+    assert len(detail["connections"]) == 1 and ":179" in detail["connections"][0]
+    assert min(detail["ao_good"]) > 0 and detail["ao_bad"] == [0, 0]
+
+
+def test_vmlab_tcp_ao_three_rekeys_keep_the_connection(rkmpd_run: LabRun) -> None:
+    detail = _rkmpd_check(rkmpd_run, "tcp_ao_rkmpd", "three_rekeys").detail
+    rounds = detail["rounds"]
+    assert len(rounds) == 3
+    for index in range(1, len(rounds)):  # each rekey starts from the previous one's keys
+        assert rounds[index]["old"] == rounds[index - 1]["new"]
+    for step in rounds:
+        new_a, new_b = step["new"]
+        assert new_a != step["old"][0] and new_b != step["old"][1]
+        assert step["key_table_send_id"] == new_a
+        assert step["include_send_ids"] == [[new_a], [new_b]]  # the old keys are gone
+    sends = [rounds[0]["old"][0]] + [step["new"][0] for step in rounds]
+    assert len(set(sends)) == 4  # the current key ID changed each time
+    seen = detail["current_keys_seen"]
+    assert seen[0] == rounds[0]["old"] and seen[-1] == rounds[-1]["new"]
+    last_a, last_b = rounds[-1]["new"]
+    assert detail["final_keys"] == {"current": [last_a, last_b], "rnext": [last_b, last_a]}
+    # Polled every 0.5 s throughout (each rollover takes send delay + grace).
+    assert detail["samples"] >= 20
+    assert detail["non_established_samples"] == 0
+    assert detail["connections_per_sample"] == [1] and len(detail["connections_seen"]) == 1
+    assert len(detail["since_seen"]) == 1  # BIRD's "since" never moved
+    assert detail["bird_restarts_during"] == [0, 0]
+    assert detail["ao_bad_delta"] == [0, 0] and detail["ao_bad"] == [0, 0]
+    assert min(detail["ao_good_delta"]) > 0
+
+
+def test_vmlab_tcp_ao_revoke_withdraws_keys_from_bird(rkmpd_run: LabRun) -> None:
+    detail = _rkmpd_check(rkmpd_run, "tcp_ao_rkmpd", "revoke").detail
+    assert detail["b_rkmpd_exit"] == -9  # killed, no deletes sent
+    events = detail["revoke_events"]
+    assert len(events) == 1 and events[0].startswith("revoke peer=b reason=liveness-timeout")
+    assert detail["a_rows_before"] >= 1 and detail["a_rows_after"] == 0
+    assert detail["include_has_session"] is True and detail["include_has_keys"] is False
+    assert detail["include_disabled"] is True  # fail closed: no keys, no session
+    assert "Established" not in detail["bird_state_after"]
+    assert detail["sink_results_ok"] is True
+
+
+def test_vmlab_twenty_peers_keyed_under_30_percent_loss(rkmpd_run: LabRun) -> None:
+    detail = _rkmpd_check(rkmpd_run, "loss20", "twenty_peers_keyed").detail
+    names = [f"p{i}" for i in range(20)]
+    assert "netem" in detail["qdisc"] and "loss 30%" in detail["qdisc"]
+    assert all(side["dropped"] > 0 for side in detail["netem"].values())
+    assert detail["peers_with_matching_keys"] == names  # same key both sides
+    assert sorted(detail["keyed_after_s"]) == sorted(names)
+    assert detail["peers_with_several_children"] == {}
+    assert detail["problems"] == {"rkmpd-initiator": [], "rkmpd-responder": []}
+    for status in detail["status"].values():
+        assert status["rkmp_sas"] == 20 and status["child_sas"] == 20
+
+
+def test_vmlab_loss20_log_and_tc_parsers(tmp_path: Path) -> None:
+    assert (initiator_address(0), responder_address(19)) == ("10.253.0.1", "10.253.0.78")
+    assert parse_netem(
+        "qdisc netem 8001: root refcnt 3 limit 1000 loss 30%\n"
+        " Sent 8200 bytes 82 pkt (dropped 34, overlimits 0 requeues 0)\n"
+    ) == {"sent": 82, "dropped": 34, "loss": 0.293}
+    assert parse_netem("qdisc noqueue 0: root refcnt 2\n") == {}
+    log = tmp_path / "rkmpd.log"
+    log.write_text(
+        "2026-11-28 03:10:20,100 INFO x: netlink trigger: {'reason': 'static-peer'}\n"
+        "2026-11-28 03:10:21,350 INFO x: tcp-ao key 7 (peer's 9) with p3 (10.253.0.14:500)"
+        " created\n"
+        "Traceback (most recent call last):\n"
+        "2026-11-28 03:10:22,100 INFO x: tcp-ao key 8 (peer's 4) with p3 (10.253.0.14:500)"
+        " created\n"
+    )
+    assert keyed_times(log) == {"p3": 1.25}  # the first key of each peer
 
 
 # --- OSPFv3 over IPsec keyed by rkmpd (scenario xfrm_ospfv3) -----------------
