@@ -82,7 +82,7 @@ from rkmp_frr.crypto.proposals import (
     select_offer,
     select_proposal,
 )
-from rkmp_frr.crypto.protection import (
+from rkmp_frr.crypto.protection import SkCipher, (
     SkCipher,
     open_aes_gcm,
     protect,
@@ -166,6 +166,7 @@ __all__ = [
     "RkmpKeys",
     "Rng",
     "SignatureScheme",
+    "SkCipher",
     "SigningKey",
     "SkCipher",
     "ValidatedChain",
