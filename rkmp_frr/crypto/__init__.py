@@ -82,7 +82,7 @@ from rkmp_frr.crypto.proposals import (
     select_offer,
     select_proposal,
 )
-from rkmp_frr.crypto.protection import SkCipher, (
+from rkmp_frr.crypto.protection import (
     SkCipher,
     open_aes_gcm,
     protect,
@@ -166,7 +166,6 @@ __all__ = [
     "RkmpKeys",
     "Rng",
     "SignatureScheme",
-    "SkCipher",
     "SigningKey",
     "SkCipher",
     "ValidatedChain",
