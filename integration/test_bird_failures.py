@@ -1,10 +1,16 @@
 """BIRD refuses the rendered include file: the previous file is put back,
 BIRD keeps running the previous configuration (the OSPF adjacency stays
-Full with its key), and the apply result says why, without the key."""
+Full with its key), and ``rkmpctl status`` shows the error, without the key.
+
+The refusal comes from the real path: rkmpd a's ``[sinks.bird]`` is edited
+to an interface option BIRD rejects (``dead 0;``) and rkmpd is sent SIGHUP,
+which rebuilds the sink; its first apply renders the new file, ``birdc
+configure check`` refuses it, and the file BIRD runs is written back.
+"""
 
 from __future__ import annotations
 
-import asyncio
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,26 +18,11 @@ from pathlib import Path
 import pytest
 
 from integration.harness.netns import Link
-from integration.harness.routing import (
-    BirdNode,
-    RoutingLab,
-    bird_base_config,
-    bird_unavailable_reason,
-)
-from rkmp_frr.keytable.row import Direction, KeyRow
-from rkmp_frr.keytable.utc import FOREVER
-from rkmp_frr.sinks.batching import ApplyStatus
-from rkmp_frr.sinks.bird_apply import BirdApplier, BirdApplierOptions, BirdcCommand
-from rkmp_frr.sinks.bird_render import (
-    BirdOspfArea,
-    BirdOspfInstance,
-    BirdOspfInterface,
-    BirdRenderConfig,
-)
-from rkmp_frr.sinks.features import bird_features, parse_bird_version
-from rkmp_frr.wire.constants import ProtocolId
+from integration.harness.process import wait_until
+from integration.harness.routing import RoutingLab, bird_unavailable_reason
+from integration.test_bird_rkmpd import bird_sink, current_spi, full, start_pair
 
-KEY = "5a" * 32
+STEADY_SAMPLES = 10  # 2 s at 0.2 s: the adjacency stays Full on the old file
 
 
 @pytest.fixture
@@ -44,84 +35,44 @@ def lab(work_dir: Path) -> Iterator[RoutingLab]:
     routing.close()
 
 
-def ospf_row(peer: str, now: int) -> KeyRow:
-    return KeyRow(
-        admin_key_name=f"test/ospf/{peer}/7",
-        local_key_name="07",
-        peer_key_name="07",
-        peers=frozenset({peer}),
-        interfaces=frozenset({"veth0"}),
-        protocol=ProtocolId.OSPFV2,
-        protocol_specific_info="",
-        kdf="none",
-        alg_id="HMAC-SHA-256",
-        key=KEY,
-        direction=Direction.BOTH,
-        send_lifetime_start=now - 60,
-        send_lifetime_end=FOREVER,
-        accept_lifetime_start=now - 60,
-        accept_lifetime_end=FOREVER,
-        spi=7,
-    )
-
-
-def render_config(dead: str) -> BirdRenderConfig:
-    interface = BirdOspfInterface("veth0", ("type ptp;", "hello 1;", dead))
-    return BirdRenderConfig(
-        ospf=(
-            BirdOspfInstance(
-                "o1", 2, (BirdOspfArea("0", (interface,)),),
-                options=("ipv4 { import none; export none; };",),
-            ),
-        )
-    )  # fmt: skip
-
-
-def applier(bird: BirdNode, include: Path, dead: str) -> BirdApplier:
-    options = BirdApplierOptions(
-        include_file=include,
-        birdc=BirdcCommand(socket=bird.socket_path, wrapper=("ip", "netns", "exec", bird.ns.name)),
-        render=render_config(dead),
-        kernel_check=False,
-    )
-    version = parse_bird_version(bird.birdc("show", "status").stdout)
-    return BirdApplier(options, bird_features(version))
-
-
 def test_bird_refused_include_is_taken_back(
     two_nodes: Link, lab: RoutingLab, work_dir: Path
 ) -> None:
-    nodes = []
-    for name, end, address, peer in (
-        ("a", two_nodes.left, "10.250.0.1", "10.250.0.2"),
-        ("b", two_nodes.right, "10.250.0.2", "10.250.0.1"),
-    ):
-        include = work_dir / f"rkmp-{name}.conf"
-        include.write_text("")
-        bird = lab.bird(end.ns, name, bird_base_config(address, work_dir / f"{name}.log")
-                        + f'include "{include}";\n')  # fmt: skip
-        result = asyncio.run(
-            applier(bird, include, "dead 4;").apply(
-                [ospf_row(peer, int(time.time()))], int(time.time())
-            )
-        )
-        assert result.status is ApplyStatus.APPLIED, result.describe()
-        nodes.append((bird, include))
-    (a, include_a), (b, _) = nodes
-    a.wait_ospf_full("o1", "10.250.0.2")
-    previous = include_a.read_text()
-    # A sink configuration BIRD refuses (dead interval out of range).
-    result = asyncio.run(
-        applier(a, include_a, "dead 0;").apply(
-            [ospf_row("10.250.0.2", int(time.time()))], int(time.time())
-        )
+    a, _, rkmpd_a, _ = start_pair(lab, two_nodes, work_dir)
+    include = rkmpd_a.directory / "rkmp.conf"
+    previous = include.read_text()
+    spi = current_spi(rkmpd_a)
+    assert f"id {spi};" in previous
+
+    # The operator's edit BIRD refuses (dead interval out of range); SIGHUP.
+    config = rkmpd_a.config_file.read_text()
+    assert bird_sink(rkmpd_a.directory, a) in config
+    rkmpd_a.config_file.write_text(
+        config.replace(bird_sink(rkmpd_a.directory, a), bird_sink(rkmpd_a.directory, a, "dead 0;"))
     )
-    assert result.status is ApplyStatus.FAILED_RESTORED, result.describe()
-    assert "configure check" in (result.error or "")
-    assert KEY not in result.describe()
-    assert include_a.read_text() == previous
-    assert a.birdc("configure", "check").returncode == 0  # what is in place parses
-    for _ in range(10):
-        assert a.ospf_neighbor_states("o1").get("10.250.0.2", "").startswith("Full")
+    rkmpd_a.reload()
+    sink = wait_until(
+        lambda: (s := rkmpd_a.sink("bird"))["last_error"] and s,
+        timeout=30,
+        what="rkmpctl status to show the BIRD sink's error",
+        diagnostics=rkmpd_a.log_text,
+    )
+    assert "configuration reloaded" in rkmpd_a.log_text()
+    assert not sink["ok"] and sink["failures"] >= 1, sink
+    assert rkmpd_a.log_text().count("bird sink: BIRD") == 2  # rebuilt: BIRD asked again
+    change = sink["last_change"]
+    assert change["status"] == "failed-restored" and change["restore_error"] is None, sink
+    assert "configure check" in change["error"] and "configure check" in sink["last_error"]
+    [row] = rkmpd_a.rkmpctl("keys", "--show-secrets")["result"]["rows"]
+    key = row["key"]
+    assert key not in json.dumps(rkmpd_a.rkmpctl("status"))  # the key never shows
+    assert key not in rkmpd_a.log_text()
+
+    # The previous file is back, BIRD parses what is in place and keeps the
+    # adjacency on the old key.
+    assert include.read_text() == previous
+    assert a.birdc("configure", "check").returncode == 0
+    for _ in range(STEADY_SAMPLES):
+        assert full(a, "10.250.0.2")
         time.sleep(0.2)
-    del b
+    assert current_spi(rkmpd_a) == spi

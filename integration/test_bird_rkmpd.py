@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -28,7 +27,9 @@ from integration.harness.routing import (
     bird_base_config,
     bird_unavailable_reason,
     ospf_packets,
+    peer_selector,
     rkmpd_toml,
+    toml_strings,
 )
 
 PSK = "0x" + bytes(range(32)).hex()
@@ -52,11 +53,11 @@ def lab(work_dir: Path) -> Iterator[RoutingLab]:
     routing.close()
 
 
-def ospf_peer(name: str, address: str, identity: str) -> str:
+def ospf_peer(name: str, address: str, identity: str, *, initiates: bool = True) -> str:
     return f"""
 [[peer]]
 name = "{name}"
-address = "{address}"
+{peer_selector(address, initiates=initiates)}
 id = "{identity}"
 on_failure = "revoke"
   [[peer.protocol]]
@@ -66,28 +67,22 @@ on_failure = "revoke"
 """
 
 
-def bird_sink(node_dir: Path, bird: BirdNode) -> dict[str, Any]:
-    return {
-        "bird": {
-            "socket": str(bird.socket_path),
-            "include_file": str(node_dir / "rkmp.conf"),
-            "ospf": [
-                {
-                    "name": "o1",
-                    "version": 2,
-                    "options": ["ipv4 { import none; export none; };"],
-                    "areas": [
-                        {
-                            "area": "0",
-                            "interfaces": [
-                                {"name": "veth0", "options": ["type ptp;", "hello 1;", "dead 4;"]}
-                            ],
-                        }
-                    ],
-                }
-            ],
-        }
-    }
+def bird_sink(node_dir: Path, bird: BirdNode, dead: str = "dead 4;") -> str:
+    interface_options = toml_strings(["type ptp;", "hello 1;", dead])
+    return f"""
+[sinks.bird]
+socket = "{bird.socket_path}"
+include_file = "{node_dir / "rkmp.conf"}"
+  [[sinks.bird.ospf]]
+  name = "o1"
+  version = 2
+  options = ["ipv4 {{ import none; export none; }};"]
+    [[sinks.bird.ospf.area]]
+    area = 0
+      [[sinks.bird.ospf.area.interface]]
+      name = "veth0"
+      options = {interface_options}
+"""
 
 
 def full(node: BirdNode, router_id: str) -> bool:
@@ -100,7 +95,10 @@ def current_spi(rkmpd: RkmpdNode) -> int:
     return int(rows[0]["spi"])
 
 
-def start_pair(lab: RoutingLab, link: Link, work_dir: Path) -> tuple[BirdNode, BirdNode, RkmpdNode]:
+def start_pair(
+    lab: RoutingLab, link: Link, work_dir: Path
+) -> tuple[BirdNode, BirdNode, RkmpdNode, RkmpdNode]:
+    """BIRD a and b with rkmpd a and b (a initiates), OSPF Full with keys."""
     psk = work_dir / "psk"
     psk.write_text(PSK + "\n")
     psk.chmod(0o600)
@@ -108,39 +106,39 @@ def start_pair(lab: RoutingLab, link: Link, work_dir: Path) -> tuple[BirdNode, B
         ("a", link.left, "10.250.0.1", "b", "10.250.0.2"),
         ("b", link.right, "10.250.0.2", "a", "10.250.0.1"),
     )
-    birds: list[BirdNode] = []
-    rkmpds: list[RkmpdNode] = []
-    for name, end, address, other, other_address in sides:
+    birds: dict[str, BirdNode] = {}
+    rkmpds: dict[str, RkmpdNode] = {}
+    for name, end, address, _, _ in sides:
         include = work_dir / f"rkmpd-{name}" / "rkmp.conf"
         include.parent.mkdir(mode=0o700, exist_ok=True)
         include.write_text("")
-        bird = lab.bird(
+        birds[name] = lab.bird(
             end.ns,
             name,
             bird_base_config(address, work_dir / f"bird-{name}.log") + f'include "{include}";\n',
         )
-        birds.append(bird)
+    for name, end, address, other, other_address in reversed(sides):  # b answers, a initiates
+        directory = work_dir / f"rkmpd-{name}"
         config = rkmpd_toml(
             identity=f"{name}.rkmp.test",
             listen=address,
-            directory=include.parent,
+            directory=directory,
             psk_file=psk,
-            peers=ospf_peer(other, other_address, f"{other}.rkmp.test"),
+            peers=ospf_peer(other, other_address, f"{other}.rkmp.test", initiates=name == "a"),
             rollover=ROLLOVER,
+            sinks=bird_sink(directory, birds[name]),
         )
-        sink = bird_sink(include.parent, bird)
-        rkmpds.append(lab.rkmpd(end.ns, name, config, sink, passive=name == "b"))
-    a, b = birds
+        rkmpds[name] = lab.rkmpd(end.ns, name, config)
+    a, b = birds["a"], birds["b"]
     a.wait_ospf_full("o1", "10.250.0.2")
     b.wait_ospf_full("o1", "10.250.0.1")
-    return a, b, rkmpds[0]
+    return a, b, rkmpds["a"], rkmpds["b"]
 
 
 def test_bird_bird_ospf_rkmpd_keys_and_three_rekeys(
     two_nodes: Link, lab: RoutingLab, work_dir: Path
 ) -> None:
-    a, b, rkmpd_a = start_pair(lab, two_nodes, work_dir)
-    rkmpd_b = lab.rkmpd_nodes[1]
+    a, b, rkmpd_a, rkmpd_b = start_pair(lab, two_nodes, work_dir)
     spi = current_spi(rkmpd_a)
     assert current_spi(rkmpd_b) == spi
     include = (rkmpd_a.directory / "rkmp.conf").read_text()
@@ -174,5 +172,7 @@ def test_bird_bird_ospf_rkmpd_keys_and_three_rekeys(
         seen = list(dict.fromkeys(ids))
         assert seen[-1] == used[-1], (router_id, seen, used)
         assert set(used[1:]) <= set(seen), (router_id, seen, used)
-    for result in rkmpd_a.sink_results():
-        assert result["ok"], result
+    for rkmpd in (rkmpd_a, rkmpd_b):
+        sink = rkmpd.sink("bird")
+        assert sink["ok"] and sink["failures"] == 0, sink
+        assert sink["daemon"] == "BIRD" and sink["last_change"]["status"] == "applied", sink

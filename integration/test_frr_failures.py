@@ -1,17 +1,22 @@
 """Failure cases with FRR and rkmpd in namespaces.
 
-- Mismatched credentials between the two rkmpd: no key is made, FRR's
-  configuration is not touched, and the session keeps its old key.
-- FRR refuses the rendered change: the previous configuration is back,
-  and the sink reports the error.
+- Mismatched credentials between the two rkmpd: no key is made, and the
+  neighbours the sinks secure are shut (fail closed), never unauthenticated.
+- FRR refuses the rendered change (an operator template with a typo): the
+  previous configuration stays in place and `rkmpctl status` shows the
+  error (without the key).
+- FRR 8.4 cannot key TCP-AO: rkmpd refuses to start (exit 2) with one line
+  naming the peer's protocol.
 - The peer's rkmpd is killed: liveness fails, RP_revokeSA runs the revoke
   hook and, with on_failure = "revoke", the key leaves FRR's configuration.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import stat
+import sys
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -19,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from integration.harness.netns import Link
-from integration.harness.process import wait_until
+from integration.harness.process import run, wait_until
 from integration.harness.routing import (
     RkmpdNode,
     RoutingLab,
@@ -35,8 +40,8 @@ from integration.test_frr_rkmpd import (
     wait_keyed_session,
     write_psk,
 )
-
-STATIC_KEY = "0123456789abcdef0123456789abcdef"
+from rkmp_frr.sinks.features import FRR_BGP_TCP_AO, frr_features, parse_frr_version
+from rkmp_frr.sinks.render import packaged_templates_dir
 
 
 @pytest.fixture
@@ -53,37 +58,23 @@ def _logged(rkmpd: RkmpdNode, text: str) -> bool:
     return text in rkmpd.log_text().lower()
 
 
-def sink_config_lines(running: str) -> list[str]:
-    """The running config without the lines that change by themselves."""
-    return [line for line in running.splitlines() if line.strip()]
-
-
-def test_frr_frr_mismatched_psk_no_key_no_change(
+def test_frr_frr_mismatched_psk_no_key_fails_closed(
     two_nodes: Link, lab: RoutingLab, work_dir: Path
 ) -> None:
     left, right = two_nodes.left, two_nodes.right
-    a = lab.frr(
-        left.ns, "a", config=frr_bgp_config(65001, "10.250.0.1", "10.250.0.2", 65002, STATIC_KEY)
-    )
-    b = lab.frr(
-        right.ns, "b", config=frr_bgp_config(65002, "10.250.0.2", "10.250.0.1", 65001, STATIC_KEY)
-    )
-    a.wait_bgp_established("10.250.0.2")
-    b.wait_bgp_established("10.250.0.1")
-    before = {node.name: node.running_config() for node in (a, b)}
-    established = a.bgp_established_count("10.250.0.2")
+    a = lab.frr(left.ns, "a", config=frr_bgp_config(65001, "10.250.0.1", "10.250.0.2", 65002))
+    b = lab.frr(right.ns, "b", config=frr_bgp_config(65002, "10.250.0.2", "10.250.0.1", 65001))
+    a.wait_bgp_established("10.250.0.2")  # unauthenticated before rkmpd
+    rb = lab.rkmpd(
+        right.ns, "b",
+        rkmpd_config("b", "10.250.0.2", work_dir, md5_peer("a", "10.250.0.1", initiates=False),
+                     write_psk(work_dir, "psk-b", "0x" + "ab" * 32),
+                     frr_sink(b, "10.250.0.1", 65002)),
+    )  # fmt: skip
     ra = lab.rkmpd(
         left.ns, "a",
         rkmpd_config("a", "10.250.0.1", work_dir, md5_peer("b", "10.250.0.2"),
-                     write_psk(work_dir, "psk-a", PSK)),
-        frr_sink(a, "10.250.0.2", 65001),
-    )  # fmt: skip
-    rb = lab.rkmpd(
-        right.ns, "b",
-        rkmpd_config("b", "10.250.0.2", work_dir, md5_peer("a", "10.250.0.1"),
-                     write_psk(work_dir, "psk-b", "0x" + "ab" * 32)),
-        frr_sink(b, "10.250.0.1", 65002),
-        passive=True,
+                     write_psk(work_dir, "psk-a", PSK), frr_sink(a, "10.250.0.2", 65001)),
     )  # fmt: skip
     # a initiates; b cannot verify a's AUTH, a is told so: both log it.
     for rkmpd in (ra, rb):
@@ -92,13 +83,30 @@ def test_frr_frr_mismatched_psk_no_key_no_change(
             timeout=20,
             what=f"rkmpd {rkmpd.name} to log the failed authentication",
         )
-    for rkmpd in (ra, rb):
+    # No key on either side, and the secured neighbours are shut, never
+    # left talking unauthenticated (fail closed).
+    for rkmpd, node, peer in ((ra, a, "10.250.0.2"), (rb, b, "10.250.0.1")):
         assert rkmpd.keys() == []
-        assert all(r["status"] == "unchanged" for r in rkmpd.sink_results()), rkmpd.sink_results()
-    for node in (a, b):
-        assert sink_config_lines(node.running_config()) == sink_config_lines(before[node.name])
-    assert a.bgp_state("10.250.0.2") == "Established"
-    assert a.bgp_established_count("10.250.0.2") == established
+        sink = rkmpd.sink("frr")
+        assert sink["ok"] and sink["failures"] == 0 and sink["rows"] == 0, sink
+        assert sink["last_change"]["status"] == "applied", sink
+        running = node.running_config()
+        assert f"neighbor {peer} shutdown message rkmpd: no usable key" in running, running
+        assert "password" not in running, running
+    wait_until(lambda: a.bgp_state("10.250.0.2") != "Established", timeout=20,
+               what="the unkeyed session to go down", diagnostics=a.diagnostics)  # fmt: skip
+
+
+def broken_bgpd_template(directory: Path) -> Path:
+    """An operator template directory whose bgpd.j2 misspells the
+    password command (everything else as packaged): bgpd refuses it."""
+    packaged = (packaged_templates_dir() / "frr" / "bgpd.j2").read_text()
+    assert " password {{ n.key }}" in packaged
+    (directory / "frr").mkdir(parents=True)
+    (directory / "frr" / "bgpd.j2").write_text(
+        packaged.replace(" password {{ n.key }}", " passwrd {{ n.key }}")
+    )
+    return directory
 
 
 def test_frr_rejected_change_restores_previous_config(
@@ -108,32 +116,44 @@ def test_frr_rejected_change_restores_previous_config(
     psk = write_psk(work_dir)
     a = lab.frr(left.ns, "a", config=frr_bgp_config(65001, "10.250.0.1", "10.250.0.2", 65002))
     b = lab.frr(right.ns, "b", config=frr_bgp_config(65002, "10.250.0.2", "10.250.0.1", 65001))
-    before = a.running_config()
-    # The sink places the neighbour in `router bgp 65009`, which this FRR does
-    # not run: bgpd refuses the change.
-    ra = lab.rkmpd(
-        left.ns, "a",
-        rkmpd_config("a", "10.250.0.1", work_dir, md5_peer("b", "10.250.0.2"), psk),
-        frr_sink(a, "10.250.0.2", 65009),
-    )  # fmt: skip
     rb = lab.rkmpd(
         right.ns, "b",
-        rkmpd_config("b", "10.250.0.2", work_dir, md5_peer("a", "10.250.0.1"), psk),
-        frr_sink(b, "10.250.0.1", 65002),
-        passive=True,
+        rkmpd_config("b", "10.250.0.2", work_dir, md5_peer("a", "10.250.0.1", initiates=False),
+                     psk, frr_sink(b, "10.250.0.1", 65002)),
     )  # fmt: skip
-    failed = wait_until(
-        lambda: [r for r in ra.sink_results() if not r["ok"]],
-        timeout=30,
-        what="rkmpd a's FRR sink to report the refused change",
-        diagnostics=lambda: str(ra.sink_results()),
+    # a's operator overrode the bgpd template with a typo: FRR refuses the
+    # password command when the key comes.
+    templates = broken_bgpd_template(work_dir / "templates-a")
+    sink_a = frr_sink(a, "10.250.0.2", 65001).replace(
+        "[sinks.frr]\n", f'[sinks.frr]\ntemplates_dir = "{templates}"\n'
     )
-    assert failed[0]["status"] == "failed-restored", failed
-    assert "FRR refused the change" in failed[0]["line"]
-    assert "65009" in failed[0]["line"]
+    ra = lab.rkmpd(
+        left.ns, "a",
+        rkmpd_config("a", "10.250.0.1", work_dir, md5_peer("b", "10.250.0.2"), psk, sink_a),
+    )  # fmt: skip
+    sink = wait_until(
+        lambda: (s := ra.sink("frr"))["last_error"] and s,
+        timeout=30,
+        what="rkmpctl status to show the FRR sink's error",
+        diagnostics=ra.log_text,
+    )
+    assert not sink["ok"] and sink["failures"] >= 1 and sink["rows"] == 1, sink
+    change = sink["last_change"]
+    assert change["status"] == "failed-restored", sink  # the previous config is in place
+    for text in (sink["last_error"], change["error"], change["line"]):
+        assert "rejected the change" in text and "passwrd <key:" in text, text
     key = md5_key(ra)[1]
-    assert key not in failed[0]["line"]  # keys never in a message
-    assert sink_config_lines(a.running_config()) == sink_config_lines(before)
+    status_text = json.dumps(ra.rkmpctl("status"))
+    assert key not in status_text and key.upper() not in status_text  # keys never shown
+    assert key not in ra.log_text()
+    # What was in place before the key came: the neighbour shut (no key yet).
+    running = a.running_config()
+    assert "neighbor 10.250.0.2 shutdown message rkmpd: no usable key" in running, running
+    assert "password" not in running and "passwrd" not in running, running
+    # The human output names the error too.
+    human = run([sys.executable, "-m", "rkmp_frr.daemon.rkmpctl", "--socket",
+                 str(ra.control_socket), "status"]).stdout  # fmt: skip
+    assert "frr (FRR " in human and "FAILING" in human and "passwrd" in human, human
     del rb
 
 
@@ -150,15 +170,15 @@ def test_frr_peer_rkmpd_killed_revokes_keys(
     hook = hooks / "50-record.sh"
     hook.write_text(f'#!/bin/sh\necho "$RKMP_EVENT $RKMP_PEER_NAME $RKMP_REASON" >> {hook_out}\n')
     hook.chmod(hook.stat().st_mode | stat.S_IXUSR)
-    config_a = rkmpd_config("a", "10.250.0.1", work_dir, md5_peer("b", "10.250.0.2"), psk)
+    config_a = rkmpd_config("a", "10.250.0.1", work_dir, md5_peer("b", "10.250.0.2"), psk,
+                            frr_sink(a, "10.250.0.2", 65001))  # fmt: skip
     config_a = config_a.replace('liveness_interval = "30s"', 'liveness_interval = "1s"')
-    ra = lab.rkmpd(left.ns, "a", config_a, frr_sink(a, "10.250.0.2", 65001))
     rb = lab.rkmpd(
         right.ns, "b",
-        rkmpd_config("b", "10.250.0.2", work_dir, md5_peer("a", "10.250.0.1"), psk),
-        frr_sink(b, "10.250.0.1", 65002),
-        passive=True,
+        rkmpd_config("b", "10.250.0.2", work_dir, md5_peer("a", "10.250.0.1", initiates=False),
+                     psk, frr_sink(b, "10.250.0.1", 65002)),
     )  # fmt: skip
+    ra = lab.rkmpd(left.ns, "a", config_a)
     _, key = wait_keyed_session(a, "10.250.0.2", ra)
     assert rb.process is not None
     os.kill(rb.process.pid, 9)  # no orderly delete: a crash
@@ -177,15 +197,32 @@ def test_frr_peer_rkmpd_killed_revokes_keys(
         interval=0.2, diagnostics=lambda: ra.process.log_tail() if ra.process else "",
     )  # fmt: skip
     assert ra.keys("tcp-md5") == []
-    assert key not in a.running_config()
-    assert any(r["status"] == "applied" and r["rows"] == 0 for r in _rows(ra.sink_results()))
+    running = a.running_config()
+    assert key not in running
+    assert "neighbor 10.250.0.2 shutdown message rkmpd: no usable key" in running  # fail closed
+    sink = ra.sink("frr")
+    assert sink["ok"] and sink["rows"] == 0, sink
+    assert (sink["last_change"]["status"], sink["last_change"]["rows"]) == ("applied", 0), sink
 
 
-def _rows(results: list[dict[str, object]]) -> list[dict[str, object]]:
-    """Sink results with their row count parsed from the line."""
-    out = []
-    for result in results:
-        line = str(result["line"])
-        count = int(line.split("(", 1)[1].split(" ", 1)[0])
-        out.append({**result, "rows": count})
-    return out
+def test_frr_cannot_key_tcp_ao_rkmpd_exits_2(
+    two_nodes: Link, lab: RoutingLab, work_dir: Path
+) -> None:
+    left = two_nodes.left
+    a = lab.frr(left.ns, "a", config=frr_bgp_config(65001, "10.250.0.1", "10.250.0.2", 65002))
+    version = parse_frr_version(a.vtysh("show version").stdout)
+    if frr_features(version).has(FRR_BGP_TCP_AO):
+        pytest.skip(f"FRR {version} keys TCP-AO")
+    peers = md5_peer("b", "10.250.0.2").replace(
+        'type = "tcp-md5"\n  algorithm = "md5"', 'type = "tcp-ao"\n  algorithm = "hmac-sha-1-96"'
+    )
+    config = rkmpd_config("a", "10.250.0.1", work_dir, peers, write_psk(work_dir),
+                          frr_sink(a, "10.250.0.2", 65001))  # fmt: skip
+    path = work_dir / "rkmpd-a.toml"
+    path.write_text(config)
+    result = run([sys.executable, "-m", "rkmp_frr.daemon.rkmpd", "--config", str(path)],
+                 netns=left.ns.name, check=False, timeout=60)  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"{path}: peer[0].protocol[0]: "), result.stderr
+    assert f"FRR {version}" in result.stderr and "cannot do TCP-AO" in result.stderr

@@ -25,7 +25,9 @@ from integration.harness.routing import (
     FrrNode,
     RkmpdNode,
     RoutingLab,
+    frr_sink_toml,
     frr_unavailable_reason,
+    peer_selector,
     rkmpd_toml,
 )
 from rkmp_frr.sinks.features import FRR_OSPF6_AUTH_TRAILER, frr_features, parse_frr_version
@@ -64,11 +66,11 @@ exit
 """
 
 
-def ospf6_peer(name: str, address: str) -> str:
+def ospf6_peer(name: str, address: str, *, initiates: bool = True) -> str:
     return f"""
 [[peer]]
 name = "{name}"
-address = "{address}"
+{peer_selector(address, initiates=initiates)}
 id = "{name}.rkmp.test"
   [[peer.protocol]]
   type = "ospfv3"
@@ -77,8 +79,8 @@ id = "{name}.rkmp.test"
 """
 
 
-def frr_sink(frr: FrrNode) -> dict[str, Any]:
-    return {"frr": {"vty_socket": str(frr.vty_dir)}}
+def frr_sink(frr: FrrNode) -> str:
+    return frr_sink_toml(frr)
 
 
 def neighbor(node: FrrNode, router_id: str) -> dict[str, Any]:
@@ -122,21 +124,23 @@ def test_frr_frr_ospf6_keychain_rollover_rkmpd(
     psk = work_dir / "psk"
     psk.write_text(PSK + "\n")
     psk.chmod(0o600)
-    rkmpds = []
+    rkmpds = {}
+    # b (answering only) first, then a (the initiator).
     for name, end, node, address, other, other_address in (
-        ("a", left, a, "10.250.0.1", "b", "10.250.0.2"),
         ("b", right, b, "10.250.0.2", "a", "10.250.0.1"),
+        ("a", left, a, "10.250.0.1", "b", "10.250.0.2"),
     ):
         config = rkmpd_toml(
             identity=f"{name}.rkmp.test",
             listen=address,
             directory=work_dir / f"rkmpd-{name}",
             psk_file=psk,
-            peers=ospf6_peer(other, other_address),
+            peers=ospf6_peer(other, other_address, initiates=name == "a"),
             rollover=ROLLOVER,
+            sinks=frr_sink(node),
         )
-        rkmpds.append(lab.rkmpd(end.ns, name, config, frr_sink(node), passive=name == "b"))
-    ra, rb = rkmpds
+        rkmpds[name] = lab.rkmpd(end.ns, name, config)
+    ra, rb = rkmpds["a"], rkmpds["b"]
     for node, rkmpd in ((a, ra), (b, rb)):
         wait_until(lambda n=node, r=rkmpd: keyed(n, r), timeout=30,  # type: ignore[misc]
                    what=f"{node.name} to hold rkmpd's key chain", interval=0.2)  # fmt: skip
@@ -161,4 +165,5 @@ def test_frr_frr_ospf6_keychain_rollover_rkmpd(
     # Make-before-break: no packet failed authentication during the rollovers.
     assert (rx_drops(a), rx_drops(b)) == drops_before
     for rkmpd in (ra, rb):
-        assert all(r["ok"] for r in rkmpd.sink_results()), rkmpd.sink_results()
+        sink = rkmpd.sink("frr")
+        assert sink["ok"] and sink["failures"] == 0, sink

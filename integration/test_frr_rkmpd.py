@@ -29,9 +29,13 @@ from integration.harness.routing import (
     bird_base_config,
     bird_unavailable_reason,
     frr_bgp_config,
+    frr_sink_toml,
     frr_unavailable_reason,
+    peer_selector,
     rkmpd_toml,
+    toml_strings,
 )
+from rkmp_frr.sinks.features import parse_frr_version
 
 PSK = "0x" + bytes(range(32)).hex()
 REESTABLISH_WITHIN = 10.0  # the issue's budget for a rekey's session reset
@@ -55,11 +59,13 @@ def lab(work_dir: Path) -> Iterator[RoutingLab]:
     routing.close()
 
 
-def md5_peer(name: str, address: str, on_failure: str = "revoke") -> str:
+def md5_peer(
+    name: str, address: str, on_failure: str = "revoke", *, initiates: bool = True
+) -> str:
     return f"""
 [[peer]]
 name = "{name}"
-address = "{address}"
+{peer_selector(address, initiates=initiates)}
 id = "{name}.rkmp.test"
 on_failure = "{on_failure}"
   [[peer.protocol]]
@@ -75,43 +81,47 @@ def write_psk(work_dir: Path, name: str = "psk", value: str = PSK) -> Path:
     return path
 
 
-def frr_sink(frr: FrrNode, neighbor: str, asn: int, mode: str = "vtysh") -> dict[str, Any]:
-    return {
-        "frr": {
-            "vty_socket": str(frr.vty_dir),
-            "mode": mode,
-            "bgp_neighbors": [{"address": neighbor, "asn": asn}],
-        }
-    }
+def frr_sink(frr: FrrNode, neighbor: str, asn: int, mode: str = "vtysh") -> str:
+    return frr_sink_toml(frr, [(neighbor, asn)], mode)
 
 
-def bird_bgp_sink(bird: BirdNode, include: Path) -> dict[str, Any]:
-    return {
-        "bird": {
-            "socket": str(bird.socket_path),
-            "include_file": str(include),
-            "bgp": [
-                {
-                    "name": "peer_a",
-                    "neighbor": "10.250.0.1",
-                    "neighbor_as": 65001,
-                    "local_as": 65002,
-                    "local_address": "10.250.0.2",
-                    "options": BIRD_BGP_OPTIONS,
-                }
-            ],
-        }
-    }
+def bird_bgp_sink(bird: BirdNode, include: Path) -> str:
+    return f"""
+[sinks.bird]
+socket = "{bird.socket_path}"
+include_file = "{include}"
+  [[sinks.bird.bgp]]
+  name = "peer_a"
+  neighbor = "10.250.0.1"
+  neighbor_as = 65001
+  local_as = 65002
+  local_address = "10.250.0.2"
+  options = {toml_strings(BIRD_BGP_OPTIONS)}
+"""
 
 
-def rkmpd_config(name: str, address: str, work_dir: Path, peers: str, psk: Path) -> str:
+def rkmpd_config(
+    name: str, address: str, work_dir: Path, peers: str, psk: Path, sinks: str = ""
+) -> str:
     return rkmpd_toml(
         identity=f"{name}.rkmp.test",
         listen=address,
         directory=work_dir / f"rkmpd-{name}",
         psk_file=psk,
         peers=peers,
+        sinks=sinks,
     )
+
+
+def frr_version(frr: FrrNode) -> str:
+    return str(parse_frr_version(frr.vtysh("show version").stdout))
+
+
+def sink_healthy(rkmpd: RkmpdNode, name: str) -> dict[str, Any]:
+    """The sink's status, asserted free of failures since start."""
+    sink = rkmpd.sink(name)
+    assert sink["ok"] and sink["failures"] == 0 and sink["kernel_problems"] == [], sink
+    return sink
 
 
 def md5_key(rkmpd: RkmpdNode) -> tuple[int, str]:
@@ -161,16 +171,15 @@ def start_frr_pair(
     psk = write_psk(work_dir)
     a = lab.frr(link.left.ns, "a", config=frr_bgp_config(65001, "10.250.0.1", "10.250.0.2", 65002))
     b = lab.frr(link.right.ns, "b", config=frr_bgp_config(65002, "10.250.0.2", "10.250.0.1", 65001))
-    ra = lab.rkmpd(
-        link.left.ns, "a",
-        rkmpd_config("a", "10.250.0.1", work_dir, md5_peer("b", "10.250.0.2"), psk),
-        frr_sink(a, "10.250.0.2", 65001, mode),
-    )  # fmt: skip
     rb = lab.rkmpd(
         link.right.ns, "b",
-        rkmpd_config("b", "10.250.0.2", work_dir, md5_peer("a", "10.250.0.1"), psk),
-        frr_sink(b, "10.250.0.1", 65002, mode),
-        passive=True,
+        rkmpd_config("b", "10.250.0.2", work_dir, md5_peer("a", "10.250.0.1", initiates=False),
+                     psk, frr_sink(b, "10.250.0.1", 65002, mode)),
+    )  # fmt: skip
+    ra = lab.rkmpd(
+        link.left.ns, "a",
+        rkmpd_config("a", "10.250.0.1", work_dir, md5_peer("b", "10.250.0.2"), psk,
+                     frr_sink(a, "10.250.0.2", 65001, mode)),
     )  # fmt: skip
     return a, b, ra, rb
 
@@ -217,9 +226,9 @@ def test_frr_frr_bgp_md5_rkmpd(two_nodes: Link, lab: RoutingLab, work_dir: Path,
     assert took < REESTABLISH_WITHIN, f"re-established after {took:.1f} s"
     assert '"status": "ok"' in kernel_check(two_nodes.left.ns, "10.250.0.2", new_key)
     for node in (ra, rb):
-        results = node.sink_results()
-        assert results and all(r["ok"] for r in results), results
-        assert any("BGP sessions reset" in " ".join(r["notes"]) for r in results)
+        sink = sink_healthy(node, "frr")
+        assert (sink["daemon"], sink["version"]) == ("FRR", frr_version(a))
+        assert "BGP sessions reset" in " ".join(sink["last_change"]["notes"]), sink
 
 
 def test_frr_bird_bgp_md5_rkmpd(two_nodes: Link, lab: RoutingLab, work_dir: Path) -> None:
@@ -236,16 +245,15 @@ def test_frr_bird_bgp_md5_rkmpd(two_nodes: Link, lab: RoutingLab, work_dir: Path
         right.ns, "b",
         bird_base_config("10.250.0.2", work_dir / "bird-b.log") + f'include "{include}";\n',
     )  # fmt: skip
-    ra = lab.rkmpd(
-        left.ns, "a",
-        rkmpd_config("a", "10.250.0.1", work_dir, md5_peer("b", "10.250.0.2"), psk),
-        frr_sink(a, "10.250.0.2", 65001),
-    )  # fmt: skip
     rb = lab.rkmpd(
         right.ns, "b",
-        rkmpd_config("b", "10.250.0.2", work_dir, md5_peer("a", "10.250.0.1"), psk),
-        bird_bgp_sink(b, include),
-        passive=True,
+        rkmpd_config("b", "10.250.0.2", work_dir, md5_peer("a", "10.250.0.1", initiates=False),
+                     psk, bird_bgp_sink(b, include)),
+    )  # fmt: skip
+    ra = lab.rkmpd(
+        left.ns, "a",
+        rkmpd_config("a", "10.250.0.1", work_dir, md5_peer("b", "10.250.0.2"), psk,
+                     frr_sink(a, "10.250.0.2", 65001)),
     )  # fmt: skip
     spi, key = wait_keyed_session(a, "10.250.0.2", ra)
     b.wait_bgp_established("peer_a")
@@ -257,5 +265,7 @@ def test_frr_bird_bgp_md5_rkmpd(two_nodes: Link, lab: RoutingLab, work_dir: Path
     b.wait_bgp_established("peer_a")
     assert f'password "{new_key}";' in include.read_text()
     assert '"status": "ok"' in kernel_check(right.ns, "10.250.0.1", new_key)
-    for node in (ra, rb):
-        assert all(r["ok"] for r in node.sink_results()), node.sink_results()
+    sink_healthy(ra, "frr")
+    bird_sink = sink_healthy(rb, "bird")
+    assert bird_sink["daemon"] == "BIRD"
+    assert "restarted by the key change" in " ".join(bird_sink["last_change"]["notes"]), bird_sink

@@ -26,6 +26,7 @@ import os
 import pwd
 import re
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Sequence
@@ -515,10 +516,9 @@ class RoutingLab:
     bird_nodes: list[BirdNode] = field(default_factory=list)
     rkmpd_nodes: list[RkmpdNode] = field(default_factory=list)
 
-    def rkmpd(
-        self, ns: NetNs, name: str, config: str, sinks: dict[str, Any], *, passive: bool = False
-    ) -> RkmpdNode:
-        node = start_rkmpd(ns, self.work_dir, name, config, sinks, passive=passive)
+    def rkmpd(self, ns: NetNs, name: str, config: str) -> RkmpdNode:
+        """``rkmpd --config`` with ``config`` (its ``[sinks.*]`` included)."""
+        node = start_rkmpd(ns, self.work_dir, name, config)
         self.rkmpd_nodes.append(node)
         return node
 
@@ -666,14 +666,16 @@ def bird_ospf_protocol(name: str, interface: str, auth: str) -> str:
     )
 
 
-# --- rkmpd with routing-daemon sinks ---------------------------------------------------------
+# --- the VM lab's rkmpd stand-in ----------------------------------------------------------
 #
 # `python -m integration.harness.routing rkmpd SPEC.json` runs one rkmpd
 # Service (the daemon core, with its UDP endpoints, key table and control
 # socket) with the FRR and/or BIRD sink the spec describes, in the current
-# namespace (the test starts it with `ip netns exec`). The spec carries the
-# sink settings that rkmpd.toml's [sinks.*] tables will carry; it logs every
-# apply result, and writes the sinks' status as JSON lines to `status_file`.
+# namespace. It predates `rkmpd --config` building its sinks from
+# [sinks.*]; the tests here run the real rkmpd (RkmpdNode below), and only
+# the VM lab's guest helper (integration/vmlab/guest/rkmpd.py) still starts
+# this. It logs every apply result and writes them as JSON lines to
+# `status_file`.
 
 
 def _bird_render_config(spec: dict[str, Any]) -> Any:
@@ -829,8 +831,8 @@ if __name__ == "__main__":
 
 @dataclass
 class RkmpdNode:
-    """A harness rkmpd (see ``main``) in a namespace, with its own
-    config, key table, control socket and sink status file."""
+    """``rkmpd --config`` in a namespace, with its own config, key table
+    and control socket; its sinks' state comes from ``rkmpctl status``."""
 
     name: str
     ns: NetNs
@@ -846,22 +848,11 @@ class RkmpdNode:
         return self.directory / "ctl.sock"
 
     @property
-    def status_file(self) -> Path:
-        return self.directory / "sinks.jsonl"
-
-    @property
     def hooks_dir(self) -> Path:
         return self.directory / "hooks.d"
 
     def log_text(self) -> str:
         return self.process.log_path.read_text(errors="replace") if self.process else ""
-
-    def sink_results(self) -> list[dict[str, Any]]:
-        try:
-            text = self.status_file.read_text()
-        except FileNotFoundError:
-            return []
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
 
     def rkmpctl(self, *args: str, check: bool = True, timeout: float = 40.0) -> Any:
         import sys
@@ -877,6 +868,20 @@ class RkmpdNode:
         args = ["keys"] + (["--protocol", protocol] if protocol else [])
         answer = self.rkmpctl(*args)
         return list(answer["result"]["rows"])
+
+    def sink(self, name: str) -> dict[str, Any]:
+        """The ``sinks`` entry of ``rkmpctl --json status`` for ``name``
+        ("frr", "bird"): daemon, version, last apply and change, errors."""
+        answer = self.rkmpctl("status")
+        assert answer.get("ok"), answer
+        found = [s for s in answer["result"]["sinks"] if s["name"] == name]
+        assert len(found) == 1, answer["result"]["sinks"]
+        return dict(found[0])
+
+    def reload(self) -> None:
+        """SIGHUP (re-read rkmpd.toml)."""
+        if self.process is not None:
+            os.kill(self.process.pid, signal.SIGHUP)
 
     def stop(self) -> None:
         if self.process is not None:
@@ -896,6 +901,7 @@ def rkmpd_toml(
     peers: str,
     rollover: str = "",
     on_failure_liveness: str = '"30s"',
+    sinks: str = "",
 ) -> str:
     return f"""
 [local]
@@ -916,42 +922,54 @@ retransmit_tries = 4
 liveness_interval = {on_failure_liveness}
 {rollover}
 {peers}
+{sinks}
 """
 
 
-def start_rkmpd(
-    ns: NetNs,
-    work_dir: Path,
-    name: str,
-    config: str,
-    sinks: dict[str, Any],
-    *,
-    passive: bool = False,
-) -> RkmpdNode:
-    """The harness rkmpd for ``name`` in ``ns``; returns once its control
-    socket answers. A ``passive`` one only answers its peers."""
+def peer_selector(address: str, *, initiates: bool = True) -> str:
+    """A ``[[peer]]``'s selector line. One initiator per pair: the side that
+    initiates has the other as a static peer (``address``, set up at
+    start); the other side has it as a one-address prefix peer, which only
+    answers (and negotiates on a netlink neighbour event, by then with the
+    RKMP SA in place). Simultaneous initiation by both sides is an engine
+    matter (tests/engine/test_collisions.py), not what these tests are
+    about. Start the answering side first."""
+    return f'address = "{address}"' if initiates else f'prefix = "{address}/32"'
+
+
+def frr_sink_toml(
+    frr: FrrNode, neighbors: Sequence[tuple[str, int]] = (), mode: str = "vtysh"
+) -> str:
+    """``[sinks.frr]`` for ``frr``'s vty sockets; ``neighbors``: (address,
+    ASN of its ``router bgp``) for TCP-MD5."""
+    text = f'\n[sinks.frr]\nvty_socket = "{frr.vty_dir}"\nmode = "{mode}"\n'
+    for address, asn in neighbors:
+        text += f'[[sinks.frr.bgp_neighbor]]\naddress = "{address}"\nasn = {asn}\n'
+    return text
+
+
+def toml_strings(values: Sequence[str]) -> str:
+    return "[" + ", ".join(json.dumps(value) for value in values) + "]"
+
+
+def start_rkmpd(ns: NetNs, work_dir: Path, name: str, config: str) -> RkmpdNode:
+    """``rkmpd --config`` for ``name`` in ``ns``; returns once its control
+    socket answers."""
     import sys
 
     node = RkmpdNode(name=name, ns=ns, directory=work_dir / f"rkmpd-{name}")
     node.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     node.hooks_dir.mkdir(exist_ok=True)
     node.config_file.write_text(config)
-    spec = {
-        "config": str(node.config_file),
-        "status_file": str(node.status_file),
-        "passive": passive,
-        **sinks,
-    }
-    spec_path = node.directory / "spec.json"
-    spec_path.write_text(json.dumps(spec))
     repo = Path(__file__).resolve().parents[2]
     node.process = start_process(
         f"rkmpd[{name}]",
-        [sys.executable, "-m", "integration.harness.routing", "rkmpd", str(spec_path)],
+        [sys.executable, "-m", "rkmp_frr.daemon.rkmpd", "--config", str(node.config_file),
+         "--foreground"],
         log_path=node.directory / "rkmpd.log",
         netns=ns.name,
         cwd=repo,
-    )
+    )  # fmt: skip
 
     def ready() -> bool:
         node.check_alive()
