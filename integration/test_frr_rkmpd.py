@@ -59,9 +59,7 @@ def lab(work_dir: Path) -> Iterator[RoutingLab]:
     routing.close()
 
 
-def md5_peer(
-    name: str, address: str, on_failure: str = "revoke", *, initiates: bool = True
-) -> str:
+def md5_peer(name: str, address: str, on_failure: str = "revoke", *, initiates: bool = True) -> str:
     return f"""
 [[peer]]
 name = "{name}"
