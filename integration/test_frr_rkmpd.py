@@ -267,3 +267,32 @@ def test_frr_bird_bgp_md5_rkmpd(two_nodes: Link, lab: RoutingLab, work_dir: Path
     bird_sink = sink_healthy(rb, "bird")
     assert bird_sink["daemon"] == "BIRD"
     assert "restarted by the key change" in " ".join(bird_sink["last_change"]["notes"]), bird_sink
+
+
+def test_frr_rkmpd_restart_leaves_frr_alone(
+    two_nodes: Link, lab: RoutingLab, work_dir: Path
+) -> None:
+    """A restarted rkmpd starts its sink from the key table as it is: FRR
+    already runs those keys, so nothing is applied (no password set again,
+    no session reset). The peer's rkmpd stays down meanwhile, so no new key
+    can be negotiated."""
+    a, b, ra, rb = start_frr_pair(lab, two_nodes, work_dir)
+    _, key = wait_keyed_session(a, "10.250.0.2", ra)
+    wait_keyed_session(b, "10.250.0.1", rb)
+    b.wait_bgp_established("10.250.0.1")
+    rb.stop()  # SIGTERM: both keep their keys (draft-mahesh §3.3)
+    assert ra.process is not None and ra.process.stop() == 0
+    established = a.bgp_established_count("10.250.0.2")
+    again = lab.rkmpd(two_nodes.left.ns, "a", ra.config_file.read_text())
+    sink = wait_until(
+        lambda: (s := again.sink("frr"))["applies"] >= 1 and not s["pending"] and s,
+        timeout=30,
+        what="the restarted rkmpd's first apply",
+        diagnostics=again.log_text,
+    )
+    assert sink["ok"] and sink["rows"] == 1, sink
+    assert sink["last_apply"]["status"] == "unchanged" and sink["last_change"] is None, sink
+    assert md5_key(again)[1] == key
+    assert frr_has_password(a, "10.250.0.2", key)
+    assert a.bgp_state("10.250.0.2") == "Established"
+    assert a.bgp_established_count("10.250.0.2") == established
