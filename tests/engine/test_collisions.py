@@ -383,3 +383,36 @@ def test_given_up_sa_whose_init_the_peer_answered() -> None:
     assert reported and net.now - started < b.engine.config.dos.half_open_timeout
     net.run(60.0)
     _assert_converged(net, a, b)
+
+
+@pytest.mark.parametrize("latencies", SWEEP_LATENCIES)
+@pytest.mark.parametrize("kind", ["rkmp", "child"])
+def test_rekey_collision_timing_sweep(kind: str, latencies: tuple[float, float]) -> None:
+    """Both kinds of rekey collision, started microseconds apart either way
+    over 0 to 2 ms latencies: one RKMP SA and one child per protocol, the
+    same on both ends, with the same key history."""
+    policy = {"children": (TCP_AO, OSPFV2), "liveness_interval": 1.0}
+    for offset in SWEEP_OFFSETS:
+        net, a, b = pair(seed=5, a_policy=policy, b_policy=policy)
+        a.engine.initiate(ADDR_B, net.now)
+        net.settle()
+        _timed(net, latencies, None)
+        first, second = (a, b) if offset >= 0 else (b, a)
+        for node in (first, second):
+            peer = ADDR_B if node is a else ADDR_A
+            if kind == "rkmp":
+                node.engine.rekey_rkmp_sa(peer, net.now)
+            else:
+                [ao] = [c for c in node.engine.child_sas(peer) if c.ref.protocol == TCP_AO.protocol]
+                node.engine.rekey_child(peer, ao.ref.protocol, ao.ref.local_key_id, net.now)
+            if node is first and offset:
+                net.run(abs(offset))
+        net.run(10.0)
+        for node in (a, b):
+            assert not node.of_type(RkmpSaFailed)
+            assert not node.of_type(ChildSaFailed)
+            assert not node.of_type(ChildSaDeleted)
+            assert len(node.engine._sas) == 1  # the old and any redundant SA are gone
+        assert_same_sa_keys(a, b)
+        assert_same_children(a, b)
+        assert_one_key_per_protocol(a, b, {ProtocolId.TCP_AO, ProtocolId.OSPFV2})
