@@ -20,6 +20,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,6 +49,7 @@ from integration.vmlab.scenarios.loss20 import (
     parse_netem,
     responder_address,
 )
+from integration.vmlab.scenarios.tcp_ao_rkmpd import bird_query, hex_endpoint
 from integration.vmlab.scenarios.xfrm_ospfv3 import parse_xfrm_policies, parse_xfrm_states
 from integration.vmlab.wheels import install_wheel
 
@@ -381,6 +383,40 @@ def test_vmlab_twenty_peers_keyed_under_30_percent_loss(rkmpd_run: LabRun) -> No
     assert detail["problems"] == {"rkmpd-initiator": [], "rkmpd-responder": []}
     for status in detail["status"].values():
         assert status["rkmp_sas"] == 20 and status["child_sas"] == 20
+
+
+def test_vmlab_tcp_ao_rkmpd_reads_bird_socket_and_proc_tcp(tmp_path: Path) -> None:
+    path = tmp_path / "bird.ctl"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(1)
+
+    def answer() -> None:  # BIRD's control protocol, as BIRD 2 speaks it
+        connection, _ = server.accept()
+        with connection:
+            connection.sendall(b"0001 BIRD 2.17.6 ready.\n")
+            assert connection.recv(100) == b"show protocols all p\n"
+            connection.sendall(
+                b"2002-Name       Proto      Table      State  Since         Info\n"
+                b"1002-p          BGP        ---        up     2026-11-28 03:28:04  Established\n"
+                b"1006-  BGP state:          Established\n"
+                b"     TCP-AO:\n"
+                b"0000 \n"
+            )
+
+    thread = threading.Thread(target=answer)
+    thread.start()
+    text = bird_query(path, "show protocols all p")
+    thread.join(5)
+    server.close()
+    assert text == (
+        "Name       Proto      Table      State  Since         Info\n"
+        "p          BGP        ---        up     2026-11-28 03:28:04  Established\n"
+        "  BGP state:          Established\n"
+        "    TCP-AO:\n"
+    )
+    assert parse_protocols(text)["p"].info == "Established"
+    assert hex_endpoint("0100FA0A:00B3") == "10.250.0.1:179"  # /proc/net/tcp, little-endian
 
 
 def test_vmlab_loss20_log_and_tc_parsers(tmp_path: Path) -> None:
