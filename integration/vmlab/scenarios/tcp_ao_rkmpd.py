@@ -1,13 +1,16 @@
 """BIRD to BIRD BGP with TCP-AO keys from rkmpd: hitless rekeys, revocation.
 
-Two namespaces on a veth pair, one BIRD 2.17 and one rkmpd in each. BIRD's
-own configuration holds a BGP template and includes the file rkmpd's BIRD
-sink writes: the whole `protocol bgp` block with `authentication ao` and
-the keys of the key table (DESIGN.md §2: the TCP-AO SPI is the proposer's
-SendID). rkmpd "a" initiates; "b" answers.
+Two namespaces on a veth pair, one BIRD 2.17 and one `rkmpd --config` in
+each, configured as an operator would: each has the other as a static
+peer (so both may initiate; "b" starts first) with `[sinks.bird]` and one
+`[[sinks.bird.bgp]]`. BIRD's own configuration holds a BGP template and
+includes the file the sink writes: the whole `protocol bgp` block with
+`authentication ao` and the keys of the key table (DESIGN.md §2: the
+TCP-AO SPI is the proposer's SendID), `disabled;` while there is no key.
 
-- established: the TCP-AO child SA from RKMP_SA_AUTH reaches BIRD on both
-  sides and the session comes up with it: BIRD's current key is a's SendID.
+- established: the TCP-AO child SA reaches BIRD on both sides and the
+  session comes up with it: each BIRD's current key is its own SendID and
+  its RNext the peer's; one TCP-AO child SA per side.
 - three_rekeys: `rkmpctl rekey-sa tcp-ao <SendID>` three times. Short
   rollover timing (`[rollover.tcp-ao]`: the new key is sent after
   SEND_DELAY, the old one accepted ACCEPT_GRACE longer) so each rekey's
@@ -19,7 +22,12 @@ SendID). rkmpd "a" initiates; "b" answers.
 - revoke: rkmpd "b" is killed (SIGKILL). With a short liveness interval
   "a" finds the RKMP SA failed, RP_revokeSA withdraws the peer's keys
   (`on_failure = "revoke"`), the revoke hook runs, and a's include file
-  (and so BIRD's configuration) no longer has TCP-AO keys for the session.
+  (and so BIRD's configuration) no longer has TCP-AO keys for the session:
+  it is `disabled;` (the sink fails closed) and BIRD shows it down.
+
+Polls read BIRD's control socket and /proc/PID/net of BIRD's process (its
+namespace) directly: a birdc or ss process per poll costs tenths of a
+second under TCG emulation, and the polls must keep a 0.5 s cadence.
 
 PSK and addresses are fixed test values for a throwaway guest.
 """
