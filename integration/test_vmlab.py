@@ -434,8 +434,9 @@ def test_vmlab_loss20_log_and_tc_parsers(tmp_path: Path) -> None:
         "Traceback (most recent call last):\n"
         "2026-11-28 03:10:22,100 INFO x: tcp-ao key 8 (peer's 4) with p3 (10.253.0.14:500)"
         " created\n"
+        "2026-11-28 03:10:22,600 INFO x: tcp-ao key 50 with p18 (10.253.0.74:500) created\n"
     )
-    assert keyed_times(log) == {"p3": 1.25}  # the first key of each peer
+    assert keyed_times(log) == {"p3": 1.25, "p18": 2.5}  # the first key of each peer
 
 
 # --- OSPFv3 over IPsec keyed by rkmpd (scenario xfrm_ospfv3) -----------------

@@ -233,7 +233,7 @@ def _log_time(line: str) -> float | None:
 
 def keyed_times(log: Path | None) -> dict[str, float]:
     """Seconds from the initiator's start to each peer's TCP-AO key, from
-    its log ("... tcp-ao key N (peer's M) with pI (...) created")."""
+    its log ("... tcp-ao key N [(peer's M)] with pI (...) created")."""
     if log is None:
         return {}
     start: float | None = None
@@ -244,7 +244,8 @@ def keyed_times(log: Path | None) -> dict[str, float]:
             continue
         if start is None and ("static-peer" in line or "rkmpd up" in line):
             start = at
-        match = re.search(r"tcp-ao key \d+ \(peer's \d+\) with (p\d+) .* created", line)
+        # "(peer's M)" is left out when both ends chose the same key ID
+        match = re.search(r"tcp-ao key \d+ (?:\(peer's \d+\) )?with (p\d+) .* created", line)
         if match and start is not None:
             times.setdefault(match.group(1), round(at - start, 2))
     return times
