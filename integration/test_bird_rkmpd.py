@@ -27,7 +27,6 @@ from integration.harness.routing import (
     bird_base_config,
     bird_unavailable_reason,
     ospf_packets,
-    peer_selector,
     rkmpd_toml,
     toml_strings,
 )
@@ -53,11 +52,11 @@ def lab(work_dir: Path) -> Iterator[RoutingLab]:
     routing.close()
 
 
-def ospf_peer(name: str, address: str, identity: str, *, initiates: bool = True) -> str:
+def ospf_peer(name: str, address: str, identity: str) -> str:
     return f"""
 [[peer]]
 name = "{name}"
-{peer_selector(address, initiates=initiates)}
+address = "{address}"
 id = "{identity}"
 on_failure = "revoke"
   [[peer.protocol]]
@@ -98,7 +97,8 @@ def current_spi(rkmpd: RkmpdNode) -> int:
 def start_pair(
     lab: RoutingLab, link: Link, work_dir: Path
 ) -> tuple[BirdNode, BirdNode, RkmpdNode, RkmpdNode]:
-    """BIRD a and b with rkmpd a and b (a initiates), OSPF Full with keys."""
+    """BIRD a and b with rkmpd a and b (each the other's static peer), OSPF
+    Full with keys."""
     psk = work_dir / "psk"
     psk.write_text(PSK + "\n")
     psk.chmod(0o600)
@@ -117,14 +117,14 @@ def start_pair(
             name,
             bird_base_config(address, work_dir / f"bird-{name}.log") + f'include "{include}";\n',
         )
-    for name, end, address, other, other_address in reversed(sides):  # b answers, a initiates
+    for name, end, address, other, other_address in sides:
         directory = work_dir / f"rkmpd-{name}"
         config = rkmpd_toml(
             identity=f"{name}.rkmp.test",
             listen=address,
             directory=directory,
             psk_file=psk,
-            peers=ospf_peer(other, other_address, f"{other}.rkmp.test", initiates=name == "a"),
+            peers=ospf_peer(other, other_address, f"{other}.rkmp.test"),
             rollover=ROLLOVER,
             sinks=bird_sink(directory, birds[name]),
         )

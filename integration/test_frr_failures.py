@@ -67,7 +67,7 @@ def test_frr_frr_mismatched_psk_no_key_fails_closed(
     a.wait_bgp_established("10.250.0.2")  # unauthenticated before rkmpd
     rb = lab.rkmpd(
         right.ns, "b",
-        rkmpd_config("b", "10.250.0.2", work_dir, md5_peer("a", "10.250.0.1", initiates=False),
+        rkmpd_config("b", "10.250.0.2", work_dir, md5_peer("a", "10.250.0.1"),
                      write_psk(work_dir, "psk-b", "0x" + "ab" * 32),
                      frr_sink(b, "10.250.0.1", 65002)),
     )  # fmt: skip
@@ -76,7 +76,7 @@ def test_frr_frr_mismatched_psk_no_key_fails_closed(
         rkmpd_config("a", "10.250.0.1", work_dir, md5_peer("b", "10.250.0.2"),
                      write_psk(work_dir, "psk-a", PSK), frr_sink(a, "10.250.0.2", 65001)),
     )  # fmt: skip
-    # a initiates; b cannot verify a's AUTH, a is told so: both log it.
+    # Each side's AUTH fails at the other: both log it.
     for rkmpd in (ra, rb):
         wait_until(
             partial(_logged, rkmpd, "authentication"),
@@ -118,7 +118,7 @@ def test_frr_rejected_change_restores_previous_config(
     b = lab.frr(right.ns, "b", config=frr_bgp_config(65002, "10.250.0.2", "10.250.0.1", 65001))
     rb = lab.rkmpd(
         right.ns, "b",
-        rkmpd_config("b", "10.250.0.2", work_dir, md5_peer("a", "10.250.0.1", initiates=False),
+        rkmpd_config("b", "10.250.0.2", work_dir, md5_peer("a", "10.250.0.1"),
                      psk, frr_sink(b, "10.250.0.1", 65002)),
     )  # fmt: skip
     # a's operator overrode the bgpd template with a typo: FRR refuses the
@@ -175,7 +175,7 @@ def test_frr_peer_rkmpd_killed_revokes_keys(
     config_a = config_a.replace('liveness_interval = "30s"', 'liveness_interval = "1s"')
     rb = lab.rkmpd(
         right.ns, "b",
-        rkmpd_config("b", "10.250.0.2", work_dir, md5_peer("a", "10.250.0.1", initiates=False),
+        rkmpd_config("b", "10.250.0.2", work_dir, md5_peer("a", "10.250.0.1"),
                      psk, frr_sink(b, "10.250.0.1", 65002)),
     )  # fmt: skip
     ra = lab.rkmpd(left.ns, "a", config_a)

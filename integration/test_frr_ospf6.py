@@ -27,7 +27,6 @@ from integration.harness.routing import (
     RoutingLab,
     frr_sink_toml,
     frr_unavailable_reason,
-    peer_selector,
     rkmpd_toml,
 )
 from rkmp_frr.sinks.features import FRR_OSPF6_AUTH_TRAILER, frr_features, parse_frr_version
@@ -66,11 +65,11 @@ exit
 """
 
 
-def ospf6_peer(name: str, address: str, *, initiates: bool = True) -> str:
+def ospf6_peer(name: str, address: str) -> str:
     return f"""
 [[peer]]
 name = "{name}"
-{peer_selector(address, initiates=initiates)}
+address = "{address}"
 id = "{name}.rkmp.test"
   [[peer.protocol]]
   type = "ospfv3"
@@ -125,7 +124,6 @@ def test_frr_frr_ospf6_keychain_rollover_rkmpd(
     psk.write_text(PSK + "\n")
     psk.chmod(0o600)
     rkmpds = {}
-    # b (answering only) first, then a (the initiator).
     for name, end, node, address, other, other_address in (
         ("b", right, b, "10.250.0.2", "a", "10.250.0.1"),
         ("a", left, a, "10.250.0.1", "b", "10.250.0.2"),
@@ -135,7 +133,7 @@ def test_frr_frr_ospf6_keychain_rollover_rkmpd(
             listen=address,
             directory=work_dir / f"rkmpd-{name}",
             psk_file=psk,
-            peers=ospf6_peer(other, other_address, initiates=name == "a"),
+            peers=ospf6_peer(other, other_address),
             rollover=ROLLOVER,
             sinks=frr_sink(node),
         )

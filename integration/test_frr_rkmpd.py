@@ -31,7 +31,6 @@ from integration.harness.routing import (
     frr_bgp_config,
     frr_sink_toml,
     frr_unavailable_reason,
-    peer_selector,
     rkmpd_toml,
     toml_strings,
 )
@@ -59,11 +58,11 @@ def lab(work_dir: Path) -> Iterator[RoutingLab]:
     routing.close()
 
 
-def md5_peer(name: str, address: str, on_failure: str = "revoke", *, initiates: bool = True) -> str:
+def md5_peer(name: str, address: str, on_failure: str = "revoke") -> str:
     return f"""
 [[peer]]
 name = "{name}"
-{peer_selector(address, initiates=initiates)}
+address = "{address}"
 id = "{name}.rkmp.test"
 on_failure = "{on_failure}"
   [[peer.protocol]]
@@ -171,7 +170,7 @@ def start_frr_pair(
     b = lab.frr(link.right.ns, "b", config=frr_bgp_config(65002, "10.250.0.2", "10.250.0.1", 65001))
     rb = lab.rkmpd(
         link.right.ns, "b",
-        rkmpd_config("b", "10.250.0.2", work_dir, md5_peer("a", "10.250.0.1", initiates=False),
+        rkmpd_config("b", "10.250.0.2", work_dir, md5_peer("a", "10.250.0.1"),
                      psk, frr_sink(b, "10.250.0.1", 65002, mode)),
     )  # fmt: skip
     ra = lab.rkmpd(
@@ -245,7 +244,7 @@ def test_frr_bird_bgp_md5_rkmpd(two_nodes: Link, lab: RoutingLab, work_dir: Path
     )  # fmt: skip
     rb = lab.rkmpd(
         right.ns, "b",
-        rkmpd_config("b", "10.250.0.2", work_dir, md5_peer("a", "10.250.0.1", initiates=False),
+        rkmpd_config("b", "10.250.0.2", work_dir, md5_peer("a", "10.250.0.1"),
                      psk, bird_bgp_sink(b, include)),
     )  # fmt: skip
     ra = lab.rkmpd(

@@ -28,7 +28,6 @@ import re
 import shutil
 import signal
 import subprocess
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -666,167 +665,7 @@ def bird_ospf_protocol(name: str, interface: str, auth: str) -> str:
     )
 
 
-# --- the VM lab's rkmpd stand-in ----------------------------------------------------------
-#
-# `python -m integration.harness.routing rkmpd SPEC.json` runs one rkmpd
-# Service (the daemon core, with its UDP endpoints, key table and control
-# socket) with the FRR and/or BIRD sink the spec describes, in the current
-# namespace. It predates `rkmpd --config` building its sinks from
-# [sinks.*]; the tests here run the real rkmpd (RkmpdNode below), and only
-# the VM lab's guest helper (integration/vmlab/guest/rkmpd.py) still starts
-# this. It logs every apply result and writes them as JSON lines to
-# `status_file`.
-
-
-def _bird_render_config(spec: dict[str, Any]) -> Any:
-    from rkmp_frr.sinks.bird_render import (
-        BirdBgpSession,
-        BirdOspfArea,
-        BirdOspfInstance,
-        BirdOspfInterface,
-        BirdRenderConfig,
-    )
-
-    return BirdRenderConfig(
-        bgp=tuple(
-            BirdBgpSession(
-                name=s["name"],
-                neighbor=s["neighbor"],
-                neighbor_as=s.get("neighbor_as"),
-                local_as=s.get("local_as"),
-                local_address=s.get("local_address"),
-                template=s.get("template"),
-                options=tuple(s.get("options", ())),
-            )
-            for s in spec.get("bgp", ())
-        ),
-        ospf=tuple(
-            BirdOspfInstance(
-                name=o["name"],
-                version=o["version"],
-                options=tuple(o.get("options", ())),
-                areas=tuple(
-                    BirdOspfArea(
-                        area=a["area"],
-                        interfaces=tuple(
-                            BirdOspfInterface(i["name"], tuple(i.get("options", ())))
-                            for i in a["interfaces"]
-                        ),
-                    )
-                    for a in o["areas"]
-                ),
-            )
-            for o in spec.get("ospf", ())
-        ),
-    )
-
-
-async def _build_sinks(spec: dict[str, Any], on_result: Any) -> list[Any]:
-    from rkmp_frr.sinks.batching import BatchingSink
-    from rkmp_frr.sinks.bird_apply import BirdApplier, BirdApplierOptions, BirdcCommand
-    from rkmp_frr.sinks.detect import detect_bird, detect_frr
-    from rkmp_frr.sinks.frr_apply import (
-        FrrApplier,
-        FrrApplierOptions,
-        FrrApplyMode,
-        VtyshCommand,
-    )
-    from rkmp_frr.sinks.frr_render import FrrBgpNeighbor, FrrRenderConfig
-
-    sinks: list[Any] = []
-    if "frr" in spec:
-        frr = spec["frr"]
-        vtysh = VtyshCommand(vty_socket=Path(frr["vty_socket"]))
-        features, _ = await detect_frr(vtysh)
-        options = FrrApplierOptions(
-            vtysh=vtysh,
-            render=FrrRenderConfig(
-                bgp_neighbors=tuple(
-                    FrrBgpNeighbor(n["address"], n["asn"]) for n in frr.get("bgp_neighbors", ())
-                )
-            ),
-            mode=FrrApplyMode(frr.get("mode", "vtysh")),
-        )
-        sinks.append(BatchingSink(FrrApplier(options, features), on_result=on_result))
-    if "bird" in spec:
-        bird = spec["bird"]
-        birdc = BirdcCommand(socket=Path(bird["socket"]))
-        bird_features_, _ = await detect_bird(birdc.argv())
-        bird_options = BirdApplierOptions(
-            include_file=Path(bird["include_file"]),
-            birdc=birdc,
-            render=_bird_render_config(bird),
-            confirm_timeout=bird.get("confirm_timeout"),
-        )
-        sinks.append(BatchingSink(BirdApplier(bird_options, bird_features_), on_result=on_result))
-    return sinks
-
-
-async def _run_rkmpd(spec: dict[str, Any]) -> int:
-    import asyncio
-    import logging
-    import signal
-
-    from rkmp_frr.daemon.config_load import load_config
-    from rkmp_frr.daemon.service import Service, ServiceOptions
-
-    log = logging.getLogger("rkmpd-harness")
-    status_file = Path(spec["status_file"])
-    sinks: list[Any] = []
-
-    def on_result(result: Any) -> None:
-        record = {
-            "sink": result.sink,
-            "status": result.status.value,
-            "ok": result.ok,
-            "line": result.describe(),
-            "notes": list(result.notes),
-            "kernel_problems": list(result.kernel_problems),
-            "at": time.time(),
-        }
-        with status_file.open("a") as handle:
-            handle.write(json.dumps(record) + "\n")
-
-    sinks = await _build_sinks(spec, on_result)
-    # A passive rkmpd answers but never initiates (tests keep one initiator:
-    # simultaneous initiation is not what they are about).
-    passive = bool(spec.get("passive"))
-    options = ServiceOptions(initiate_on_start=not passive, triggers=not passive)
-    service = Service(load_config(Path(spec["config"])), options=options, sinks=sinks)
-    await service.start()
-    assert service.store is not None
-    for sink in sinks:
-        sink.load(service.store.rows())
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    loop.add_signal_handler(signal.SIGINT, stop.set)
-    log.info("harness rkmpd up with sinks: %s", ", ".join(s.name for s in sinks))
-    await stop.wait()
-    if spec.get("kill_on_term"):  # a crash: no orderly deletes
-        os._exit(1)
-    await service.stop()
-    for sink in sinks:
-        await sink.close()
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    import asyncio
-    import logging
-    import sys
-
-    args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 2 or args[0] != "rkmpd":
-        print("usage: python -m integration.harness.routing rkmpd SPEC.json", file=sys.stderr)
-        return 2
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    spec = json.loads(Path(args[1]).read_text())
-    return asyncio.run(_run_rkmpd(spec))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+# --- rkmpd ----------------------------------------------------------------------------------
 
 
 @dataclass
@@ -924,17 +763,6 @@ liveness_interval = {on_failure_liveness}
 {peers}
 {sinks}
 """
-
-
-def peer_selector(address: str, *, initiates: bool = True) -> str:
-    """A ``[[peer]]``'s selector line. One initiator per pair: the side that
-    initiates has the other as a static peer (``address``, set up at
-    start); the other side has it as a one-address prefix peer, which only
-    answers (and negotiates on a netlink neighbour event, by then with the
-    RKMP SA in place). Simultaneous initiation by both sides is an engine
-    matter (tests/engine/test_collisions.py), not what these tests are
-    about. Start the answering side first."""
-    return f'address = "{address}"' if initiates else f'prefix = "{address}/32"'
 
 
 def frr_sink_toml(
