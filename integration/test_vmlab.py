@@ -540,3 +540,11 @@ def test_vmlab_xfrm_scenario_parsers() -> None:
         ("out", 0x1000, 0x524B4D50),
         ("in", 0, 7),
     ]
+
+
+def test_vmlab_retries_only_a_crashed_guest_kernel() -> None:
+    from integration.vmlab.labrun import _guest_kernel_crashed
+
+    assert _guest_kernel_crashed("[ 3.1] Oops: int3: 0000 [#1] SMP\n")
+    assert _guest_kernel_crashed("Kernel panic - not syncing: Fatal exception in interrupt")
+    assert not _guest_kernel_crashed("RKMP-VMLAB scenario smoke failed: bird did not start")
