@@ -36,12 +36,12 @@ from pathlib import Path
 
 import jinja2
 
-from rkmp_frr.daemon.kernel_check import KernelCheckError, Md5CheckResult, check_md5_async
 from rkmp_frr.keytable.row import KeyRow
 from rkmp_frr.keytable.utc import UtcSeconds
 from rkmp_frr.sinks.batching import ApplyResult, ApplyStatus
 from rkmp_frr.sinks.bird_render import BirdConfig, BirdRenderConfig, render_bird
 from rkmp_frr.sinks.features import BirdFeatures
+from rkmp_frr.sinks.md5_verify import Md5Checker, default_md5_check, md5_problem
 from rkmp_frr.sinks.render import SinkError, scrub, template_environment
 from rkmp_frr.sinks.runner import CommandError, CommandResult, CommandRunner, run_command
 
@@ -51,11 +51,8 @@ SINK = "bird"
 FILE_MODE = 0o640
 BIRD_GROUP = "bird"
 KERNEL_CHECK_WINDOW = 5.0  # BIRD restarts a session whose password changed
-KERNEL_CHECK_INTERVAL = 0.25
 _CONFIGURED = ("Reconfigured", "Reconfiguration in progress", "Reconfiguration already in progress")
 _PROTOCOL_LINE = re.compile(r"^(\S+)\s+\S+\s+\S+\s+(\S+)", re.M)
-
-Md5Checker = Callable[[str, bytes], Awaitable[Md5CheckResult]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,34 +264,19 @@ class BirdApplier:
             return ()
         changed = rendered.md5_changes_since(previous)
         neighbors = {s.name: s.neighbor for s in self.options.render.bgp}
-        checker = self.md5_check or _default_md5_check
+        checker = self.md5_check or default_md5_check
         problems: list[str] = []
         for name in changed:
             key = rendered.md5_passwords.get(name)
             neighbor = neighbors.get(name)
             if key is None or neighbor is None:
                 continue
-            problem = await self._check_one(checker, neighbor, key.encode())
+            problem = await md5_problem(
+                checker, neighbor, key.encode(), self.options.kernel_check_window, self.sleep
+            )
             if problem is not None:
                 problems.append(f"protocol {name}: {problem}")
         return tuple(problems)
-
-    async def _check_one(self, checker: Md5Checker, neighbor: str, key: bytes) -> str | None:
-        deadline = time.monotonic() + self.options.kernel_check_window
-        while True:
-            try:
-                result = await checker(neighbor, key)
-            except (KernelCheckError, ValueError) as exc:
-                return f"TCP-MD5 key for {neighbor}: kernel check failed: {exc}"
-            if result.ok:
-                return None
-            if time.monotonic() >= deadline:
-                return result.describe()
-            await self.sleep(KERNEL_CHECK_INTERVAL)
-
-
-async def _default_md5_check(neighbor: str, key: bytes) -> Md5CheckResult:
-    return await check_md5_async(neighbor, key)
 
 
 def _answer(result: CommandResult) -> str:

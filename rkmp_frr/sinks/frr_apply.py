@@ -40,7 +40,6 @@ from pathlib import Path
 
 import jinja2
 
-from rkmp_frr.daemon.kernel_check import KernelCheckError, Md5CheckResult, check_md5_async
 from rkmp_frr.keytable.row import KeyRow
 from rkmp_frr.keytable.utc import UtcSeconds
 from rkmp_frr.sinks.batching import ApplyResult, ApplyStatus
@@ -55,6 +54,7 @@ from rkmp_frr.sinks.frr_render import (
     frr_plan,
     unmet_expectations,
 )
+from rkmp_frr.sinks.md5_verify import Md5Checker, default_md5_check, md5_problem
 from rkmp_frr.sinks.render import SinkError, template_environment
 from rkmp_frr.sinks.runner import CommandError, CommandResult, CommandRunner, run_command
 
@@ -63,9 +63,6 @@ log = logging.getLogger(__name__)
 SINK = "frr"
 DEFAULT_FRR_RELOAD = "/usr/lib/frr/frr-reload.py"
 KERNEL_CHECK_WINDOW = 5.0  # seconds for FRR to replace a session after a password change
-KERNEL_CHECK_INTERVAL = 0.25
-
-Md5Checker = Callable[[str, bytes], Awaitable[Md5CheckResult]]
 
 
 class FrrApplyMode(Enum):
@@ -319,34 +316,19 @@ class FrrApplier:
     async def _kernel_check(self, change: FrrChange, desired: FrrPlan) -> tuple[str, ...]:
         if not self.options.kernel_check or not change.reset_neighbors:
             return ()
-        checker = self.md5_check or _default_md5_check
+        checker = self.md5_check or default_md5_check
         problems: list[str] = []
         keys = {entry.neighbor: entry.key for entry in desired.bgp.values()}
         for neighbor in change.reset_neighbors:
             key = keys.get(neighbor)
             if key is None:
                 continue  # the password was removed: nothing to expect
-            problem = await self._check_one(checker, neighbor, key.encode())
+            problem = await md5_problem(
+                checker, neighbor, key.encode(), self.options.kernel_check_window, self.sleep
+            )
             if problem is not None:
                 problems.append(problem)
         return tuple(problems)
-
-    async def _check_one(self, checker: Md5Checker, neighbor: str, key: bytes) -> str | None:
-        deadline = time.monotonic() + self.options.kernel_check_window
-        while True:
-            try:
-                result = await checker(neighbor, key)
-            except (KernelCheckError, ValueError) as exc:
-                return f"TCP-MD5 key for {neighbor}: kernel check failed: {exc}"
-            if result.ok:
-                return None
-            if time.monotonic() >= deadline:
-                return result.describe()
-            await self.sleep(KERNEL_CHECK_INTERVAL)
-
-
-async def _default_md5_check(neighbor: str, key: bytes) -> Md5CheckResult:
-    return await check_md5_async(neighbor, key)
 
 
 def _command_text(change: FrrChange) -> str:
