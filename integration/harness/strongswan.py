@@ -25,6 +25,7 @@ from integration.harness.process import (
     start_process,
     wait_until,
 )
+from rkmp_frr.crypto import RkmpKeys
 
 START_TIMEOUT = 15.0
 ESTABLISH_TIMEOUT = 15.0
@@ -357,21 +358,14 @@ def _tail_text(path: Path, lines: int) -> str:
 
 
 @dataclass(frozen=True)
-class LoggedIkeKeys:
-    """One IKE SA key derivation as charon logged it (RFC 7296 §2.14).
+class LoggedIkeKeys(RkmpKeys):
+    """One IKE SA key derivation as charon logged it (RFC 7296 §2.14): the
+    project's key set plus the DH secret it came from.
 
     SK_ai/SK_ar are empty for AEAD suites (charon does not log them).
     """
 
-    g_ir: bytes = field(repr=False)
-    skeyseed: bytes = field(repr=False)
-    sk_d: bytes = field(repr=False)
-    sk_ai: bytes = field(repr=False)
-    sk_ar: bytes = field(repr=False)
-    sk_ei: bytes = field(repr=False)
-    sk_er: bytes = field(repr=False)
-    sk_pi: bytes = field(repr=False)
-    sk_pr: bytes = field(repr=False)
+    g_ir: bytes = field(repr=False, default=b"")
 
 
 # "<time> 12[IKE] <label> => 32 bytes @ 0x7f..." then
