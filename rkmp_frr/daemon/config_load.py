@@ -367,6 +367,7 @@ _PEER = (
     "prefix",
     "port",
     "id",
+    "local_id",
     "on_failure",
     "proposals",
     "rekey_time",
@@ -753,6 +754,11 @@ class _Loader:
         identity = table.string("id")
         if identity is not None:
             table.check("id", lambda: Identity.from_text(identity), "not a usable identity: ")
+        local_identity = table.string("local_id")
+        if local_identity is not None:
+            table.check(
+                "local_id", lambda: Identity.from_text(local_identity), "not a usable identity: "
+            )
         on_failure_text = table.string("on_failure") or OnFailure.REVOKE.value
         try:
             on_failure = OnFailure(on_failure_text)
@@ -768,6 +774,7 @@ class _Loader:
             prefix=prefix,
             port=table.integer("port", DEFAULT_PORT, 1, 65535),
             identity=identity,
+            local_identity=local_identity,
             on_failure=on_failure,
             proposals=self.proposals(table) or rkmp.section.proposals,
             lifetime=lifetime,

@@ -158,6 +158,7 @@ class PeerConfig:
     lifetime: Lifetime
     liveness_interval: float | None
     protocols: tuple[ProtocolConfig, ...]
+    local_identity: str | None = None  # None: [local] id
 
     @property
     def selector(self) -> str:
@@ -194,6 +195,7 @@ class PeerConfig:
             name=self.name,
             address=self.selector,
             remote_identity=self.identity,
+            local_identity=self.local_identity,
             remote_auth=remote_auth,
             rkmp_proposals=self.proposals,
             children=tuple(p.child_policy() for p in self.protocols),

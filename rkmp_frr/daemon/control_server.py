@@ -269,7 +269,9 @@ class Commands:
                     port=address[1],
                     state=sa.state.value,
                     initiator=sa.initiator,
-                    local_identity=self.service.config.local.identity if established else None,
+                    local_identity=(
+                        sa.engine.config.identity_for(sa.policy) if established else None
+                    ),
                     remote_identity=sa.remote_identity or None,
                     spi_i=sa.spi_i.hex(),
                     spi_r=sa.spi_r.hex(),

@@ -194,6 +194,7 @@ class PeerPolicy:
     name: str
     address: str  # an address or a prefix ("192.0.2.0/30"); other text matches exactly
     remote_identity: str | None = None  # None: any identity that authenticates
+    local_identity: str | None = None  # None: LocalConfig.identity
     remote_auth: RemoteAuth | None = None  # None: the local PSK, both ways
     local_credential: LocalCredential | None = None  # None: LocalConfig.credential
     rkmp_proposals: tuple[str, ...] = DEFAULT_RKMP_PROPOSALS
@@ -208,8 +209,9 @@ class PeerPolicy:
         if not self.rkmp_proposals:
             raise ValueError(f"peer {self.name} has no RKMP proposal")
         parsed_proposals(self.rkmp_proposals)  # ProposalError if it names something unknown
-        if self.remote_identity is not None:
-            identity_of(self.remote_identity)  # ValueError if it cannot be an ID payload
+        for identity in (self.remote_identity, self.local_identity):
+            if identity is not None:
+                identity_of(identity)  # ValueError if it cannot be an ID payload
         protocols = [c.protocol for c in self.children]
         if len(set(protocols)) != len(protocols):
             raise ValueError(f"peer {self.name} has two child policies for one protocol")
@@ -270,6 +272,10 @@ class LocalConfig:
 
     def local_credential_for(self, peer: PeerPolicy) -> LocalCredential:
         return peer.local_credential or self.credential
+
+    def identity_for(self, peer: PeerPolicy) -> str:
+        """The identity we present to ``peer`` (IDi/IDr, RFC 7296 §3.5)."""
+        return peer.local_identity or self.identity
 
     def remote_auth_for(self, peer: PeerPolicy) -> RemoteAuth:
         if peer.remote_auth is not None:

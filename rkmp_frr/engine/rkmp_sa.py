@@ -540,7 +540,7 @@ class RkmpSa:
             RkmpSaEstablished(
                 self.ref,
                 self.initiator,
-                self.engine.config.identity,
+                self.engine.config.identity_for(self.policy),
                 self.remote_identity,
                 self.suite_name,
             )

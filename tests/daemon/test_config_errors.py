@@ -171,6 +171,11 @@ CASES: dict[str, Case] = {
     "identity not an identity": Case(
         edit('id = "r1.example.net"', 'id = "keyid:zz"'), "local.id", "not a usable identity"
     ),
+    "peer local_id not an identity": Case(
+        edit('id = "r2.example.net"', 'id = "r2.example.net"\nlocal_id = "keyid:zz"'),
+        "peer[0].local_id",
+        "not a usable identity",
+    ),
     "listen host name": Case(
         edit('listen = ["10.0.0.1:500"]', 'listen = ["r1.example.net:500"]'),
         "local.listen[0]",

@@ -432,6 +432,17 @@ def test_engine_config_maps_rkmp_settings(tmp_path: Path) -> None:
     assert peer.remote_identity == "r2.example.net"
     assert peer.remote_auth is None  # the PSK, both ways
     assert engine.remote_auth_for(peer) == PskCredential(PSK)
+    assert engine.identity_for(peer) == "r1.example.net"  # no local_id: [local] id
+
+
+def test_peer_local_id_overrides_the_local_identity(tmp_path: Path) -> None:
+    config = load(
+        tmp_path,
+        BASE.replace('id = "r2.example.net"', 'id = "r2.example.net"\nlocal_id = "keyid:01ab"'),
+    )
+    [peer] = config.engine_config().peers
+    assert peer.local_identity == "keyid:01ab"
+    assert config.engine_config().identity_for(peer) == "keyid:01ab"
 
 
 # --------------------------------------------------------------------------- sinks

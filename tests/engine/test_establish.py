@@ -300,6 +300,21 @@ def test_expected_identity_accepted() -> None:
     assert_same_sa_keys(a, b)
 
 
+def test_per_peer_local_identity_is_presented_both_ways() -> None:
+    # PeerPolicy.local_identity overrides LocalConfig.identity as IDi/IDr.
+    net, a, b = pair(
+        a_policy={"local_identity": "a-for-b.example", "remote_identity": "b-for-a.example"},
+        b_policy={"local_identity": "b-for-a.example", "remote_identity": "a-for-b.example"},
+    )
+    a.engine.initiate(ADDR_B, net.now)
+    net.settle()
+    assert_same_sa_keys(a, b)
+    (up_a,) = a.of_type(RkmpSaEstablished)
+    (up_b,) = b.of_type(RkmpSaEstablished)
+    assert (up_a.local_identity, up_a.remote_identity) == ("a-for-b.example", "b-for-a.example")
+    assert (up_b.local_identity, up_b.remote_identity) == ("b-for-a.example", "a-for-b.example")
+
+
 def test_child_without_common_mac_fails_but_the_rkmp_sa_stands() -> None:
     from rkmp_frr.engine import ChildPolicy
     from rkmp_frr.wire.constants import IntegId

@@ -156,7 +156,7 @@ class SaAuthTask(Task):
     def build(self, sa: RkmpSa, now: float) -> tuple[Payload, ...] | None:
         engine = sa.engine
         sa.set_state(SaState.AUTH_SENT)
-        identity = id_payload_of(engine.config.identity, True)
+        identity = id_payload_of(engine.config.identity_for(sa.policy), True)
         self.identity = identity
         payloads: list[Payload] = [identity, *_cert_payloads(sa)]
         certreq = engine.certreq_for(sa.policy)
@@ -232,7 +232,7 @@ def respond(
             FailureReason.AUTHENTICATION_FAILED, now
         )
     engine = sa.engine
-    own_id = id_payload_of(engine.config.identity, False)
+    own_id = id_payload_of(engine.config.identity_for(sa.policy), False)
     try:
         own_auth = _own_auth(sa, own_id)
     except CryptoError:  # e.g. no signature hash the initiator accepts
