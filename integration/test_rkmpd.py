@@ -26,6 +26,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -194,34 +195,40 @@ def _diagnostics(*nodes: Node) -> str:
     return "\n".join(n.process.log_tail(30) for n in nodes if n.process is not None)
 
 
-@pytest.fixture
-def nodes(two_nodes: Link, work_dir: Path) -> Iterator[tuple[Node, Node]]:
+@contextmanager
+def node_pair(
+    link: Link, work_dir: Path, psk_start: int, left_peers: str, right_peers: str
+) -> Iterator[tuple[Node, Node]]:
+    """Two rkmpd nodes on ``link`` sharing a PSK (octets psk_start..+32),
+    with the given ``[[peer]]`` tables; their processes are stopped after."""
     psk = work_dir / "psk"
-    psk.write_text("0x" + bytes(range(7, 39)).hex() + "\n")
+    psk.write_text("0x" + bytes(range(psk_start, psk_start + 32)).hex() + "\n")
     psk.chmod(0o600)
-    left_ip, right_ip = str(two_nodes.left.address), str(two_nodes.right.address)
-    left = Node(
-        "left",
-        two_nodes.left.ns.name,
-        left_ip,
-        work_dir / "left",
-        f'[[peer]]\nname = "right"\naddress = "{right_ip}"\nid = "right.rkmp.test"\n{PROTOCOLS}',
-    )
+    left = Node("left", link.left.ns.name, str(link.left.address), work_dir / "left", left_peers)
     right = Node(
-        "right",
-        two_nodes.right.ns.name,
-        right_ip,
-        work_dir / "right",
-        f'[[peer]]\nname = "link"\nprefix = "{two_nodes.left.interface.network}"\n{PROTOCOLS}',
+        "right", link.right.ns.name, str(link.right.address), work_dir / "right", right_peers
     )
-    left.write_config(psk)
-    right.write_config(psk)
+    for node in (left, right):
+        node.write_config(psk)
     try:
         yield left, right
     finally:
         for node in (left, right):
             if node.process is not None:
                 node.process.stop()
+
+
+@pytest.fixture
+def nodes(two_nodes: Link, work_dir: Path) -> Iterator[tuple[Node, Node]]:
+    right_ip = str(two_nodes.right.address)
+    with node_pair(
+        two_nodes,
+        work_dir,
+        7,
+        f'[[peer]]\nname = "right"\naddress = "{right_ip}"\nid = "right.rkmp.test"\n{PROTOCOLS}',
+        f'[[peer]]\nname = "link"\nprefix = "{two_nodes.left.interface.network}"\n{PROTOCOLS}',
+    ) as pair:
+        yield pair
 
 
 def _row_keys(rows: list[dict[str, Any]]) -> set[str]:

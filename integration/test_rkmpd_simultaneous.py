@@ -40,7 +40,15 @@ import pytest
 
 from integration.harness.netns import Link
 from integration.harness.process import start_process, wait_until
-from integration.test_rkmpd import LIVENESS, RETRANSMIT, WAIT, Node, _diagnostics, rkmpd_argv
+from integration.test_rkmpd import (
+    LIVENESS,
+    RETRANSMIT,
+    WAIT,
+    Node,
+    _diagnostics,
+    node_pair,
+    rkmpd_argv,
+)
 
 # None: started back to back; else started in step, continued this far apart.
 ROUNDS: list[float | None] = [None, 0.0, 0.0, 0.0002, 0.0]
@@ -70,39 +78,23 @@ def _peer(name: str, address: str) -> str:
 
 @pytest.fixture
 def nodes(two_nodes: Link, work_dir: Path) -> Iterator[tuple[Node, Node]]:
-    psk = work_dir / "psk"
-    psk.write_text("0x" + bytes(range(40, 72)).hex() + "\n")
-    psk.chmod(0o600)
     left_ip, right_ip = str(two_nodes.left.address), str(two_nodes.right.address)
-    left = Node(
-        "left",
-        two_nodes.left.ns.name,
-        left_ip,
-        work_dir / "left",
+    with node_pair(
+        two_nodes,
+        work_dir,
+        40,
         _peer("right", right_ip) + PROTOCOL_TOML,
-    )
-    right = Node(
-        "right",
-        two_nodes.right.ns.name,
-        right_ip,
-        work_dir / "right",
         _peer("left", left_ip) + PROTOCOL_TOML,
-    )
-    for node in (left, right):
-        node.write_config(psk)
-        hook = node.hooks / "50-revoked"
-        hook.write_text(
-            "#!/bin/sh\n"
-            '[ "$RKMP_EVENT" = revoke ] || exit 0\n'
-            f'echo "$RKMP_PEER_NAME $RKMP_REASON" >> {node.directory / "revoked"}\n'
-        )
-        hook.chmod(0o755)
-    try:
-        yield left, right
-    finally:
+    ) as (left, right):
         for node in (left, right):
-            if node.process is not None:
-                node.process.stop()
+            hook = node.hooks / "50-revoked"
+            hook.write_text(
+                "#!/bin/sh\n"
+                '[ "$RKMP_EVENT" = revoke ] || exit 0\n'
+                f'echo "$RKMP_PEER_NAME $RKMP_REASON" >> {node.directory / "revoked"}\n'
+            )
+            hook.chmod(0o755)
+        yield left, right
 
 
 def _launch(node: Node) -> None:
