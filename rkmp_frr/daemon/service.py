@@ -75,6 +75,7 @@ from rkmp_frr.engine import (
 from rkmp_frr.engine.policy import LocalConfig, PeerPolicy
 from rkmp_frr.engine.types import Address
 from rkmp_frr.keytable import ALL_INTERFACES, DeleteCause, KeyRow, KeyTableStore, Sink
+from rkmp_frr.keytable.rollover import RolloverPolicy
 from rkmp_frr.keytable.wiring import KeyTableWiring
 from rkmp_frr.profiles import KEY_PROFILES
 from rkmp_frr.wire.constants import ProtocolId
@@ -328,7 +329,7 @@ class Service:
         self.wiring = KeyTableWiring(
             self.store,
             KEY_PROFILES,
-            rollover=lambda peer, protocol: self.config.rollover_for(peer, protocol),
+            rollover=self._rollover_for,
             interfaces=self._interfaces,
         )
         rows = self.store.rows() if self.sinks else ()
@@ -735,6 +736,15 @@ class Service:
     def peer_name(self, host: str) -> str | None:
         peer = self.peers.peer_for(host)
         return peer.name if peer is not None else None
+
+    def _rollover_for(self, host: str, protocol: ProtocolId) -> RolloverPolicy:
+        """``DaemonConfig.rollover_for`` through the peer index (the
+        config's own lookup scans every peer: O(N) per key)."""
+        peer = self.peers.peer_for(host)
+        entry = peer.protocol(protocol) if peer is not None else None
+        if entry is not None:
+            return entry.rollover
+        return self.config.rollover[protocol]
 
     def _interfaces(self, child: ChildRef) -> frozenset[str]:
         """The Interfaces of a child SA's key table row (RFC 7210 §2)."""
