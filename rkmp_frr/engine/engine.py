@@ -308,8 +308,7 @@ class Engine:
         if sa is None:
             sa = self._start(peer, policy, now)
         else:
-            have = {c.protocol for c in sa.children.values()} | set(sa.wanted_children)
-            have |= {t.protocol for t in sa.tasks() if isinstance(t, CreateChildTask)}
+            have = _protocols_under_way(sa)
         for protocol in wanted:
             if protocol not in have:
                 self._request_child(sa, protocol, now, ensure=True)
@@ -319,12 +318,18 @@ class Engine:
         """RKMP_generateSA: a new child SA for ``protocol`` with ``peer``,
         setting up the RKMP SA first if needed. The outcome is reported as
         ChildSaCreated (or ChildSaRekeyed when it replaces an orphan) or
-        ChildSaFailed."""
+        ChildSaFailed.
+
+        While the RKMP SA is being set up, the request joins the child SA
+        the handshake makes for ``protocol`` (RKMP_SA_AUTH's SAi2, or a
+        CREATE_CHILD_SA already asked for): it is made only if, when its
+        turn comes, there is none. A neighbour-up during the handshake thus
+        never makes a second one; once the SA is up it is a new child SA."""
         policy = self._policy(peer)
         if policy.child_policy(protocol) is None:
             raise PolicyError(f"peer {policy.name} has no policy for {protocol.name}")
         sa = self._current_sa(peer) or self._start(peer, policy, now)
-        self._request_child(sa, protocol, now)
+        self._request_child(sa, protocol, now, ensure=sa.state is not SaState.ESTABLISHED)
         self._flush_timers()
 
     def rekey_child(self, peer: Address, protocol: ProtocolId, key_id: int, now: float) -> None:
@@ -851,6 +856,21 @@ class Engine:
             sa.wanted_children.append(protocol)  # SAi2 of RKMP_SA_AUTH
         else:
             sa.queue_task(CreateChildTask(protocol, ensure=ensure), now)
+
+
+def _protocols_under_way(sa: RkmpSa) -> set[ProtocolId]:
+    """Protocols ``sa`` has a child SA for or is making one for: children
+    (a responder's first one too, held until confirmed), those waiting for
+    RKMP_SA_AUTH, the one an RKMP_SA_AUTH in flight carries, and
+    CREATE_CHILD_SA requests queued or in flight."""
+    have = {c.protocol for c in sa.children.values()}
+    have.update(sa.wanted_children)
+    for task in sa.tasks():
+        if isinstance(task, CreateChildTask):
+            have.add(task.protocol)
+        elif isinstance(task, SaAuthTask) and task.child_task is not None:
+            have.add(task.child_task.protocol)
+    return have
 
 
 # How long children wait for the RKMP_SA_AUTH of a half-open SA with the
