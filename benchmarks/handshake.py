@@ -23,8 +23,9 @@ import pstats
 import secrets
 import time
 
-from rkmp_frr.crypto import get_ke_group, get_prf, seal_aes_gcm
-from rkmp_frr.crypto.protection import open_aes_gcm
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from rkmp_frr.crypto import get_ke_group, get_prf
 from rkmp_frr.engine import (
     ChildPolicy,
     ChildSaCreated,
@@ -101,21 +102,28 @@ def floor_handshake() -> None:
     the check of the peer's (RFC 7296 §2.15), child KEYMAT (§2.17); and for
     the four SK-protected messages (RKMP_SA_AUTH request and response, the
     responder's confirming INFORMATIONAL and its answer) one AES-GCM seal
-    and one open each."""
+    and one open each, with the AES key set up once per direction and side
+    (as ``SkCipher`` is: four key setups per handshake)."""
     group, prf = get_ke_group(KeId.CURVE25519), get_prf(PrfId.HMAC_SHA2_256)
     a, b = group.generate(), group.generate()
     secrets_ = (a.shared_secret(b.public_bytes), b.shared_secret(a.public_bytes))
-    nonces, sk_e, iv = bytes(64), bytes(36), bytes(8)
-    for g_ir in secrets_:
+    nonces, iv, aad = bytes(64), bytes(8), bytes(32)
+    ciphers = []  # per side: (seals its messages, opens the peer's)
+    for side, g_ir in enumerate(secrets_):
         seed = prf(nonces, g_ir)
+        # SK_d | SK_ei | SK_er | SK_pi | SK_pr (AES-GCM: no SK_a; SK_e has a salt)
         keymat = prf.plus(seed, nonces + bytes(16), 3 * 32 + 2 * 36)
         for _ in range(2):  # own AUTH and the peer's
-            maced = prf(keymat[:32], bytes(20))
+            maced = prf(keymat[104:136], bytes(20))
             prf(prf(PSK.key, b"Key Pad for IKEv2"), bytes(150) + nonces[:32] + maced)
         prf.plus(keymat[:32], nonces, 32)
-        for size in (120, 4):  # an RKMP_SA_AUTH message, an empty INFORMATIONAL
-            sealed = seal_aes_gcm(sk_e, iv, bytes(32), bytes(size))
-            open_aes_gcm(sk_e, iv, bytes(32), sealed)
+        sk_ei, sk_er = AESGCM(keymat[32:64]), AESGCM(keymat[68:100])
+        ciphers.append((sk_ei, sk_er) if side == 0 else (sk_er, sk_ei))
+    nonce = keymat[64:68] + iv  # salt | IV (RFC 5282 §4)
+    # AUTH request, AUTH response, the INFORMATIONAL request and its answer.
+    for sender, size in ((0, 120), (1, 120), (1, 4), (0, 4)):
+        sealed = ciphers[sender][0].encrypt(nonce, bytes(size), aad)
+        ciphers[1 - sender][1].decrypt(nonce, sealed, aad)
 
 
 def measure_floor(count: int) -> float:
