@@ -37,6 +37,7 @@ from rkmp_frr.daemon.config_model import (
     DEFAULT_CONTROL_SOCKET,
     DEFAULT_HOOK_TIMEOUT,
     DEFAULT_HOOKS_DIR,
+    DEFAULT_MAX_HALF_OPEN_INITIATIONS,
     DEFAULT_PORT,
     DEFAULT_STATE_DIR,
     AuthSection,
@@ -359,6 +360,7 @@ _RKMP = (
     "cookie_threshold",
     "cookie_threshold_per_address",
     "half_open_timeout",
+    "max_half_open_initiations",
 )
 _ROLLOVER = ("send_delay", "accept_grace", "hard_expiry")
 _PEER = (
@@ -625,6 +627,9 @@ class _Loader:
             liveness_interval=self.liveness(table, DEFAULT_LIVENESS_INTERVAL),
             retransmit=retransmit,
             dos=dos,
+            max_half_open_initiations=table.integer(
+                "max_half_open_initiations", DEFAULT_MAX_HALF_OPEN_INITIATIONS, 1, 1_000_000
+            ),
         )
         return _RkmpDefaults(section, rand_time, over_time)
 

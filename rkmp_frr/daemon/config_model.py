@@ -102,6 +102,9 @@ class CertAuth:
 AuthSection = PskAuth | CertAuth
 
 
+DEFAULT_MAX_HALF_OPEN_INITIATIONS = 128
+
+
 @dataclass(frozen=True, slots=True)
 class RkmpSection:
     """``[rkmp]``: RKMP SA defaults for every peer."""
@@ -111,6 +114,13 @@ class RkmpSection:
     liveness_interval: float | None  # None: no liveness checks
     retransmit: RetransmitPolicy
     dos: DosPolicy
+    # RKMP SAs this daemon initiates that may be half-open at once (start,
+    # SIGHUP, retries, triggers); the others wait their turn. The
+    # initiating side's counterpart of charon's init_limit_half_open (which
+    # limits what a responder accepts): a burst of a thousand INITs
+    # overflows UDP receive buffers and leaves the two ends working in
+    # turns instead of together.
+    max_half_open_initiations: int = DEFAULT_MAX_HALF_OPEN_INITIATIONS
 
 
 @dataclass(frozen=True, slots=True)

@@ -147,6 +147,10 @@ class Commands:
         except Exception:
             log.exception("control command %s failed", request.COMMAND.value)
             return Failure.of(ErrorKind.INTERNAL, f"{request.COMMAND.value}: internal error")
+        finally:
+            # What the command changed in the key table is durable (and
+            # announced) before the answer says it happened.
+            self.service.flush()
         return Success(result)
 
     async def _run(self, request: Request) -> Result:

@@ -75,6 +75,7 @@ from rkmp_frr.engine import (
 from rkmp_frr.engine.policy import LocalConfig, PeerPolicy
 from rkmp_frr.engine.types import Address
 from rkmp_frr.keytable import ALL_INTERFACES, DeleteCause, KeyRow, KeyTableStore, Sink
+from rkmp_frr.keytable.changes import SinkErrors
 from rkmp_frr.keytable.rollover import RolloverPolicy
 from rkmp_frr.keytable.wiring import KeyTableWiring
 from rkmp_frr.profiles import KEY_PROFILES
@@ -131,13 +132,11 @@ class ServiceOptions:
     reinitiate_max: float = 60.0  # backoff cap
     command_timeout: float = 30.0  # generate-sa / rekey-sa wait at most this
     # New RKMP SAs being set up at once by start, reload, retries and
-    # triggers: a cap on the burst (UDP buffers, the peers' COOKIE
-    # thresholds). A slot frees itself after ``setup_slot_timeout`` even if
-    # the peer does not answer, so dead peers delay the others by at most
-    # that. (A window of 128, as in strongSwan's load test, was slower
-    # here: with a durable key table each handshake's latency includes an
-    # fsync on both sides, and a small window leaves both daemons waiting.)
-    max_setups: int = 1024
+    # triggers: None takes ``[rkmp] max_half_open_initiations`` (read at
+    # each use, so SIGHUP changes it). A slot frees itself after
+    # ``setup_slot_timeout`` even if the peer does not answer, so dead
+    # peers delay the others by at most that.
+    max_setups: int | None = None
     setup_slot_timeout: float = 2.0
     hook_env: dict[str, str] = field(default_factory=dict)  # extra hook variables
 
@@ -291,6 +290,8 @@ class Service:
         self.event_listeners: list[Callable[[Event], None]] = []
         self._waiters: list[_Waiter] = []
         self._timer: asyncio.TimerHandle | None = None
+        self._announce: list[Event] = []  # events whose key table batch is not yet committed
+        self._flush_handle: asyncio.Handle | None = None
         self._timer_deadline: float | None = None
         self._tick: asyncio.TimerHandle | None = None
         self._retries: dict[Address, asyncio.TimerHandle] = {}
@@ -432,12 +433,17 @@ class Service:
                 self.engine_call(engine.delete_rkmp_sa, peer, self.now())
             self.pump()
             await self._wait_idle(self.options.stop_grace)
+        self.flush()
         kept = self._row_count_text()
         await self._close_all()
         log.info("rkmpd stopped; the key table keeps %s", kept)
 
     async def stop_abruptly(self) -> None:
-        """Close without a word to the peers, as a crash would (tests)."""
+        """Close without a word to the peers, as a crash would (tests): the
+        key table's open batch, announced to no one, is lost."""
+        if self.store is not None:
+            self.store.abort_batch()
+        self._announce.clear()
         await self._close_all()
 
     def _row_count_text(self) -> str:
@@ -459,6 +465,11 @@ class Service:
 
     async def _close_all(self) -> None:
         self._running = False
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        self._commit_key_table()  # durable, though nothing announces it any more
+        self._announce.clear()
         for handle in (
             self._timer,
             self._tick,
@@ -584,7 +595,8 @@ class Service:
     def set_up(self, peer: Address) -> None:
         """Make sure an RKMP SA with ``peer`` exists, paced: with one
         already up this is ``initiate`` (missing child SAs); otherwise the
-        peer waits for one of ``max_setups`` slots."""
+        peer waits for one of the half-open slots (``[rkmp]
+        max_half_open_initiations``)."""
         engine = self.engine
         if engine is None or not self._running or self._stopping:
             return
@@ -602,7 +614,8 @@ class Service:
         self._draining = True
         try:
             loop = asyncio.get_running_loop()
-            while self._setup_queue and len(self._setting_up) < self.options.max_setups:
+            limit = self.options.max_setups or self.config.rkmp.max_half_open_initiations
+            while self._setup_queue and len(self._setting_up) < limit:
                 peer = next(iter(self._setup_queue))
                 del self._setup_queue[peer]
                 handle = loop.call_later(self.options.setup_slot_timeout, self._setup_done, peer)
@@ -680,21 +693,76 @@ class Service:
     # --- events -----------------------------------------------------------------------
 
     def _dispatch(self, event: Event) -> None:
+        """The key table takes the event now, inside this round's batch;
+        everything that announces it (log line, keylog, hooks, static-peer
+        upkeep, command waiters, listeners) waits for the batch's COMMIT
+        (``flush``), so a key is durable before anyone hears of it and a
+        crash loses nothing that was announced."""
         self._remember(event)
+        self._consume(self._table_event, event)
+        self._announce.append(event)
+        self._schedule_flush()
+
+    def _consume(self, consumer: Callable[[Event], None], event: Event) -> None:
+        try:
+            consumer(event)
+        except Exception:
+            log.exception("handling %s failed", type(event).__name__)
+
+    def _schedule_flush(self) -> None:
+        """Flush at the start of the next event-loop round: the datagrams
+        this round delivers (many, under load) share one COMMIT."""
+        if self._flush_handle is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a synchronous caller): at once
+            self.flush()
+            return
+        self._flush_handle = loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Commit the key table's open batch (the sinks hear of its changes
+        now), then announce the events it holds. Events the announcing
+        causes (a static peer set up again ...) go to the next flush."""
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        self._commit_key_table()
+        events, self._announce = self._announce, []
         consumers: tuple[Callable[[Event], None], ...] = (
             self._log_event,
             self._keylog_event,
-            self._table_event,
             self._hook_event,
             self._peer_upkeep,
             self._answer_waiters,
             *self.event_listeners,
         )
-        for consumer in consumers:
-            try:
-                consumer(event)
-            except Exception:
-                log.exception("handling %s failed", type(event).__name__)
+        for event in events:
+            for consumer in consumers:
+                self._consume(consumer, event)
+
+    def _open_batch(self) -> None:
+        store = self.store
+        if store is None or store.in_batch:
+            return
+        try:
+            store.begin_batch()
+        except Exception:  # e.g. the database is locked: one transaction per write
+            log.exception("cannot open a key table batch")
+            return
+        self._schedule_flush()
+
+    def _commit_key_table(self) -> None:
+        store = self.store
+        if store is None or not store.in_batch:
+            return
+        try:
+            store.commit_batch()
+        except SinkErrors:
+            log.exception("a key table sink failed")
+        except Exception:
+            log.exception("key table commit failed: this round's key changes are lost")
 
     def _remember(self, event: Event) -> None:
         peer = _event_peer(event)
@@ -774,6 +842,7 @@ class Service:
     def _table_event(self, event: Event) -> None:
         if self.wiring is None:
             return
+        self._open_batch()
         self.wiring.handle(event, wall_now=self.wall_now(), mono_now=self.now())
         if isinstance(event, RkmpSaFailed) and event.revoked:
             self.revoke_leftover_rows(event.sa.peer[0])

@@ -1,4 +1,5 @@
-"""The durable key table: SQLite in WAL mode, one transaction per operation.
+"""The durable key table: SQLite in WAL mode, one transaction per operation
+(or per batch of operations: ``begin_batch`` / ``commit_batch``).
 
 The file lives under the state directory (default
 ``/var/lib/rkmp/keytable.db``), is created 0600 before SQLite opens it
@@ -11,7 +12,10 @@ Operations are the seed's (``Keytable_getSA``, ``Keytable_insertSA``,
 ``Keytable_rekeySA``, ``Keytable_delete``) plus RFC 7210 §3 selection,
 expiry, revocation, re-linking after an RKMP SA rekey, and the clock-step
 shift. Every write runs in one ``BEGIN IMMEDIATE`` transaction and tells the
-subscribed sinks after it has committed. Times are passed in (whole UTC
+subscribed sinks after it has committed. In a batch (the daemon opens one
+per event-loop round) each write is a savepoint of the batch's transaction
+and the sinks are told after the batch's COMMIT: fewer fsyncs, and still no
+sink sees a key that is not durable. Times are passed in (whole UTC
 seconds); nothing here reads a clock.
 """
 
@@ -212,6 +216,7 @@ class KeyTableStore:
         self._db = db
         self.path = path
         self._notifier = Notifier()
+        self._batch: list[Change] | None = None  # changes of the open batch, untold
 
     # --- opening --------------------------------------------------------------------
 
@@ -253,6 +258,9 @@ class KeyTableStore:
         db.execute("PRAGMA trusted_schema = OFF")
 
     def close(self) -> None:
+        """Close the table; a batch still open is rolled back (untold)."""
+        if self._batch is not None:
+            self.abort_batch()
         self._db.close()
 
     def __enter__(self) -> KeyTableStore:
@@ -280,7 +288,13 @@ class KeyTableStore:
     @contextmanager
     def _transaction(self) -> Iterator[list[Change]]:
         """One write transaction; the changes appended to the yielded list
-        are told to the sinks after COMMIT (never after a ROLLBACK)."""
+        are told to the sinks after COMMIT (never after a ROLLBACK). Inside
+        a batch it is a savepoint instead: a failing operation undoes only
+        itself, and its changes wait for the batch's COMMIT."""
+        if self._batch is not None:
+            with self._savepoint() as joined:
+                yield joined
+            return
         changes: list[Change] = []
         self._db.execute("BEGIN IMMEDIATE")
         try:
@@ -289,6 +303,23 @@ class KeyTableStore:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+        self._tell(changes)
+
+    @contextmanager
+    def _savepoint(self) -> Iterator[list[Change]]:
+        assert self._batch is not None
+        changes: list[Change] = []
+        self._db.execute("SAVEPOINT operation")
+        try:
+            yield changes
+        except BaseException:
+            self._db.execute("ROLLBACK TO operation")
+            self._db.execute("RELEASE operation")
+            raise
+        self._db.execute("RELEASE operation")
+        self._batch.extend(changes)
+
+    def _tell(self, changes: Sequence[Change]) -> None:
         errors: list[Exception] = []
         for change in changes:
             try:
@@ -297,6 +328,47 @@ class KeyTableStore:
                 errors.extend(group.exceptions)
         if errors:
             raise SinkErrors(f"{len(errors)} key table sink call(s) failed", errors)
+
+    # --- batches --------------------------------------------------------------------
+
+    @property
+    def in_batch(self) -> bool:
+        return self._batch is not None
+
+    def begin_batch(self) -> None:
+        """Open one transaction for the operations that follow, until
+        ``commit_batch``: one COMMIT (one fsync) for many keys. Each
+        operation still succeeds or fails as a whole (a savepoint), reads
+        see the batch's writes, and no sink hears of a change before the
+        COMMIT has made it durable."""
+        if self._batch is not None:
+            raise RuntimeError("a key table batch is already open")
+        self._db.execute("BEGIN IMMEDIATE")
+        self._batch = []
+
+    def commit_batch(self) -> int:
+        """Make the batch durable, then tell the sinks its changes, in
+        order; returns how many changes it held. If the COMMIT fails the
+        batch is rolled back, nothing is told and the error is raised."""
+        changes = self._batch
+        if changes is None:
+            return 0
+        self._batch = None
+        try:
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+        self._tell(changes)
+        return len(changes)
+
+    def abort_batch(self) -> None:
+        """Drop the batch: its operations are undone and never told."""
+        if self._batch is None:
+            return
+        self._batch = None
+        self._db.execute("ROLLBACK")
 
     # --- reading --------------------------------------------------------------------
 

@@ -224,6 +224,11 @@ CASES: dict[str, Case] = {
         "rkmp.rekey_time",
         "longer than rand_time",
     ),
+    "no half-open initiations allowed": Case(
+        edit('rekey_time = "4h"', 'rekey_time = "4h"\nmax_half_open_initiations = 0'),
+        "rkmp.max_half_open_initiations",
+        "out of range 1..",
+    ),
     "unknown protocol": Case(
         edit('type = "ospfv2"', 'type = "rip"'), "peer[0].protocol[0].type", "unknown protocol"
     ),

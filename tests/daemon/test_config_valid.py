@@ -418,6 +418,7 @@ def test_engine_config_maps_rkmp_settings(tmp_path: Path) -> None:
         'rand_time = "10m"\nover_time = "20m"\nretransmit_timeout = "2s"\nretransmit_base = 2\n'
         'retransmit_tries = 3\nretransmit_jitter = 0.1\nretransmit_limit = "30s"\n'
         'cookie_threshold = 100\ncookie_threshold_per_address = 10\nhalf_open_timeout = "1m"\n'
+        "max_half_open_initiations = 16\n"
     )
     config = load(
         tmp_path, BASE.replace('liveness_interval = "30s"\n', f'liveness_interval = "30s"\n{rkmp}')
@@ -427,6 +428,7 @@ def test_engine_config_maps_rkmp_settings(tmp_path: Path) -> None:
     assert engine.retransmit == RetransmitPolicy(2.0, 2.0, 3, 0.1, 30.0)
     assert (engine.dos.cookie_threshold, engine.dos.cookie_threshold_per_address) == (100, 10)
     assert engine.dos.half_open_timeout == 60.0
+    assert config.rkmp.max_half_open_initiations == 16
     [peer] = engine.peers
     assert peer.rkmp_lifetime == Lifetime(14400.0, 600.0, 1200.0)
     assert peer.remote_identity == "r2.example.net"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import stat
 from collections.abc import Coroutine
 from pathlib import Path
@@ -35,12 +36,13 @@ from rkmp_frr.daemon.control_protocol import (
 from rkmp_frr.daemon.control_server import Commands
 from rkmp_frr.daemon.service import Service
 from rkmp_frr.engine import (
+    ChildSaCreated,
     ChildSaRekeyed,
     PeerRestarted,
     RkmpSaEstablished,
     RkmpSaFailed,
 )
-from rkmp_frr.keytable import Change, DeleteCause, RowsDeleted
+from rkmp_frr.keytable import Change, DeleteCause, RowInserted, RowsDeleted
 from rkmp_frr.wire.constants import ProtocolId
 
 from .test_service_support import (
@@ -411,9 +413,10 @@ def test_setups_are_paced_and_dead_peers_do_not_block_the_queue(tmp_path: Path) 
             Node(f"d{i}", port, tmp_path / f"d{i}", host=f"127.0.0.{11 + i}")
             for i, port in enumerate(ports[1:])
         ]
-        write_config(me, "".join(peer_toml(d) for d in dead), psk)
+        paced = FAST_RKMP + "max_half_open_initiations = 1\n"
+        write_config(me, "".join(peer_toml(d) for d in dead), psk, paced)
         # three static peers that never answer, one handshake at a time
-        service = await start(me, max_setups=1, setup_slot_timeout=0.05)
+        service = await start(me, setup_slot_timeout=0.05)
         engine = service.engine
         assert engine is not None
         peers = [(d.host, d.port) for d in dead]
@@ -428,5 +431,47 @@ def test_setups_are_paced_and_dead_peers_do_not_block_the_queue(tmp_path: Path) 
             assert seen_at_once == 1
         finally:
             await service.stop()
+
+    run(main())
+
+
+def test_keys_are_durable_before_any_sink_or_listener_hears_of_them(tmp_path: Path) -> None:
+    """The key table batches a round's writes into one COMMIT: sinks are
+    told and events announced (log, hooks, listeners) only after it, so
+    another connection to the file already sees every key they hear of."""
+
+    def committed_keys(service: Service) -> set[str]:
+        assert service.store is not None and service.store.path is not None
+        db = sqlite3.connect(service.store.path)
+        try:
+            return {str(key) for (key,) in db.execute("SELECT key FROM key_rows")}
+        finally:
+            db.close()
+
+    async def main() -> None:
+        r1, r2 = make_pair(tmp_path)
+        s2 = await start(r2, initiate_on_start=False)
+        assert s2.store is not None
+        told: list[bool] = []
+        announced: list[bool] = []
+
+        def sink(change: Change) -> None:
+            if isinstance(change, RowInserted):
+                told.append(change.row.key in committed_keys(s2))
+
+        def listener(event: object) -> None:
+            if isinstance(event, ChildSaCreated):
+                announced.append(len(committed_keys(s2)) >= len(announced) + 1)
+
+        s2.store.subscribe(sink)
+        s2.event_listeners.append(listener)
+        s1 = await start(r1)
+        try:
+            await until(lambda: len(told) == 2 and len(announced) == 2, what="two keys heard of")
+            assert told == [True, True] and announced == [True, True]
+            assert committed_keys(s2) == keys(s2) == keys(s1)
+        finally:
+            await s1.stop()
+            await s2.stop()
 
     run(main())

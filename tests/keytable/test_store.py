@@ -330,6 +330,75 @@ def test_sinks_hear_after_commit_and_a_broken_sink_does_not_silence_others(
     assert heard == [RowInserted(row)]
 
 
+# --- batches ----------------------------------------------------------------------------
+
+
+def committed_rows(path: Path) -> int:
+    """Rows another connection sees: what is committed (WAL readers never
+    see an open transaction)."""
+    db = sqlite3.connect(path)
+    try:
+        (n,) = db.execute("SELECT count(*) FROM key_rows").fetchone()
+        return int(n)
+    finally:
+        db.close()
+
+
+def test_batch_tells_sinks_only_after_its_commit_made_every_change_durable(
+    path: Path, store: KeyTableStore
+) -> None:
+    durable_when_told: list[int] = []
+    heard: list[Change] = []
+    store.subscribe(lambda change: durable_when_told.append(committed_rows(path)))
+    store.subscribe(heard.append)
+    rows = [make_row(spi) for spi in (1, 2, 3)]
+    store.begin_batch()
+    assert store.in_batch
+    for row in rows:
+        store.Keytable_insertSA(row)
+    store.Keytable_delete(OSPF, 2, PEER)
+    assert store.count() == 2  # reads see the batch's writes
+    assert committed_rows(path) == 0 and heard == []  # nothing durable, nothing told
+    assert store.commit_batch() == 4
+    assert not store.in_batch
+    assert durable_when_told == [2, 2, 2, 2]
+    assert heard == [
+        *(RowInserted(row) for row in rows),
+        RowsDeleted((rows[1],), DeleteCause.DELETED),
+    ]
+    assert committed_rows(path) == 2
+
+
+def test_a_failing_operation_in_a_batch_undoes_only_itself(store: KeyTableStore) -> None:
+    heard = recorded(store)
+    first, clash, second = make_row(1), make_row(1, key_name="77"), make_row(2)
+    store.begin_batch()
+    store.Keytable_insertSA(first)
+    with pytest.raises(SaExists):
+        store.Keytable_insertSA(clash)
+    store.Keytable_insertSA(second)
+    store.commit_batch()
+    assert store.rows() == (first, second)
+    assert heard == [RowInserted(first), RowInserted(second)]
+
+
+def test_an_aborted_or_unclosed_batch_leaves_nothing_and_tells_no_one(path: Path) -> None:
+    store = KeyTableStore.open(path)
+    heard = recorded(store)
+    store.begin_batch()
+    store.Keytable_insertSA(make_row(1))
+    with pytest.raises(RuntimeError):
+        store.begin_batch()
+    store.abort_batch()
+    assert store.count() == 0 and heard == []
+    store.begin_batch()
+    store.Keytable_insertSA(make_row(2))
+    store.close()  # as a crash before the COMMIT
+    with KeyTableStore.open(path) as again:
+        assert again.count() == 0 and again.integrity_check() == "ok"
+    assert heard == []
+
+
 def test_memory_store_for_tests() -> None:
     s = KeyTableStore.open_memory()
     s.Keytable_insertSA(make_row())
