@@ -88,6 +88,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 MAX_PEERS_SEEN = 65536  # remembered peer addresses before pruning idle ones
 # RKMP SA ends after which a static peer is set up again.
@@ -223,8 +224,20 @@ class PeerIndex:
         for peer in config.peers:
             if peer.address is not None:
                 self._static.setdefault(ipaddress.ip_address(peer.address), peer)
-        prefixes = [p for p in config.peers_by_specificity() if p.prefix is not None]
-        self._prefixes = [(ipaddress.ip_network(p.prefix or ""), p) for p in prefixes]
+        # Host prefixes (/32, /128: one per neighbour, an answering side's
+        # way to pin each neighbour's identity) are looked up like
+        # addresses: a scan of a thousand of them per new address made
+        # setting up N peers O(N^2).
+        self._hosts: dict[IPAddress, PeerConfig] = {}
+        self._prefixes: list[tuple[IPNetwork, PeerConfig]] = []
+        for peer in config.peers_by_specificity():
+            if peer.prefix is None:
+                continue
+            network = ipaddress.ip_network(peer.prefix)
+            if network.num_addresses == 1:
+                self._hosts.setdefault(network.network_address, peer)
+            else:
+                self._prefixes.append((network, peer))
         self._memo: dict[str, PeerConfig | None] = {}
 
     def peer(self, name: str) -> PeerConfig | None:
@@ -245,9 +258,9 @@ class PeerIndex:
             address = ipaddress.ip_address(host)
         except ValueError:
             return None
-        static = self._static.get(address)
-        if static is not None:
-            return static
+        found = self._static.get(address) or self._hosts.get(address)
+        if found is not None:
+            return found
         for network, peer in self._prefixes:
             if address.version == network.version and address in network:
                 return peer
