@@ -9,6 +9,13 @@ key: a protocol no configured sink can take is a ``ConfigError`` naming
 rather than as a refused row at the first rekey. A daemon that cannot be
 asked is a :class:`SinkStartError` (rkmpd exits 1).
 
+Fail closed applies only to what rkmpd has keyed: each sink keeps the
+neighbours and interfaces it ever put a key into in
+``<state_dir>/frr-sink.keyed`` / ``bird-sink.keyed``
+(``rkmp_frr.sinks.keyed``; read at start, unreadable = SinkStartError).
+Anything else is left as the operator configured it, so a pair of rkmpd
+whose RKMP SA never comes up (mismatched credentials) changes nothing.
+
 Each sink is a :class:`RoutingSink`: the key table sink (a
 ``BatchingSink`` around the FRR or BIRD applier) plus what ``rkmpctl
 status`` shows about it. Restart safety lives in the appliers: the first
@@ -25,6 +32,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from rkmp_frr.daemon.config_load import ConfigError
 from rkmp_frr.daemon.config_model import BirdSink, DaemonConfig, FrrSink, PeerConfig
@@ -44,6 +52,7 @@ from rkmp_frr.sinks.detect import (
 from rkmp_frr.sinks.features import Version
 from rkmp_frr.sinks.frr_apply import FrrApplier, FrrApplierOptions, FrrApplyMode, VtyshCommand
 from rkmp_frr.sinks.frr_render import FrrRenderConfig
+from rkmp_frr.sinks.keyed import KeyedState, KeyedStateError
 from rkmp_frr.sinks.render import (
     MissingSinkConfig,
     SinkError,
@@ -196,6 +205,8 @@ async def build_routing_sinks(
             built.append(previous)
             continue
         sink = await _build(config, settings, render, runner)
+        if previous is not None and settings.dry_run:
+            sink.applier.keyed = previous.applier.keyed  # a dry run's is in memory only
         if previous is not None:
             _take_over(sink, previous)
         built.append(sink)
@@ -239,13 +250,35 @@ async def _build(
         except TemplateRenderError as exc:
             raise ConfigError(str(config.file), f"{section}.templates_dir", str(exc)) from None
     try:
+        keyed = keyed_state(config, settings)
         if isinstance(settings, FrrSink):
             assert isinstance(render, FrrRenderConfig)
-            return await _build_frr(settings, render, runner)
-        assert isinstance(render, BirdRenderConfig)
-        return await _build_bird(settings, render, runner)
-    except DetectionError as exc:
+            sink = await _build_frr(settings, render, runner)
+        else:
+            assert isinstance(render, BirdRenderConfig)
+            sink = await _build_bird(settings, render, runner)
+    except (DetectionError, KeyedStateError) as exc:
         raise SinkStartError(str(exc)) from None
+    sink.applier.keyed = keyed
+    return sink
+
+
+KEYED_FILES = {FrrSink: "frr-sink.keyed", BirdSink: "bird-sink.keyed"}
+
+
+def keyed_state_path(config: DaemonConfig, settings: SinkSettings) -> Path:
+    """Where a sink keeps what it has keyed (``rkmp_frr.sinks.keyed``)."""
+    return config.local.state_dir / KEYED_FILES[type(settings)]
+
+
+def keyed_state(config: DaemonConfig, settings: SinkSettings) -> KeyedState:
+    """A sink's keyed set as recorded; a dry run starts from the recorded
+    set but never writes it."""
+    sink = "frr" if isinstance(settings, FrrSink) else "bird"
+    state = KeyedState.load(sink, keyed_state_path(config, settings))
+    if settings.dry_run:
+        return KeyedState(sink, None, state.items)
+    return state
 
 
 async def _build_frr(

@@ -41,6 +41,7 @@ from rkmp_frr.keytable.utc import UtcSeconds
 from rkmp_frr.sinks.batching import ApplyResult, ApplyStatus
 from rkmp_frr.sinks.bird_render import BirdConfig, BirdRenderConfig, render_bird
 from rkmp_frr.sinks.features import BirdFeatures
+from rkmp_frr.sinks.keyed import KeyedState, Secured
 from rkmp_frr.sinks.md5_verify import Md5Checker, default_md5_check, md5_problem
 from rkmp_frr.sinks.render import SinkError, scrub, template_environment
 from rkmp_frr.sinks.runner import CommandError, CommandResult, CommandRunner, run_command
@@ -101,6 +102,9 @@ class BirdApplier:
     md5_check: Md5Checker | None = None  # default: the sock_diag check in this namespace
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     current: BirdConfig | None = None  # what BIRD was last configured with
+    # What rkmpd has keyed (fail closed applies to these only); persisted
+    # under state_dir by rkmpd, in memory by default.
+    keyed: KeyedState = field(default_factory=lambda: KeyedState(SINK))
     _env: jinja2.Environment | None = field(default=None, repr=False)
 
     @property
@@ -128,7 +132,7 @@ class BirdApplier:
         try:
             rendered = render_bird(
                 rows, self.options.render, self.features, now,
-                env=self._environment(), strict=False,
+                env=self._environment(), strict=False, keyed=self.keyed.items,
             )  # fmt: skip
         except SinkError as exc:  # nothing was touched
             return result(ApplyStatus.FAILED_RESTORED, error=str(exc))
@@ -148,13 +152,25 @@ class BirdApplier:
         if self.options.dry_run:
             log.info("bird sink (dry run) would write %s:\n%s", path, rendered.masked_text)
             self.current = rendered
+            self.keyed.record(rendered.keyed)  # in memory: no state file in a dry run
             return result(ApplyStatus.DRY_RUN, change=rendered.masked_text, **base)
 
         change = rendered.masked_text
         secrets = _secrets(rendered, self.current)
         try:
+            # Written down before any key goes in: a crash after configure
+            # must not leave a keyed session that a restart would not close.
+            newly_keyed = self.keyed.record(rendered.keyed)
+        except OSError as exc:
+            return result(
+                ApplyStatus.FAILED_RESTORED, change=change,
+                error=f"cannot record the keyed sessions in {self.keyed.path}: "
+                f"{exc.strerror or exc}", **base,
+            )  # fmt: skip
+        try:
             _write_atomically(path, rendered.text, self.options.file_group)
         except OSError as exc:
+            self._forget_keyed(newly_keyed)
             return result(
                 ApplyStatus.FAILED_RESTORED, change=change,
                 error=f"cannot write {path}: {exc.strerror or exc}", **base,
@@ -164,6 +180,8 @@ class BirdApplier:
         except ApplyFailed as exc:  # BIRD never loaded it
             restore_error = self._put_back(path, previous)
             status = ApplyStatus.FAILED if restore_error else ApplyStatus.FAILED_RESTORED
+            if restore_error is None:
+                self._forget_keyed(newly_keyed)
             return result(
                 status, change=change, error=str(exc), restore_error=restore_error, **base
             )
@@ -175,6 +193,8 @@ class BirdApplier:
         except ApplyFailed as exc:
             restore_error = await self._restore(path, previous, secrets)
             status = ApplyStatus.FAILED if restore_error else ApplyStatus.FAILED_RESTORED
+            if restore_error is None:
+                self._forget_keyed(newly_keyed)
             return result(
                 status, change=change, error=str(exc), restore_error=restore_error, **base
             )
@@ -192,6 +212,13 @@ class BirdApplier:
             kernel_problems=kernel,
             next_change_at=rendered.next_change_at,
         )
+
+    def _forget_keyed(self, items: frozenset[Secured]) -> None:
+        """An apply that keyed ``items`` for the first time was undone."""
+        try:
+            self.keyed.forget(items)
+        except OSError as exc:  # they stay recorded: closed without a key (safe side)
+            log.warning("bird sink: cannot update %s: %s", self.keyed.path, exc.strerror or exc)
 
     # --- steps --------------------------------------------------------------------------
 

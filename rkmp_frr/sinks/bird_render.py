@@ -90,6 +90,7 @@ from rkmp_frr.sinks.features import (
     unsupported,
 )
 from rkmp_frr.sinks.frr_render import canonical_address, current_key
+from rkmp_frr.sinks.keyed import Secured, SecuredKind, secured_interface
 from rkmp_frr.sinks.render import (
     MissingSinkConfig,
     SinkError,
@@ -286,6 +287,7 @@ class BirdConfig:
     closed: tuple[str, ...] = ()  # fail closed: "<bgp protocol>", "<ospf protocol>/<interface>"
     refused: tuple[SinkError, ...] = ()
     next_change_at: UtcSeconds | None = None
+    keyed: frozenset[Secured] = frozenset()  # the sessions and interfaces given keys
 
     def md5_changes_since(self, previous: BirdConfig | None) -> tuple[str, ...]:
         """BGP sessions whose TCP-MD5 password is set, changed or removed
@@ -326,11 +328,30 @@ def _window(start: UtcSeconds, end: UtcSeconds) -> tuple[UtcSeconds | None, UtcS
     return (start if start > BEGINNING else None, end + 1 if end < FOREVER else None)
 
 
+def session_item(name: str) -> Secured:
+    """A BIRD BGP session, by protocol name."""
+    return Secured(SecuredKind.BGP, name)
+
+
+def interface_item(instance: BirdOspfInstance, name: str) -> Secured:
+    """An interface of a BIRD OSPF protocol."""
+    kind = SecuredKind.OSPF if instance.version == 2 else SecuredKind.OSPF6
+    return secured_interface(kind, name, instance.name)
+
+
 class _Renderer:
-    def __init__(self, config: BirdRenderConfig, features: BirdFeatures, now: UtcSeconds) -> None:
+    def __init__(
+        self,
+        config: BirdRenderConfig,
+        features: BirdFeatures,
+        now: UtcSeconds,
+        keyed: frozenset[Secured],
+    ) -> None:
         self.config = config
         self.features = features
         self.now = now
+        self.keyed = keyed  # what rkmpd keyed before: only these fail closed
+        self.given_keys: set[Secured] = set()
         self.refused: dict[str, SinkError] = {}
         self.notes: list[str] = []
         self.secrets: set[str] = set()
@@ -381,11 +402,14 @@ class _Renderer:
                 password = None
             if password is not None:
                 chosen_md5[session.name] = password.key
-            elif not keys:
+            if password is not None or keys:
+                self.given_keys.add(session_item(session.name))
+            disabled = password is None and not keys and session_item(session.name) in self.keyed
+            if disabled:
                 self.closed.append(session.name)
                 self.notes.append(f"protocol {session.name}: no usable key, disabled (fail closed)")
-            real_sessions.append(self.session(session, password, keys, reveal=True))
-            shown_sessions.append(self.session(session, password, keys, reveal=False))
+            real_sessions.append(self.session(session, password, keys, disabled, reveal=True))
+            shown_sessions.append(self.session(session, password, keys, disabled, reveal=False))
         real_ospf = [self.instance(i, passwords, reveal=True) for i in self._instances()]
         shown_ospf = [self.instance(i, passwords, reveal=False) for i in self._instances()]
         for instance in real_ospf:
@@ -504,6 +528,7 @@ class _Renderer:
         session: BirdBgpSession,
         password: KeyRow | None,
         ao_keys: list[dict[str, Any]],
+        disabled: bool,
         *,
         reveal: bool,
     ) -> dict[str, Any]:
@@ -516,7 +541,7 @@ class _Renderer:
             "local_as": session.local_as,
             "options": list(session.options),
             "authentication_option": self.features.bgp_authentication_option,
-            "disabled": password is None and not ao_keys,
+            "disabled": disabled,
             "md5": (
                 {"row": password.admin_key_name, "key": self.key(password.key, reveal)}
                 if password is not None
@@ -611,12 +636,16 @@ class _Renderer:
                     passwords.get((instance.protocol, interface.name), []), key=lambda r: r.spi
                 )
                 sending = any(_sending(row, self.now) for row in rows)
+                item = interface_item(instance, interface.name)
+                if rows:
+                    self.given_keys.add(item)
+                keyed = bool(rows) or item in self.keyed
                 interfaces.append(
                     {
                         "name": interface.name,
                         "options": list(interface.options),
                         "passwords": [self.password(row, reveal) for row in rows],
-                        "closed": interface.secured and not sending,
+                        "closed": interface.secured and keyed and not sending,
                     }
                 )
             areas.append({"id": area.area, "options": list(area.options), "interfaces": interfaces})
@@ -637,12 +666,15 @@ def render_bird(
     *,
     env: jinja2.Environment | None = None,
     strict: bool = True,
+    keyed: Iterable[Secured] = (),
 ) -> BirdConfig:
     """The include file for every row BIRD should hold at ``now``. With
     ``strict``, the first refusal is raised; otherwise refused rows are left
-    out and listed in ``refused``."""
+    out and listed in ``refused``. ``keyed``: what rkmpd has keyed before
+    (``rkmp_frr.sinks.keyed``); of the sessions and secured interfaces
+    without a usable key, only these are closed."""
     features.require(BIRD_CONFIG_SYNTAX, "any protocol")
-    renderer = _Renderer(config, features, now)
+    renderer = _Renderer(config, features, now, frozenset(keyed))
     real, shown, md5 = renderer.contexts(rows)
     refused = tuple(renderer.refused.values())
     if strict and refused:
@@ -658,4 +690,5 @@ def render_bird(
         closed=tuple(dict.fromkeys(renderer.closed)),
         refused=refused,
         next_change_at=next_change(renderer.live, now),
+        keyed=frozenset(renderer.given_keys),
     )

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import tempfile
@@ -54,6 +55,7 @@ from rkmp_frr.sinks.frr_render import (
     frr_plan,
     unmet_expectations,
 )
+from rkmp_frr.sinks.keyed import KeyedState, Secured
 from rkmp_frr.sinks.md5_verify import Md5Checker, default_md5_check, md5_problem
 from rkmp_frr.sinks.render import SinkError, template_environment
 from rkmp_frr.sinks.runner import CommandError, CommandResult, CommandRunner, run_command
@@ -123,6 +125,9 @@ class FrrApplier:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     current: FrrPlan = EMPTY_PLAN
     synced: bool = False  # the first apply compares with what FRR runs
+    # What rkmpd has keyed (fail closed applies to these only); persisted
+    # under state_dir by rkmpd, in memory by default.
+    keyed: KeyedState = field(default_factory=lambda: KeyedState(SINK))
     _env: jinja2.Environment | None = field(default=None, repr=False)
 
     @property
@@ -140,7 +145,7 @@ class FrrApplier:
         started, clock = time.time(), time.monotonic()
         config, features = self.options.render, self.features
         try:
-            desired = frr_plan(rows, config, features, now)
+            desired = frr_plan(rows, config, features, now, keyed=self.keyed.items)
             change = frr_change(self.current, desired, config, features, env=self._environment())
         except SinkError as exc:  # a template problem: nothing was touched
             return self._result(ApplyStatus.FAILED_RESTORED, started, clock, rows, error=str(exc))
@@ -158,10 +163,14 @@ class FrrApplier:
         if self.options.dry_run:
             log.info("frr sink (dry run) would apply:\n%s", shown)
             self.current = desired
+            self._record_keyed(desired)
             return self._result(ApplyStatus.DRY_RUN, started, clock, rows, change=shown, **base)
 
         try:
             await self._check(change)
+            # Written down before any key goes in: a crash after the push
+            # must not leave a keyed neighbour that a restart would not close.
+            newly_keyed = self._record_keyed(desired)
         except ApplyFailed as exc:  # nothing was applied
             return self._result(
                 ApplyStatus.FAILED_RESTORED, started, clock, rows, change=shown, error=str(exc),
@@ -171,8 +180,10 @@ class FrrApplier:
             await self._push(change, desired)
             await self._verify(change.running_config_expectations)
         except ApplyFailed as exc:
-            restore_error = await self._restore(desired)
+            restore_error = await self._restore(desired, newly_keyed)
             status = ApplyStatus.FAILED if restore_error else ApplyStatus.FAILED_RESTORED
+            if restore_error is None:  # the keys never stayed: still the operator's
+                self._forget_keyed(newly_keyed)
             return self._result(
                 status, started, clock, rows, change=shown, error=str(exc),
                 restore_error=restore_error, **base,
@@ -207,6 +218,22 @@ class FrrApplier:
 
     # --- steps -----------------------------------------------------------------------------
 
+    def _record_keyed(self, plan: FrrPlan) -> frozenset[Secured]:
+        """Note what ``plan`` keys (``rkmp_frr.sinks.keyed``); ApplyFailed
+        if that cannot be written (then no key may go in)."""
+        try:
+            return self.keyed.record(plan.keyed_items())
+        except OSError as exc:
+            raise ApplyFailed(
+                f"cannot record the keyed neighbours in {self.keyed.path}: {exc.strerror or exc}"
+            ) from None
+
+    def _forget_keyed(self, items: frozenset[Secured]) -> None:
+        try:
+            self.keyed.forget(items)
+        except OSError as exc:  # they stay recorded: closed without a key (safe side)
+            log.warning("frr sink: cannot update %s: %s", self.keyed.path, exc.strerror or exc)
+
     async def _run(self, argv: Sequence[str], input_text: str | None = None) -> CommandResult:
         try:
             return await self.runner(
@@ -236,6 +263,10 @@ class FrrApplier:
             return False
         if unmet_expectations(running, full.running_config_expectations):
             return False
+        try:
+            self._record_keyed(desired)
+        except ApplyFailed:
+            return False  # the full apply records it (or fails visibly)
         self.current = desired
         return True
 
@@ -268,12 +299,16 @@ class FrrApplier:
             )
             raise ApplyFailed(f"running-config does not show the change ({shown})")
 
-    async def _restore(self, attempted: FrrPlan) -> str | None:
+    async def _restore(self, attempted: FrrPlan, newly_keyed: frozenset[Secured]) -> str | None:
         """Undo a failed apply: the change from ``attempted`` back to the
-        applied plan, verified. None when the previous config is back."""
+        applied plan, verified. None when the previous config is back.
+        What the attempt keyed for the first time is handed back as it was
+        (its key removed, not shut); what rkmpd keyed before stays closed
+        if the applied plan has no key for it."""
+        previous = dataclasses.replace(self.current, keyed=self.keyed.items - newly_keyed)
         try:
             inverse = frr_change(
-                attempted, self.current, self.options.render, self.features,
+                attempted, previous, self.options.render, self.features,
                 env=self._environment(),
             )  # fmt: skip
             if not inverse.empty:

@@ -96,6 +96,7 @@ from rkmp_frr.sinks.features import (
     Requirement,
     unsupported,
 )
+from rkmp_frr.sinks.keyed import Secured, SecuredKind, frr_bgp, secured_interface
 from rkmp_frr.sinks.render import (
     MissingSinkConfig,
     SinkError,
@@ -299,6 +300,17 @@ class FrrPlan:
     refused: tuple[SinkError, ...] = ()
     notes: tuple[str, ...] = ()
     next_change_at: UtcSeconds | None = None  # when the plan for the same rows may change
+    # What rkmpd had keyed when this plan was made (rkmp_frr.sinks.keyed):
+    # only these are closed without a key; others are the operator's.
+    keyed: frozenset[Secured] = frozenset()
+
+    def keyed_items(self) -> frozenset[Secured]:
+        """The neighbours and interfaces this plan puts keys into."""
+        v2, v3 = SecuredKind.OSPF, SecuredKind.OSPF6
+        bgp = {frr_bgp(neighbor, router.vrf) for router, neighbor in self.bgp}
+        ospf = (secured_interface(v2, n) for n, i in self.ospf.items() if i.holds_keys)
+        ospf6 = (secured_interface(v3, n) for n, i in self.ospf6.items() if i.holds_keys)
+        return frozenset((*bgp, *ospf, *ospf6))
 
 
 EMPTY_PLAN = FrrPlan()
@@ -373,10 +385,17 @@ def _accept_window(row: KeyRow) -> Window:
 class _Planner:
     """Builds one plan; collects refusals instead of stopping at the first."""
 
-    def __init__(self, config: FrrRenderConfig, features: FrrFeatures, now: UtcSeconds) -> None:
+    def __init__(
+        self,
+        config: FrrRenderConfig,
+        features: FrrFeatures,
+        now: UtcSeconds,
+        keyed: frozenset[Secured],
+    ) -> None:
         self.config = config
         self.features = features
         self.now = now
+        self.keyed = keyed
         self.refused: dict[str, SinkError] = {}
         self.notes: list[str] = []
 
@@ -409,20 +428,33 @@ class _Planner:
             if by_protocol.get(protocol):
                 self.need(requirement, protocol_name(protocol))
         bgp = self.bgp(by_protocol.get(ProtocolId.TCP_MD5, []))
+        # Fail closed only what rkmpd has keyed (rkmp_frr.sinks.keyed).
         bgp_closed = tuple(
             sorted(
                 (n.router, n.address)
                 for n in self.config.bgp_neighbors
                 if (n.router, n.address) not in bgp
+                and frr_bgp(n.address, n.router.vrf) in self.keyed
             )
         )
         chains: dict[str, KeyChain] = {}
         ospf = self.ospf(by_protocol.get(ProtocolId.OSPFV2, []), chains)
-        for name in self.config.ospf_interfaces:
-            ospf.setdefault(name, OspfInterface(name, closed=True))
+        ospf = {
+            name: plan
+            for name, plan in ospf.items()
+            if plan.holds_keys or secured_interface(SecuredKind.OSPF, name) in self.keyed
+        }
         ospf6 = self.ospf6(by_protocol.get(ProtocolId.OSPFV3, []), chains)
-        for name in self.config.ospf6_interfaces:
-            ospf6.setdefault(name, Ospf6Interface(name, closed=True))
+        ospf6 = {
+            name: plan
+            for name, plan in ospf6.items()
+            if plan.holds_keys or secured_interface(SecuredKind.OSPF6, name) in self.keyed
+        }
+        for item in self.keyed:
+            if item.kind is SecuredKind.OSPF and _NAME.fullmatch(item.name):
+                ospf.setdefault(item.name, OspfInterface(item.name, closed=True))
+            elif item.kind is SecuredKind.OSPF6 and _NAME.fullmatch(item.name):
+                ospf6.setdefault(item.name, Ospf6Interface(item.name, closed=True))
         return FrrPlan(
             bgp=bgp,
             bgp_closed=bgp_closed,
@@ -432,6 +464,7 @@ class _Planner:
             refused=tuple(self.refused.values()),
             notes=tuple(self.notes),
             next_change_at=next_change(live, self.now),
+            keyed=self.keyed,
         )
 
     # --- bgpd ---
@@ -595,11 +628,18 @@ class _Planner:
 
 
 def frr_plan(
-    rows: Iterable[KeyRow], config: FrrRenderConfig, features: FrrFeatures, now: UtcSeconds
+    rows: Iterable[KeyRow],
+    config: FrrRenderConfig,
+    features: FrrFeatures,
+    now: UtcSeconds,
+    *,
+    keyed: Iterable[Secured] = (),
 ) -> FrrPlan:
     """The FRR configuration the sink owns for ``rows`` at ``now``. Rows FRR
-    cannot take are left out and named in ``refused``."""
-    return _Planner(config, features, now).plan(rows)
+    cannot take are left out and named in ``refused``. ``keyed``: what rkmpd
+    has keyed before (``rkmp_frr.sinks.keyed``); of the secured neighbours
+    and interfaces without a usable key, only these are closed."""
+    return _Planner(config, features, now, frozenset(keyed)).plan(rows)
 
 
 # --- lifetimes as FRR writes them ------------------------------------------------------------
@@ -782,6 +822,10 @@ class _Change:
         self.notes: list[str] = list(desired.notes)
         self.secrets: set[str] = set()
 
+    def is_keyed(self, item: Secured) -> bool:
+        """Whether the desired plan closes ``item`` without a key."""
+        return item in self.desired.keyed
+
     def lifetime(self, window: Window) -> str:
         return frr_lifetime(window, self.tz, zero_pad_day=self.pad)
 
@@ -824,6 +868,17 @@ class _Change:
                     if slot in closed_before:
                         self.notes.append(f"BGP neighbour {neighbor}: key back, shutdown lifted")
                 continue
+            if slot not in self.desired.bgp_closed and not self.is_keyed(
+                frr_bgp(neighbor, router.vrf)
+            ):
+                # Never keyed before the plan applied (a failed first key
+                # being undone): handed back as it was, not shut.
+                self.expectations.append(
+                    _expect(context, f"neighbor {neighbor} password", present=False)
+                )
+                if before is not None:
+                    entry["unset"].append({"neighbor": neighbor})
+                continue
             shutdown = f"neighbor {neighbor} shutdown message {SHUTDOWN_MESSAGE}"
             self.expectations.append(_expect(context, shutdown))
             self.expectations.append(
@@ -835,7 +890,9 @@ class _Change:
                 self.notes.append(
                     f"BGP neighbour {neighbor}: no usable key, shut down (fail closed)"
                 )
-            if before is not None:
+            # A state not known yet (rkmpd restarted after the keys went):
+            # FRR may still hold the password rkmpd set before.
+            if before is not None or slot not in closed_before:
                 entry["unset"].append({"neighbor": neighbor})
         used = [r for r in routers.values() if r["set"] or r["unset"] or r["close"] or r["open"]]
         return {"routers": used, "shutdown_message": SHUTDOWN_MESSAGE}, resets
@@ -904,20 +961,24 @@ class _Change:
         interfaces = []
         for name in sorted(_named(self.current.ospf, self.desired.ospf)):
             before = self.current.ospf.get(name)
-            # An interface that had keys and is no longer named is closed.
-            after = self.desired.ospf.get(name) or OspfInterface(name, closed=True)
+            # An interface that had keys and is no longer named is closed,
+            # unless rkmpd had not keyed it (a failed first key undone).
+            keyed = self.is_keyed(secured_interface(SecuredKind.OSPF, name))
+            after = self.desired.ospf.get(name) or OspfInterface(name, closed=keyed)
+            released = name not in self.desired.ospf and not keyed
             context = (f"interface {name}",)
             before_md5 = before.md5_keys if before else ()
             after_md5 = after.md5_keys if not after.key_chain else ()
             added, removed = _md5_ops(before_md5, after_md5)
             before_auth = before.auth if before else None
             auth_on = after.auth if after.auth and after.auth != before_auth else None
-            auth_off = before_auth is not None and after.auth is None
+            unknown = before is None and after.closed  # closed after a restart: FRR may hold keys
+            auth_off = after.auth is None and (before_auth is not None or unknown)
             if after.auth is not None:
                 self.expectations.append(_expect(context, f"ip ospf authentication {after.auth}"))
             else:
                 self.expectations.append(_expect(context, "ip ospf authentication", present=False))
-            close, reopen = self.passive(context, "ip ospf passive", before, after)
+            close, reopen = self.passive(context, "ip ospf passive", before, after, released)
             for key in after_md5:
                 self.secrets.add(key.key)
                 line = f"ip ospf message-digest-key {key.key_id} md5 {key.key}"
@@ -959,11 +1020,17 @@ class _Change:
         line: str,
         before: OspfInterface | Ospf6Interface | None,
         after: OspfInterface | Ospf6Interface,
+        released: bool = False,
     ) -> tuple[bool, bool]:
         """(close, reopen) for one interface, with the expectation. An
         interface in a state not known yet (no ``before``) is reopened
-        explicitly: the operator's startup config may have closed it."""
+        explicitly: the operator's startup config may have closed it. A
+        ``released`` one (handed back to the operator: a refused first key
+        undone) is reopened only if ``before`` closed it, and nothing is
+        expected of it."""
         what = f"{'OSPFv2' if isinstance(after, OspfInterface) else 'OSPFv3'} on {after.name}"
+        if released and (before is None or not before.closed):
+            return False, False
         if after.closed:
             self.expectations.append(_expect(context, line))
             close = before is None or not before.closed
@@ -979,7 +1046,9 @@ class _Change:
         interfaces = []
         for name in sorted(_named(self.current.ospf6, self.desired.ospf6)):
             before = self.current.ospf6.get(name)
-            after = self.desired.ospf6.get(name) or Ospf6Interface(name, closed=True)
+            keyed = self.is_keyed(secured_interface(SecuredKind.OSPF6, name))
+            after = self.desired.ospf6.get(name) or Ospf6Interface(name, closed=keyed)
+            released = name not in self.desired.ospf6 and not keyed
             context = (f"interface {name}",)
             if after.key_chain is not None:
                 line = f"ipv6 ospf6 authentication keychain {after.key_chain}"
@@ -988,10 +1057,11 @@ class _Change:
                 self.expectations.append(
                     _expect(context, "ipv6 ospf6 authentication", present=False)
                 )
-            close, reopen = self.passive(context, "ipv6 ospf6 passive", before, after)
+            close, reopen = self.passive(context, "ipv6 ospf6 passive", before, after, released)
             before_chain = before.key_chain if before else None
             auth_on = after.key_chain if after.key_chain != before_chain else None
-            auth_off = before_chain is not None and after.key_chain is None
+            unknown = before is None and after.closed
+            auth_off = after.key_chain is None and (before_chain is not None or unknown)
             if auth_on or auth_off or close or reopen:
                 interfaces.append(
                     {
@@ -1076,13 +1146,17 @@ def render_frr_change(
     applied_at: UtcSeconds | None = None,
     env: jinja2.Environment | None = None,
     strict: bool = True,
+    keyed: Iterable[Secured] = (),
 ) -> FrrChange:
     """The commands taking FRR from the rows applied (at ``applied_at``,
     default ``now``) to the rows wanted at ``now``. With ``strict``, the
     first refusal is raised; otherwise the change leaves the refused rows
-    out and lists them in ``refused``."""
-    current = frr_plan(current_rows, config, features, now if applied_at is None else applied_at)
-    desired = frr_plan(desired_rows, config, features, now)
+    out and lists them in ``refused``. ``keyed``: what rkmpd had keyed
+    (both plans are made with it)."""
+    keyed = frozenset(keyed)
+    applied = now if applied_at is None else applied_at
+    current = frr_plan(current_rows, config, features, applied, keyed=keyed)
+    desired = frr_plan(desired_rows, config, features, now, keyed=keyed)
     if strict and desired.refused:
         raise desired.refused[0]
     current = dataclasses.replace(current, refused=(), notes=())

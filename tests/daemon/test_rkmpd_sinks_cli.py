@@ -130,9 +130,10 @@ def test_status_shows_the_sink_and_sighup_rebuilds_or_refuses(tmp_path: Path) ->
         [sink] = status(node)["sinks"]
         assert (sink["name"], sink["daemon"], sink["version"]) == ("frr", "FRR", "8.4.4")
         assert sink["dry_run"] and sink["ok"] and sink["last_error"] is None
-        # No key yet: the secured neighbour would be shut down (fail closed);
-        # in dry run that is rendered and logged only.
-        assert sink["last_apply"]["status"] == "dry-run", sink
+        # No key yet, and never keyed: the neighbour is the operator's, so
+        # there is nothing to apply (nor to record).
+        assert sink["last_apply"]["status"] == "unchanged", sink
+        assert not list(tmp_path.rglob("frr-sink.keyed"))
         calls = (tmp_path / "vtysh.calls").read_text().splitlines()
         assert calls == ["-c show version"]
         # A changed [sinks.frr]: FRR is asked again, the sink rebuilt.

@@ -29,6 +29,7 @@ from rkmp_frr.keytable.utc import FOREVER
 from rkmp_frr.sinks.bird_apply import BirdApplier
 from rkmp_frr.sinks.detect import stand_in_rows
 from rkmp_frr.sinks.frr_apply import FrrApplier
+from rkmp_frr.sinks.keyed import frr_bgp
 from rkmp_frr.sinks.runner import CommandError, CommandResult
 from rkmp_frr.wire.constants import ProtocolId
 
@@ -219,6 +220,27 @@ def test_frr_secures_the_ospf_interfaces_the_peers_key(tmp_path: Path) -> None:
     assert rebuilt is not sink and len(daemons.calls) == 1
     assert isinstance(rebuilt.applier, FrrApplier)
     assert rebuilt.applier.options.render.ospf_interfaces == ("eth0", "eth2")
+
+
+def test_each_sink_keeps_what_it_keyed_under_state_dir(tmp_path: Path) -> None:
+    config = config_text(tmp_path / "r1", MD5_PEER, FRR_SINK.replace("dry_run = true\n", ""))
+    path = config.local.state_dir / "frr-sink.keyed"
+    [sink] = build(config, frr())
+    assert isinstance(sink.applier, FrrApplier)
+    assert sink.applier.keyed.path == path and sink.applier.keyed.items == frozenset()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("bgp 10.0.0.2\n")
+    [restarted] = build(config, frr())
+    assert isinstance(restarted.applier, FrrApplier)
+    assert restarted.applier.keyed.items == {frr_bgp("10.0.0.2")}
+    # A dry run starts from the recorded set and never writes it.
+    [dry] = build(config_text(tmp_path / "r1", MD5_PEER, FRR_SINK), frr())
+    assert isinstance(dry.applier, FrrApplier)
+    assert dry.applier.keyed.path is None and dry.applier.keyed.items == {frr_bgp("10.0.0.2")}
+    # Unreadable: rkmpd cannot know what to keep closed, so it does not start.
+    path.write_text("bgp 10.0.0.2\nnonsense\n")
+    with pytest.raises(SinkStartError, match=r"frr-sink\.keyed:2: "):
+        build(config, frr())
 
 
 # --------------------------------------------------------------------------- reload

@@ -15,6 +15,7 @@ from rkmp_frr.sinks.batching import ApplyStatus
 from rkmp_frr.sinks.bird_apply import BirdApplier, BirdApplierOptions, BirdcCommand
 from rkmp_frr.sinks.bird_render import BirdBgpSession, BirdRenderConfig
 from rkmp_frr.sinks.features import Version, bird_features
+from rkmp_frr.sinks.keyed import KeyedState
 from rkmp_frr.sinks.runner import CommandResult
 from rkmp_frr.wire.constants import ProtocolId
 
@@ -162,3 +163,37 @@ def test_confirm_timeout_failure_undoes(tmp_path: Path) -> None:
     assert result.status is ApplyStatus.FAILED_RESTORED
     assert ("configure", "undo") in fake.calls
     assert ("configure", "confirm") not in fake.calls
+
+
+# --- fail closed only what rkmpd keyed ------------------------------------------------------
+
+
+def test_keyed_sessions_are_recorded_and_stay_disabled_after_a_restart(tmp_path: Path) -> None:
+    state = tmp_path / "bird-sink.keyed"
+    fake = FakeBirdc(tmp_path / "rkmp.conf")
+    bird = applier(tmp_path, fake)
+    bird.keyed = KeyedState.load("bird", state)
+    # Never keyed: the session as configured, no "disabled".
+    first = asyncio.run(bird.apply([], T0))
+    assert first.status is ApplyStatus.APPLIED and "disabled" not in fake.include.read_text()
+    assert not state.exists()
+    assert asyncio.run(bird.apply([md5(1)], T0 + 5)).status is ApplyStatus.APPLIED
+    assert state.read_text().endswith("\nbgp peer1\n")
+    restarted = applier(tmp_path, fake)
+    restarted.keyed = KeyedState.load("bird", state)
+    result = asyncio.run(restarted.apply([], T0 + 10))  # revoked while rkmpd was down
+    assert result.status is ApplyStatus.APPLIED, result.describe()
+    assert "\tdisabled;\n" in fake.include.read_text()
+
+
+def test_a_refused_first_key_is_forgotten(tmp_path: Path) -> None:
+    state = tmp_path / "bird-sink.keyed"
+    fake = FakeBirdc(tmp_path / "rkmp.conf", check_error="syntax error")
+    bird = applier(tmp_path, fake)
+    bird.keyed = KeyedState.load("bird", state)
+    result = asyncio.run(bird.apply([md5(1)], T0))
+    assert result.status is ApplyStatus.FAILED_RESTORED
+    assert bird.keyed.items == frozenset() and KeyedState.load("bird", state).items == frozenset()
+    fake.check_error = None
+    asyncio.run(bird.apply([], T0 + 5))
+    assert "disabled" not in fake.include.read_text()

@@ -27,6 +27,7 @@ from rkmp_frr.sinks.bird_render import (
     render_bird,
 )
 from rkmp_frr.sinks.features import Version, bird_features
+from rkmp_frr.sinks.keyed import Secured, SecuredKind
 from rkmp_frr.sinks.render import MissingSinkConfig, UnrenderableRow, UnsupportedFeature, mask_key
 from rkmp_frr.wire.constants import IntegId, ProtocolId
 
@@ -77,6 +78,15 @@ CONFIG = BirdRenderConfig(
         ),
     ),
 )
+# Everything CONFIG secures, as if rkmpd had keyed it before (a revoke).
+KEYED = frozenset(
+    {
+        Secured(SecuredKind.BGP, "rkmp_peer1"),
+        Secured(SecuredKind.BGP, "rkmp_peer2"),
+        Secured(SecuredKind.OSPF, "core/eth0"),
+        Secured(SecuredKind.OSPF6, "core6/eth1"),
+    }
+)
 
 
 def golden(name: str, text: str) -> None:
@@ -117,7 +127,7 @@ def block(text: str, header: str) -> str:
 
 def test_bgp_md5_insert() -> None:
     row = md5(1, since(T0))
-    out = render_bird([row], CONFIG, BIRD2012, T0)
+    out = render_bird([row], CONFIG, BIRD2012, T0, keyed=KEYED)
     golden("bgp_md5.conf", out.text)
     assert f'password "{row.key}";' in block(out.text, "protocol bgp rkmp_peer1")
     assert "disabled" not in block(out.text, "protocol bgp rkmp_peer1")
@@ -130,13 +140,16 @@ def test_bgp_md5_insert() -> None:
 
 def test_bgp_md5_rekey_and_revoke_name_the_restarted_sessions() -> None:
     old = md5(1, since(T0))
-    first = render_bird([old], CONFIG, BIRD2012, T0)
+    first = render_bird([old], CONFIG, BIRD2012, T0, keyed=KEYED)
     old2, new = rekeyed(old, md5(2, since(T0)), T0 + 100, IMMEDIATE)
-    second = render_bird([old2, new], CONFIG, BIRD2012, T0 + 100)
+    second = render_bird([old2, new], CONFIG, BIRD2012, T0 + 100, keyed=KEYED)
     assert f'password "{new.key}";' in second.text and old.key not in second.text
     assert second.md5_changes_since(first) == ("rkmp_peer1",)
-    assert render_bird([old2, new], CONFIG, BIRD2012, T0 + 100).md5_changes_since(second) == ()
-    revoked = render_bird([], CONFIG, BIRD2012, T0 + 200)
+    assert (
+        render_bird([old2, new], CONFIG, BIRD2012, T0 + 100, keyed=KEYED).md5_changes_since(second)
+        == ()
+    )
+    revoked = render_bird([], CONFIG, BIRD2012, T0 + 200, keyed=KEYED)
     assert "password" not in revoked.text
     assert revoked.md5_changes_since(second) == ("rkmp_peer1",)
     # Fail closed: the session is disabled, not left to run unauthenticated.
@@ -150,14 +163,14 @@ def test_bgp_md5_rekey_and_revoke_name_the_restarted_sessions() -> None:
     )
     assert "protocol rkmp_peer1: no usable key, disabled (fail closed)" in revoked.notes
     back = md5(3, since(T0 + 300))
-    reopened = render_bird([back], CONFIG, BIRD2012, T0 + 300)
+    reopened = render_bird([back], CONFIG, BIRD2012, T0 + 300, keyed=KEYED)
     peer1 = block(reopened.text, "protocol bgp rkmp_peer1")
     assert "disabled" not in peer1 and f'password "{back.key}";' in peer1
     assert reopened.md5_changes_since(revoked) == ("rkmp_peer1",)
 
 
-def test_bgp_first_start_without_keys_disables_every_session() -> None:
-    out = render_bird([], CONFIG, BIRD217, T0)
+def test_bgp_restart_without_keys_disables_every_keyed_session() -> None:
+    out = render_bird([], CONFIG, BIRD217, T0, keyed=KEYED)
     for name in ("rkmp_peer1", "rkmp_peer2"):
         assert "\tdisabled;\n" in block(out.text, f"protocol bgp {name}")
     assert "authentication" not in out.text and "password" not in out.text
@@ -165,18 +178,20 @@ def test_bgp_first_start_without_keys_disables_every_session() -> None:
 
 def test_bgp_key_not_valid_yet_keeps_the_session_disabled_until_it_is() -> None:
     later = md5(1, Lifetimes(T0 + 60, T0 + 9000, T0 + 60, T0 + 9000))
-    early = render_bird([later], CONFIG, BIRD2012, T0)
+    early = render_bird([later], CONFIG, BIRD2012, T0, keyed=KEYED)
     assert "\tdisabled;\n" in block(early.text, "protocol bgp rkmp_peer1")
     assert early.next_change_at == T0 + 60
-    on_time = render_bird([later], CONFIG, BIRD2012, T0 + 60)
+    on_time = render_bird([later], CONFIG, BIRD2012, T0 + 60, keyed=KEYED)
     assert "disabled" not in block(on_time.text, "protocol bgp rkmp_peer1")
 
 
 def test_bgp_ao_revoke_disables_the_session() -> None:
     old, new = ao_rekey()
-    keyed = render_bird([old, new], CONFIG, BIRD217, T0 + 1200)
+    keyed = render_bird([old, new], CONFIG, BIRD217, T0 + 1200, keyed=KEYED)
     assert "disabled" not in block(keyed.text, "protocol bgp rkmp_peer1")
-    revoked = block(render_bird([], CONFIG, BIRD217, T0 + 1300).text, "protocol bgp rkmp_peer1")
+    revoked = block(
+        render_bird([], CONFIG, BIRD217, T0 + 1300, keyed=KEYED).text, "protocol bgp rkmp_peer1"
+    )
     assert "\tdisabled;\n" in revoked and "authentication" not in revoked
 
 
@@ -202,15 +217,15 @@ def marks(out: BirdConfig) -> list[tuple[str, str]]:
 def test_bgp_ao_rekey_is_make_before_break() -> None:
     old, new = ao_rekey()
     # Accepted but not yet sent: the old key stays preferred, the new one plain.
-    early = render_bird([old, new], CONFIG, BIRD217, T0 + 1100)
+    early = render_bird([old, new], CONFIG, BIRD217, T0 + 1100, keyed=KEYED)
     assert marks(early) == [("send id 1;", "preferred;"), ("send id 3;", "")]
     assert early.next_change_at == T0 + 1180
     # From the new key's send start: new preferred, old deprecated (still accepted).
-    late = render_bird([old, new], CONFIG, BIRD217, T0 + 1200)
+    late = render_bird([old, new], CONFIG, BIRD217, T0 + 1200, keyed=KEYED)
     golden("bgp_ao_rekey.conf", late.text)
     assert marks(late) == [("send id 1;", "deprecated;"), ("send id 3;", "preferred;")]
     # After the grace period only the new key is left.
-    done = render_bird([old, new], CONFIG, BIRD217, T0 + 1481)
+    done = render_bird([old, new], CONFIG, BIRD217, T0 + 1481, keyed=KEYED)
     assert marks(done) == [("send id 3;", "preferred;")]
     assert late.md5_changes_since(early) == ()
 
@@ -273,7 +288,7 @@ def test_ospf_rekey_gives_two_password_blocks_with_their_windows() -> None:
     old = ospf(3, since(T0))
     old2, new = rekeyed(old, ospf(4, since(T0)), T0 + 1000)
     v3 = ospf6(9, since(T0 - 86400))
-    out = render_bird([old2, new, v3], CONFIG, BIRD2012, T0 + 1000)
+    out = render_bird([old2, new, v3], CONFIG, BIRD2012, T0 + 1000, keyed=KEYED)
     golden("ospf_rekey.conf", out.text)
     core = block(out.text, "protocol ospf v2 core")
     # The old key: sent until its send end (BIRD's "to" is exclusive: +1 s),
@@ -326,9 +341,11 @@ def test_ospf_keyed_md5_and_directions() -> None:
 def test_ospf_revoke_makes_the_interface_stub() -> None:
     """Fail closed: a secured interface without keys sends and accepts
     nothing; an unsecured one is left as configured."""
-    keyed = render_bird([ospf(3, since(T0)), ospf6(7, since(T0))], CONFIG, BIRD2012, T0)
+    keyed = render_bird(
+        [ospf(3, since(T0)), ospf6(7, since(T0))], CONFIG, BIRD2012, T0, keyed=KEYED
+    )
     assert "stub yes" not in keyed.text
-    out = render_bird([], CONFIG, BIRD2012, T0 + 10)
+    out = render_bird([], CONFIG, BIRD2012, T0 + 10, keyed=KEYED)
     assert "authentication" not in out.text and "password" not in out.text
     assert out.next_change_at is None
     core = block(out.text, "protocol ospf v2 core")
@@ -461,3 +478,36 @@ def test_md5_says_authentication_md5_where_bird_has_the_option() -> None:
     assert f'\tauthentication md5;\n\tpassword "{row.key}";\n' in new
     old = block(render_bird([row], CONFIG, BIRD2012, T0).text, "protocol bgp rkmp_peer1")
     assert "authentication" not in old and f'\tpassword "{row.key}";\n' in old
+
+
+# --- fail closed only what rkmpd keyed (rkmp_frr.sinks.keyed) -----------------------------
+
+
+def test_never_keyed_sessions_and_interfaces_are_rendered_as_configured() -> None:
+    """No key and never keyed: the blocks are the sink configuration's,
+    without ``disabled``, ``stub`` or authentication."""
+    out = render_bird([], CONFIG, BIRD2012, T0)
+    assert out.closed == () and out.keyed == frozenset() and out.notes == ()
+    assert block(out.text, "protocol bgp rkmp_peer1") == (
+        "protocol bgp rkmp_peer1 from rkmp_peer {\n"
+        f"\tneighbor {PEER} as 65002;\n"
+        "\thold time 9;\n"
+        "}\n"
+    )
+    for word in ("disabled", "stub yes", "authentication", "password"):
+        assert word not in out.text
+    # Keyed before: the same rows give the closed rendering.
+    closed = render_bird([], CONFIG, BIRD2012, T0, keyed=KEYED)
+    assert closed.closed == ("rkmp_peer1", "rkmp_peer2", "core/eth0", "core6/eth1")
+
+
+def test_rendering_names_what_it_keys() -> None:
+    later = dataclasses.replace(ospf6(7, since(T0)), send_lifetime_start=T0 + 60)
+    out = render_bird([md5(1, since(T0)), ospf(3, since(T0)), later], CONFIG, BIRD2012, T0)
+    assert out.keyed == {
+        Secured(SecuredKind.BGP, "rkmp_peer1"),
+        Secured(SecuredKind.OSPF, "core/eth0"),
+        Secured(SecuredKind.OSPF6, "core6/eth1"),
+    }
+    # A password not valid for sending yet: keyed, so stub until it is.
+    assert out.closed == ("core6/eth1",)

@@ -9,6 +9,7 @@ import dataclasses
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from rkmp_frr.daemon.kernel_check import (
     Md5CheckResult,
@@ -33,6 +34,7 @@ from rkmp_frr.sinks.frr_render import (
     frr_change,
     frr_plan,
 )
+from rkmp_frr.sinks.keyed import KeyedState, frr_bgp
 from rkmp_frr.sinks.runner import CommandResult
 from rkmp_frr.wire.constants import ProtocolId
 
@@ -111,11 +113,16 @@ def md5(peer: str, key_id: int, key: str) -> KeyRow:
     return dataclasses.replace(make_row(ProtocolId.TCP_MD5, key_id, since(T0), peer=peer), key=key)
 
 
-def applier(fake: FakeBgpd, *, dry_run: bool = False) -> FrrApplier:
+def applier(
+    fake: FakeBgpd, *, dry_run: bool = False, keyed: KeyedState | None = None
+) -> FrrApplier:
     opts = FrrApplierOptions(
         vtysh=VtyshCommand(), render=RENDER, kernel_check=False, dry_run=dry_run
     )
-    return FrrApplier(opts, FEATURES, runner=fake)
+    frr = FrrApplier(opts, FEATURES, runner=fake)
+    if keyed is not None:
+        frr.keyed = keyed
+    return frr
 
 
 KEY_1, KEY_2 = "11" * 16, "22" * 16
@@ -174,7 +181,8 @@ def test_a_change_the_running_config_does_not_show_fails() -> None:
 def test_first_apply_adopts_what_frr_runs() -> None:
     shut = {PEER_B: "rkmpd: no usable key"}  # fail closed: no key for PEER_B
     fake = FakeBgpd(passwords={PEER: KEY_1}, shutdown=shut)
-    result = asyncio.run(applier(fake).apply([md5(PEER, 1, KEY_1)], T0))
+    keyed = KeyedState("frr", None, {frr_bgp(PEER), frr_bgp(PEER_B)})
+    result = asyncio.run(applier(fake, keyed=keyed).apply([md5(PEER, 1, KEY_1)], T0))
     assert result.status is ApplyStatus.UNCHANGED  # no session reset after a restart
     assert fake.applies() == []
 
@@ -238,3 +246,62 @@ def test_reload_config_replaces_only_the_sinks_lines() -> None:
     ):
         assert kept in text
     assert "Building configuration" not in text
+
+
+# --- fail closed only what rkmpd keyed ------------------------------------------------------
+
+
+def test_never_keyed_neighbours_are_not_touched() -> None:
+    fake = FakeBgpd(passwords={PEER: "operator-typed"})
+    result = asyncio.run(applier(fake).apply([], T0))
+    assert result.status is ApplyStatus.UNCHANGED and result.notes == ()
+    assert fake.calls == [] and fake.passwords == {PEER: "operator-typed"}
+
+
+def test_keys_are_recorded_before_they_go_in_and_a_restart_keeps_them_closed(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "frr-sink.keyed"
+    fake = FakeBgpd()
+    recorded_at_push: list[str] = []
+    run_file = fake.run_file
+
+    def recording(text: str) -> CommandResult:
+        recorded_at_push.append(path.read_text() if path.exists() else "")
+        return run_file(text)
+
+    fake.run_file = recording  # type: ignore[method-assign]
+    first = applier(fake, keyed=KeyedState.load("frr", path))
+    assert asyncio.run(first.apply([md5(PEER, 1, KEY_1)], T0)).status is ApplyStatus.APPLIED
+    assert f"bgp {PEER}\n" in recorded_at_push[0]
+    assert fake.shutdown == {}  # PEER_B was never keyed: left alone
+    # rkmpd restarts after the key was revoked: PEER is shut, PEER_B is not.
+    restarted = applier(fake, keyed=KeyedState.load("frr", path))
+    result = asyncio.run(restarted.apply([], T0 + 10))
+    assert result.status is ApplyStatus.APPLIED, result.describe()
+    assert fake.shutdown == {PEER: "rkmpd: no usable key"} and fake.passwords == {}
+    assert f"BGP neighbour {PEER}: no usable key, shut down (fail closed)" in result.notes
+
+
+def test_a_refused_first_key_is_undone_without_shutting_the_neighbour(tmp_path: Path) -> None:
+    path = tmp_path / "frr-sink.keyed"
+    fake = FakeBgpd(refuse_neighbors={PEER})
+    frr = applier(fake, keyed=KeyedState.load("frr", path))
+    result = asyncio.run(frr.apply([md5(PEER, 1, KEY_1)], T0))
+    assert result.status is ApplyStatus.FAILED_RESTORED, result.describe()
+    assert fake.shutdown == {} and fake.passwords == {}
+    assert frr.keyed.items == frozenset() and KeyedState.load("frr", path).items == frozenset()
+    # The key gone from the table: nothing to do, the neighbour is the operator's.
+    assert asyncio.run(frr.apply([], T0 + 10)).status is ApplyStatus.UNCHANGED
+    assert fake.shutdown == {}
+
+
+def test_no_key_goes_in_unless_it_is_recorded(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    fake = FakeBgpd()
+    frr = applier(fake, keyed=KeyedState("frr", blocker / "frr-sink.keyed"))
+    result = asyncio.run(frr.apply([md5(PEER, 1, KEY_1)], T0))
+    assert result.status is ApplyStatus.FAILED_RESTORED
+    assert "cannot record the keyed neighbours" in (result.error or "")
+    assert fake.applies() == [] and fake.passwords == {}

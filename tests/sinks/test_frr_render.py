@@ -21,6 +21,7 @@ from rkmp_frr.sinks.frr_render import (
     frr_plan,
     render_frr_change,
 )
+from rkmp_frr.sinks.keyed import SecuredKind, frr_bgp, secured_interface
 from rkmp_frr.sinks.render import MissingSinkConfig, UnrenderableRow, UnsupportedFeature, mask_key
 from rkmp_frr.wire.constants import IntegId, ProtocolId
 
@@ -50,6 +51,15 @@ CONFIG = FrrRenderConfig(
 CONFIG_OSPF = dataclasses.replace(CONFIG, ospf_interfaces=("eth0",), ospf6_interfaces=("eth1",))
 ETH0 = frozenset({"eth0"})
 ETH1 = frozenset({"eth1"})
+# Everything CONFIG_OSPF secures, as if rkmpd had keyed it before (a revoke).
+KEYED = frozenset(
+    {
+        frr_bgp(PEER),
+        frr_bgp("2001:db8::1", "red"),
+        secured_interface(SecuredKind.OSPF, "eth0"),
+        secured_interface(SecuredKind.OSPF6, "eth1"),
+    }
+)
 # Instants as FRR writes them (UTC daemons): T0 is 15:06:40 on 15 June 2025.
 AT_T0 = "15:06:40 Jun 15 2025"
 
@@ -89,7 +99,7 @@ def test_bgp_password_insert() -> None:
     """A closed neighbour gets its password, then its shutdown is lifted;
     the other configured neighbour has no key and stays shut."""
     row = md5(1, since(T0))
-    change = render_frr_change([], [row], CONFIG, FRR84, T0)
+    change = render_frr_change([], [row], CONFIG, FRR84, T0, keyed=KEYED)
     assert bgpd(change) == (
         "router bgp 65001",
         f"neighbor {PEER} password {row.key}",
@@ -137,14 +147,14 @@ def test_bgp_delete_and_revoke_shut_the_neighbour_before_the_password_goes() -> 
     """Fail closed: without a key the neighbour is shut down, never left
     to come back unauthenticated."""
     rows = [md5(1, since(T0)), md5(1, since(T0), peer=PEER6)]
-    deleted = render_frr_change(rows, rows[1:], CONFIG, FRR84, T0 + 10)
+    deleted = render_frr_change(rows, rows[1:], CONFIG, FRR84, T0 + 10, keyed=KEYED)
     assert bgpd(deleted) == (
         "router bgp 65001",
         f"neighbor {PEER} {SHUT}",
         f"no neighbor {PEER} password",
         "exit",
     )
-    revoked = render_frr_change(rows, [], CONFIG, FRR84, T0 + 10)
+    revoked = render_frr_change(rows, [], CONFIG, FRR84, T0 + 10, keyed=KEYED)
     assert bgpd(revoked) == (
         "router bgp 65001",
         f"neighbor {PEER} {SHUT}",
@@ -164,7 +174,7 @@ def test_bgp_delete_and_revoke_shut_the_neighbour_before_the_password_goes() -> 
 def test_bgp_key_back_after_revoke_reopens_the_neighbour() -> None:
     old = md5(1, since(T0))
     new = md5(2, since(T0 + 100))
-    back = render_frr_change([], [new], CONFIG, FRR84, T0 + 100, applied_at=T0 + 50)
+    back = render_frr_change([], [new], CONFIG, FRR84, T0 + 100, applied_at=T0 + 50, keyed=KEYED)
     assert bgpd(back) == (
         "router bgp 65001",
         f"neighbor {PEER} password {new.key}",
@@ -172,25 +182,29 @@ def test_bgp_key_back_after_revoke_reopens_the_neighbour() -> None:
         "exit",
     )
     # Revoked and back in one batch: only the password changes.
-    swapped = render_frr_change([old], [new], CONFIG, FRR84, T0 + 100)
+    swapped = render_frr_change([old], [new], CONFIG, FRR84, T0 + 100, keyed=KEYED)
     assert bgpd(swapped) == ("router bgp 65001", f"neighbor {PEER} password {new.key}", "exit")
 
 
-def test_bgp_first_start_without_keys_shuts_every_configured_neighbour() -> None:
-    """Nothing applied yet (rkmpd just started): FRR's state is unknown, so
-    a neighbour without a key is shut and one with a key is opened."""
-    config = frr_plan([], CONFIG, FRR84, T0)
+def test_bgp_restart_without_keys_shuts_every_keyed_neighbour() -> None:
+    """Nothing applied yet (rkmpd just restarted): FRR's state is unknown, so
+    a neighbour rkmpd keyed before is shut without a key, and one with a key
+    is opened."""
+    config = frr_plan([], CONFIG, FRR84, T0, keyed=KEYED)
     closed = frr_change(EMPTY_PLAN, config, CONFIG, FRR84)
+    # The password rkmpd set before the restart may still be there.
     assert bgpd(closed) == (
         "router bgp 65001",
         f"neighbor {PEER} {SHUT}",
+        f"no neighbor {PEER} password",
         "exit",
         "router bgp 65001 vrf red",
         f"neighbor {PEER6} {SHUT}",
+        f"no neighbor {PEER6} password",
         "exit",
     )
     row = md5(1, since(T0))
-    opened = frr_change(EMPTY_PLAN, frr_plan([row], CONFIG, FRR84, T0), CONFIG, FRR84)
+    opened = frr_change(EMPTY_PLAN, frr_plan([row], CONFIG, FRR84, T0, keyed=KEYED), CONFIG, FRR84)
     assert bgpd(opened)[:4] == (
         "router bgp 65001",
         f"neighbor {PEER} password {row.key}",
@@ -198,7 +212,7 @@ def test_bgp_first_start_without_keys_shuts_every_configured_neighbour() -> None
         "exit",
     )
     # Closed and applied: closed again is nothing to do.
-    assert frr_change(config, frr_plan([], CONFIG, FRR84, T0 + 9), CONFIG, FRR84).empty
+    assert frr_change(config, frr_plan([], CONFIG, FRR84, T0 + 9, keyed=KEYED), CONFIG, FRR84).empty
 
 
 def test_undoing_a_first_closing_expects_nothing() -> None:
@@ -212,7 +226,7 @@ def test_undoing_a_first_closing_expects_nothing() -> None:
 
 def test_bgp_neighbour_whose_key_is_not_valid_yet_is_closed_until_it_is() -> None:
     later = md5(1, Lifetimes(T0 + 100, FOREVER, T0 + 100, FOREVER))
-    plan = frr_plan([later], CONFIG, FRR84, T0)
+    plan = frr_plan([later], CONFIG, FRR84, T0, keyed=KEYED)
     assert plan.bgp == {} and plan.next_change_at == T0 + 100
     assert len(plan.bgp_closed) == 2
 
@@ -221,9 +235,9 @@ def test_bgp_neighbour_that_leaves_the_plan_is_closed_not_opened() -> None:
     """A neighbour the applied plan keyed but the desired plan does not name
     (its sink configuration gone) is shut all the same."""
     row = md5(1, since(T0))
-    applied = frr_plan([row], CONFIG, FRR84, T0)
+    applied = frr_plan([row], CONFIG, FRR84, T0, keyed=KEYED)
     bare = FrrRenderConfig()
-    change = frr_change(applied, frr_plan([], bare, FRR84, T0), bare, FRR84)
+    change = frr_change(applied, frr_plan([], bare, FRR84, T0, keyed=KEYED), bare, FRR84)
     assert bgpd(change) == (
         "router bgp 65001",
         f"neighbor {PEER} {SHUT}",
@@ -315,7 +329,7 @@ def test_ospf_md5_revoke_makes_the_interface_passive_before_the_keys_go() -> Non
     """Fail closed: ospfd with "authentication message-digest" and no key
     falls back to null authentication, so the interface goes passive."""
     row = keyed_md5(3, since(T0))
-    change = render_frr_change([row], [], CONFIG, FRR84, T0 + 5)
+    change = render_frr_change([row], [], CONFIG, FRR84, T0 + 5, keyed=KEYED)
     assert ospfd(change) == (
         "interface eth0",
         "ip ospf passive",
@@ -324,11 +338,13 @@ def test_ospf_md5_revoke_makes_the_interface_passive_before_the_keys_go() -> Non
         "exit",
     )
     assert "OSPFv2 on eth0: no usable key, interface passive (fail closed)" in change.notes
-    assert change.desired.ospf == {}  # the plan forgets it; FRR keeps it passive
+    assert change.desired.ospf["eth0"].closed and not change.desired.ospf["eth0"].holds_keys
     back = keyed_md5(4, since(T0 + 50))
-    closed = frr_plan([], CONFIG_OSPF, FRR84, T0 + 10)
+    closed = frr_plan([], CONFIG_OSPF, FRR84, T0 + 10, keyed=KEYED)
     assert closed.ospf["eth0"].closed
-    reopened = frr_change(closed, frr_plan([back], CONFIG_OSPF, FRR84, T0 + 50), CONFIG, FRR84)
+    reopened = frr_change(
+        closed, frr_plan([back], CONFIG_OSPF, FRR84, T0 + 50, keyed=KEYED), CONFIG, FRR84
+    )
     assert ospfd(reopened) == (
         "interface eth0",
         f"ip ospf message-digest-key 4 md5 {back.key}",
@@ -340,21 +356,42 @@ def test_ospf_md5_revoke_makes_the_interface_passive_before_the_keys_go() -> Non
 
 
 def test_ospf_configured_interfaces_start_closed() -> None:
-    plan = frr_plan([], CONFIG_OSPF, FRR84, T0)
+    plan = frr_plan([], CONFIG_OSPF, FRR84, T0, keyed=KEYED)
     change = frr_change(EMPTY_PLAN, plan, CONFIG_OSPF, FRR84)
-    assert ospfd(change) == ("interface eth0", "ip ospf passive", "exit")
-    assert ospf6d(change) == ("interface eth1", "ipv6 ospf6 passive", "exit")
+    assert ospfd(change) == (
+        "interface eth0",
+        "ip ospf passive",
+        "no ip ospf authentication",
+        "exit",
+    )
+    assert ospf6d(change) == (
+        "interface eth1",
+        "ipv6 ospf6 passive",
+        "no ipv6 ospf6 authentication keychain",
+        "exit",
+    )
     lines = {(e.context, e.line, e.present) for e in change.running_config_expectations}
     assert (("interface eth0",), "ip ospf passive", True) in lines
     assert (("interface eth0",), "ip ospf authentication", False) in lines
-    assert frr_change(plan, frr_plan([], CONFIG_OSPF, FRR84, T0 + 1), CONFIG_OSPF, FRR84).empty
+    assert frr_change(
+        plan, frr_plan([], CONFIG_OSPF, FRR84, T0 + 1, keyed=KEYED), CONFIG_OSPF, FRR84
+    ).empty
 
 
-def test_ospf_interface_whose_rows_are_all_refused_is_closed() -> None:
+def test_ospf_interface_whose_rows_are_all_refused_is_closed_if_keyed_before() -> None:
     hmac = ospf(3, since(T0))  # FRR 8.4 ospfd has keyed MD5 only
-    change = render_frr_change([], [hmac], CONFIG, FRR84, T0, strict=False)
-    assert ospfd(change) == ("interface eth0", "ip ospf passive", "exit")
+    plan = frr_plan([hmac], CONFIG, FRR84, T0, keyed=KEYED)
+    change = frr_change(EMPTY_PLAN, plan, CONFIG, FRR84)
+    assert ospfd(change) == (
+        "interface eth0",
+        "ip ospf passive",
+        "no ip ospf authentication",
+        "exit",
+    )
     assert len(change.refused) == 1
+    # Never keyed: the refused rows change nothing on the interface.
+    never = frr_change(EMPTY_PLAN, frr_plan([hmac], CONFIG, FRR84, T0), CONFIG, FRR84)
+    assert never.empty and len(never.refused) == 1
 
 
 def test_ospf_hmac_before_91_is_refused() -> None:
@@ -459,7 +496,7 @@ def test_ospf_key_chain_rekey_gives_each_key_its_own_send_window() -> None:
 
 def test_ospf6_key_chain_insert_rekey_delete_revoke() -> None:
     first = ospf6(7, since(T0))
-    inserted_change = render_frr_change([], [first], CONFIG, FRR84, T0)
+    inserted_change = render_frr_change([], [first], CONFIG, FRR84, T0, keyed=KEYED)
     assert ospf6d(inserted_change) == (
         "key chain rkmp-ospf6-eth1",
         "key 7",
@@ -475,13 +512,13 @@ def test_ospf6_key_chain_insert_rekey_delete_revoke() -> None:
         "exit",
     )
     old, new = rekeyed(first, ospf6(8, since(T0)), T0 + 1000)
-    rekey = render_frr_change([first], [old, new], CONFIG, FRR84, T0 + 1000)
+    rekey = render_frr_change([first], [old, new], CONFIG, FRR84, T0 + 1000, keyed=KEYED)
     assert ospf6d(rekey)[:1] == ("key chain rkmp-ospf6-eth1",)
     assert "send-lifetime 15:26:20 Jun 15 2025 infinite" in ospf6d(rekey)
     assert not any(line.startswith("interface") for line in ospf6d(rekey))
-    delete = render_frr_change([old, new], [new], CONFIG, FRR84, T0 + 1200)
+    delete = render_frr_change([old, new], [new], CONFIG, FRR84, T0 + 1200, keyed=KEYED)
     assert ospf6d(delete) == ("key chain rkmp-ospf6-eth1", "no key 7", "exit")
-    revoke = render_frr_change([new], [], CONFIG, FRR84, T0 + 1300)
+    revoke = render_frr_change([new], [], CONFIG, FRR84, T0 + 1300, keyed=KEYED)
     assert ospf6d(revoke) == (
         "interface eth1",
         "ipv6 ospf6 passive",
@@ -490,15 +527,17 @@ def test_ospf6_key_chain_insert_rekey_delete_revoke() -> None:
         "no key chain rkmp-ospf6-eth1",
     )
     again = ospf6(9, since(T0 + 1400))
-    closed = frr_plan([], CONFIG_OSPF, FRR84, T0 + 1300)
-    back = frr_change(closed, frr_plan([again], CONFIG_OSPF, FRR84, T0 + 1400), CONFIG, FRR84)
+    closed = frr_plan([], CONFIG_OSPF, FRR84, T0 + 1300, keyed=KEYED)
+    back = frr_change(
+        closed, frr_plan([again], CONFIG_OSPF, FRR84, T0 + 1400, keyed=KEYED), CONFIG, FRR84
+    )
     assert ospf6d(back)[-4:] == (
         "interface eth1",
         "ipv6 ospf6 authentication keychain rkmp-ospf6-eth1",
         "no ipv6 ospf6 passive",
         "exit",
     )
-    assert render_frr_change([old, new], [old, new], CONFIG, FRR84, T0 + 1000).empty
+    assert render_frr_change([old, new], [old, new], CONFIG, FRR84, T0 + 1000, keyed=KEYED).empty
 
 
 def test_ospf6_before_83_is_refused() -> None:
@@ -645,15 +684,30 @@ def test_plan_diff_against_the_empty_plan_is_the_insert() -> None:
     no rows applied (the neighbour known closed), the commands are the same."""
     config = FrrRenderConfig(bgp_neighbors=(FrrBgpNeighbor(PEER, 65001),))
     rows = [md5(1, since(T0)), ospf6(7, since(T0))]
-    plan = frr_plan(rows, config, FRR84, T0)
+    keyed = {frr_bgp(PEER), secured_interface(SecuredKind.OSPF6, "eth1")}
+    plan = frr_plan(rows, config, FRR84, T0, keyed=keyed)
     assert frr_change(EMPTY_PLAN, plan, config, FRR84).commands == (
-        render_frr_change([], rows, config, FRR84, T0).commands
+        render_frr_change([], rows, config, FRR84, T0, keyed=keyed).commands
     )
     assert frr_change(plan, plan, config, FRR84).empty
-    back = frr_change(plan, EMPTY_PLAN, config, FRR84)
+    # Back to nothing, with the keys known (a revoke): closed.
+    back = frr_change(plan, dataclasses.replace(EMPTY_PLAN, keyed=frozenset(keyed)), config, FRR84)
     assert back.vtysh_commands()[-1] == "no key chain rkmp-ospf6-eth1"
     assert f"neighbor {PEER} {SHUT}" in back.vtysh_commands()
     assert "ipv6 ospf6 passive" in back.vtysh_commands()
+    # Back to a plan made before rkmpd keyed them (undoing a refused first
+    # key): the keys go, nothing is shut, and nothing is expected shut.
+    undo = frr_change(plan, EMPTY_PLAN, config, FRR84)
+    assert bgpd(undo) == ("router bgp 65001", f"no neighbor {PEER} password", "exit")
+    assert ospf6d(undo) == (
+        "interface eth1",
+        "no ipv6 ospf6 authentication keychain",
+        "exit",
+        "no key chain rkmp-ospf6-eth1",
+    )
+    assert not any(
+        "shutdown" in e.line or "passive" in e.line for e in undo.running_config_expectations
+    )
 
 
 def test_dead_rows_are_left_out() -> None:
@@ -668,3 +722,57 @@ def test_inserted_lifetimes_roll_in() -> None:
     lines = ospf6d(render_frr_change([], [row], CONFIG, FRR84, T0))
     assert "send-lifetime 15:09:40 Jun 15 2025 infinite" in lines
     assert f"accept-lifetime {AT_T0} infinite" in lines
+
+
+# --- fail closed only what rkmpd keyed (rkmp_frr.sinks.keyed) -----------------------------
+
+
+def test_never_keyed_neighbours_and_interfaces_are_left_alone() -> None:
+    """No key yet and never keyed (the RKMP SA never came up): not a line
+    rendered and nothing expected, so the operator's configuration (with
+    its own password, or none) stays as it is."""
+    plan = frr_plan([], CONFIG_OSPF, FRR84, T0)
+    assert plan.bgp_closed == () and plan.ospf == {} and plan.ospf6 == {}
+    change = frr_change(EMPTY_PLAN, plan, CONFIG_OSPF, FRR84)
+    assert change.empty and change.running_config_expectations == ()
+    assert change.notes == () and not change.resets_sessions
+    # A key not valid yet is not a key FRR gets: still left alone.
+    later = md5(1, Lifetimes(T0 + 100, FOREVER, T0 + 100, FOREVER))
+    assert frr_change(EMPTY_PLAN, frr_plan([later], CONFIG, FRR84, T0), CONFIG, FRR84).empty
+
+
+def test_only_the_keyed_neighbour_is_closed() -> None:
+    plan = frr_plan([], CONFIG_OSPF, FRR84, T0, keyed={frr_bgp(PEER6, "red")})
+    change = frr_change(EMPTY_PLAN, plan, CONFIG_OSPF, FRR84)
+    assert change.vtysh_commands() == (
+        "router bgp 65001 vrf red",
+        f"neighbor {PEER6} {SHUT}",
+        f"no neighbor {PEER6} password",
+        "exit",
+    )
+
+
+def test_keyed_interface_stays_closed_without_sink_config() -> None:
+    """An interface rkmpd keyed stays passive without a key even when the
+    configuration no longer names it (until the operator resets it)."""
+    keyed = {
+        secured_interface(SecuredKind.OSPF, "eth7"),
+        secured_interface(SecuredKind.OSPF6, "e8"),
+    }
+    change = frr_change(EMPTY_PLAN, frr_plan([], CONFIG, FRR84, T0, keyed=keyed), CONFIG, FRR84)
+    assert ospfd(change) == (
+        "interface eth7",
+        "ip ospf passive",
+        "no ip ospf authentication",
+        "exit",
+    )
+    assert ospf6d(change)[:2] == ("interface e8", "ipv6 ospf6 passive")
+
+
+def test_plan_names_what_it_keys() -> None:
+    rows = [md5(1, since(T0)), md5(2, since(T0), peer=PEER6), keyed_md5(3, since(T0))]
+    rows.append(dataclasses.replace(ospf6(7, since(T0)), send_lifetime_start=T0 + 60))
+    plan = frr_plan(rows, CONFIG, FRR84, T0)
+    assert plan.keyed_items() == KEYED  # a chain with no key to send yet holds keys all the same
+    assert plan.ospf6["eth1"].closed
+    assert frr_plan([], CONFIG, FRR84, T0, keyed=KEYED).keyed_items() == frozenset()

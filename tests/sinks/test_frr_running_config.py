@@ -11,6 +11,7 @@ from rkmp_frr.sinks.frr_render import (
     render_frr_change,
     unmet_expectations,
 )
+from rkmp_frr.sinks.keyed import frr_bgp
 from rkmp_frr.wire.constants import IntegId, ProtocolId
 
 from .sink_rows import PEER, T0, make_row, rekeyed, since
@@ -102,7 +103,8 @@ def test_missing_or_stale_lines_are_reported() -> None:
 def test_removed_lines_must_be_gone() -> None:
     old = OSPF6.with_lifetimes(OSPF6.lifetimes)
     extra = make_row(ProtocolId.OSPFV3, 5, since(T0), interfaces=frozenset({"eth1"}))
-    change = render_frr_change([BGP, MD5, OSPF6, extra], [MD5, old], CONFIG, FRR84, T0)
+    keyed = {frr_bgp(PEER)}  # a revoke: the neighbour is shut, not left open
+    change = render_frr_change([BGP, MD5, OSPF6, extra], [MD5, old], CONFIG, FRR84, T0, keyed=keyed)
     absent = [e for e in change.running_config_expectations if not e.present]
     assert [(e.context, e.line) for e in absent] == [
         (("router bgp 65001",), f"neighbor {PEER} password"),

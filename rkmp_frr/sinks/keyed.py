@@ -1,0 +1,194 @@
+"""Which neighbours and interfaces a routing-daemon sink has keyed.
+
+Fail closed (``rkmp_frr.sinks.frr_render``, ``bird_render``) shuts a
+secured BGP neighbour or OSPF interface that has no usable key, so that
+RP_revokeSA never lets a session fall back to running unauthenticated (an
+attacker who blocks RKMP until the liveness checks fail must not get an
+unauthenticated session out of it). That guard only makes sense for what
+rkmpd has keyed: a neighbour or interface that rkmpd never keyed (its RKMP
+SA never came up, e.g. mismatched credentials) is the operator's, and is
+left exactly as the operator configured it, with whatever key (or none) it
+runs with.
+
+So each sink remembers what it has ever put a key into: a :class:`Secured`
+(a BGP neighbour, an OSPFv2 or OSPFv3 interface) enters the set when a
+key for it is about to be applied, and leaves it only when that apply was
+refused and undone, or when the operator resets it. The set must survive
+rkmpd restarts in both directions (a restart must not reopen a revoked
+neighbour, nor close a never-keyed one), so :class:`KeyedState` keeps it
+in a small file under rkmpd's ``state_dir``: one item per line
+(``bgp 192.0.2.1``, ``ospf eth0``...), written atomically (temporary file,
+fsync, rename; mode 0600).
+
+Resetting (the operator takes a neighbour back from rkmpd): stop rkmpd,
+delete the item's line (or the whole file), start rkmpd. rkmpd then leaves
+that neighbour alone until it keys it again; a shutdown or passive line it
+had put there stays until the operator lifts it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+FILE_MODE = 0o600
+
+
+class SecuredKind(StrEnum):
+    """What a sink secures; the word that starts a line of the state file."""
+
+    BGP = "bgp"  # a BGP neighbour (FRR: address [vrf NAME]; BIRD: protocol name)
+    OSPF = "ospf"  # an OSPFv2 interface (FRR: name; BIRD: protocol/interface)
+    OSPF6 = "ospf6"  # an OSPFv3 interface (same naming)
+
+
+@dataclass(frozen=True, slots=True)
+class Secured:
+    """One BGP neighbour or OSPF interface of one sink."""
+
+    kind: SecuredKind
+    name: str
+
+    def __post_init__(self) -> None:
+        if not self.name or self.name != self.name.strip() or "\n" in self.name:
+            raise ValueError(f"unusable {self.kind.value} name {self.name!r}")
+
+    def __str__(self) -> str:
+        return f"{self.kind.value} {self.name}"
+
+    @property
+    def sort_key(self) -> tuple[str, str]:
+        return (self.kind.value, self.name)
+
+    @classmethod
+    def parse(cls, line: str) -> Secured:
+        kind, _, name = line.strip().partition(" ")
+        try:
+            return cls(SecuredKind(kind), name.strip())
+        except ValueError:
+            raise ValueError(f"not '<bgp|ospf|ospf6> <name>': {line.strip()!r}") from None
+
+
+def frr_bgp(address: str, vrf: str = "") -> Secured:
+    """An FRR BGP neighbour (its canonical address, and its VRF if not the default)."""
+    return Secured(SecuredKind.BGP, f"{address} vrf {vrf}" if vrf else address)
+
+
+def secured_interface(kind: SecuredKind, name: str, instance: str | None = None) -> Secured:
+    """An OSPF interface; for BIRD, of the protocol ``instance``."""
+    return Secured(kind, f"{instance}/{name}" if instance else name)
+
+
+class KeyedStateError(Exception):
+    """The state file cannot be read or is not in the expected form (one
+    line, no key: the file holds no secret)."""
+
+
+def parse_keyed(text: str, source: str = "state file") -> frozenset[Secured]:
+    """The items of a state file's text (``#`` comments and blank lines
+    ignored). KeyedStateError names the first bad line."""
+    items: set[Secured] = set()
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        try:
+            items.add(Secured.parse(line))
+        except ValueError as exc:
+            raise KeyedStateError(f"{source}:{number}: {exc}") from None
+    return frozenset(items)
+
+
+def format_keyed(sink: str, items: Iterable[Secured]) -> str:
+    lines = [
+        f"# rkmpd {sink} sink: the BGP neighbours and OSPF interfaces it has keyed.",
+        "# Without a usable key these are shut (fail closed); anything not listed is",
+        "# left as the operator configured it. To give one back: stop rkmpd, delete",
+        "# its line, start rkmpd, and lift the shutdown/passive by hand if present.",
+        *(str(item) for item in sorted(set(items), key=lambda s: s.sort_key)),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+class KeyedState:
+    """A sink's keyed set, persisted at ``path`` (None: in memory only, for
+    a dry run or a test)."""
+
+    def __init__(self, sink: str, path: Path | None = None, items: Iterable[Secured] = ()) -> None:
+        self.sink = sink
+        self.path = path
+        self._items = frozenset(items)
+
+    @classmethod
+    def load(cls, sink: str, path: Path | None) -> KeyedState:
+        """The state at ``path`` (empty if there is no file yet)."""
+        if path is None:
+            return cls(sink)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return cls(sink, path)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise KeyedStateError(f"cannot read {path}: {_reason(exc)}") from None
+        return cls(sink, path, parse_keyed(text, str(path)))
+
+    @property
+    def items(self) -> frozenset[Secured]:
+        return self._items
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._items
+
+    def record(self, items: Iterable[Secured]) -> frozenset[Secured]:
+        """Add ``items``, written to disk before this returns; the items that
+        were new. OSError: not recorded (the set is unchanged)."""
+        new = frozenset(items) - self._items
+        if new:
+            self._store(self._items | new)
+        return new
+
+    def forget(self, items: Iterable[Secured]) -> None:
+        """Take ``items`` out again (an apply that keyed them was undone).
+        OSError: not written (the set is unchanged)."""
+        gone = self._items & frozenset(items)
+        if gone:
+            self._store(self._items - gone)
+
+    def _store(self, items: frozenset[Secured]) -> None:
+        if self.path is not None:
+            write_private(self.path, format_keyed(self.sink, items))
+        self._items = items
+
+
+def write_private(path: Path, text: str) -> None:
+    """``text`` at ``path`` all at once: a 0600 temporary file beside it,
+    fsynced, renamed over it, and the directory fsynced."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    temporary = Path(name)
+    try:
+        os.fchmod(fd, FILE_MODE)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, OSError):
+        return exc.strerror or type(exc).__name__
+    return "not UTF-8 text"
