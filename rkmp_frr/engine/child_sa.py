@@ -17,6 +17,8 @@ class ChildState(Enum):
     REDUNDANT = "redundant"  # lost a rekey collision (RFC 7296 §2.8.1), never reported
     DELETING = "deleting"  # our Delete for it is out
 
+    __hash__ = object.__hash__  # as SaState's: identity, in C
+
 
 # States whose key IDs are still taken.
 LIVE = frozenset(ChildState)

@@ -645,8 +645,8 @@ class Engine:
         FIFO delivery the peer either never answered it, or answered after
         its own SA was up (then its half-open SA times out silently and
         delays nothing: ``_contests``)."""
-        wanted = list(sa.wanted_children)
-        sa.wanted_children.clear()
+        wanted = sa.wanted_children
+        sa.wanted_children = ()
         sa.hand_over(survivor, now)
         sa.close(now)
         for protocol in wanted:
@@ -658,8 +658,8 @@ class Engine:
             child.from_duplicate = True
         winner.children.update(loser.children)
         loser.children.clear()
-        winner.wanted_children.extend(loser.wanted_children)
-        loser.wanted_children.clear()
+        winner.wanted_children += loser.wanted_children
+        loser.wanted_children = ()
         loser.successor = winner
         loser.set_state(SaState.REKEYED)
         loser.migrate_tasks(now)
@@ -853,7 +853,7 @@ class Engine:
         """Ask for a child SA; with ``ensure`` only if, when its turn comes,
         the SA (or the one it moves to) has none of ``protocol`` yet."""
         if sa.initiator and sa.state is SaState.INIT_SENT:
-            sa.wanted_children.append(protocol)  # SAi2 of RKMP_SA_AUTH
+            sa.wanted_children += (protocol,)  # SAi2 of RKMP_SA_AUTH
         else:
             sa.queue_task(CreateChildTask(protocol, ensure=ensure), now)
 

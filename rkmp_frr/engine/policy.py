@@ -14,6 +14,7 @@ payloads.
 from __future__ import annotations
 
 import ipaddress
+import socket
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import lru_cache
@@ -63,6 +64,17 @@ def _address_of(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | No
     try:
         return ipaddress.ip_address(host)
     except ValueError:
+        return None
+
+
+def _ipv4_value(host: str) -> int | None:
+    """A dotted-quad IPv4 address as an integer, None for anything else.
+    inet_pton takes exactly what ``ipaddress.IPv4Address`` takes (four
+    decimal octets <= 255 without leading zeros), in C: a new peer's address
+    is matched without building an address object."""
+    try:
+        return int.from_bytes(socket.inet_pton(socket.AF_INET, host), "big")
+    except (OSError, ValueError):  # ValueError: an embedded NUL
         return None
 
 
@@ -204,6 +216,8 @@ class PeerPolicy:
     on_failure: OnFailure = OnFailure.REVOKE
     retransmit: RetransmitPolicy | None = None  # None: LocalConfig.retransmit
     _network: Network | None = field(default=None, init=False, repr=False, compare=False)
+    # An IPv4 prefix as (network, mask) integers, for ``matches``.
+    _ipv4: tuple[int, int] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.rkmp_proposals:
@@ -215,13 +229,23 @@ class PeerPolicy:
         protocols = [c.protocol for c in self.children]
         if len(set(protocols)) != len(protocols):
             raise ValueError(f"peer {self.name} has two child policies for one protocol")
-        object.__setattr__(self, "_network", _network_of(self.address))
+        network = _network_of(self.address)
+        object.__setattr__(self, "_network", network)
+        if isinstance(network, ipaddress.IPv4Network):
+            ipv4 = (int(network.network_address), int(network.netmask))
+            object.__setattr__(self, "_ipv4", ipv4)
 
     def matches(self, host: str) -> bool:
-        if self._network is None:
+        network = self._network
+        if network is None:
             return host == self.address
+        ipv4 = self._ipv4
+        if ipv4 is not None:
+            # An IPv4 prefix matches only IPv4 addresses (not ::ffff:a.b.c.d).
+            value = _ipv4_value(host)
+            return value is not None and value & ipv4[1] == ipv4[0]
         address = _address_of(host)
-        return address is not None and address in self._network
+        return address is not None and address in network
 
     def child_policy(self, protocol: int) -> ChildPolicy | None:
         for child in self.children:

@@ -163,10 +163,12 @@ class RkmpSa:
         self.expected_request_id = 0
         self.pending: OutstandingRequest[Task] | None = None
         self.queue: deque[Task] = deque()
-        self.deferred: list[tuple[float, Task]] = []
+        # Tuples, not lists: most SAs never defer or wait for a child SA, and
+        # the empty tuple is one shared object the collector does not track.
+        self.deferred: tuple[tuple[float, Task], ...] = ()
         self.cache = ResponseCache()
         self.children: dict[tuple[ProtocolId, int], ChildSa] = {}
-        self.wanted_children: list[ProtocolId] = []
+        self.wanted_children: tuple[ProtocolId, ...] = ()  # for RKMP_SA_AUTH
         self.rekey_at = INFINITY
         self.expire_at = INFINITY
         self.half_open_until = INFINITY
@@ -269,7 +271,7 @@ class RkmpSa:
     def defer(self, task: Task, now: float) -> None:
         """Retry ``task`` a few seconds from now (after TEMPORARY_FAILURE)."""
         home = self.home() if task.migratable else self
-        home.deferred.append((now + self.engine.rng.uniform(*RETRY_DELAY), task))
+        home.deferred += ((now + self.engine.rng.uniform(*RETRY_DELAY), task),)
         self.engine.touch(home)
 
     def tasks(self) -> list[Task]:
@@ -317,10 +319,8 @@ class RkmpSa:
             else:
                 keep.append(task)
         self.queue = keep
-        for when, task in self.deferred:
-            if task.migratable:
-                successor.deferred.append((when, task))
-        self.deferred = [(w, t) for w, t in self.deferred if not t.migratable]
+        successor.deferred += tuple((w, t) for w, t in self.deferred if t.migratable)
+        self.deferred = tuple((w, t) for w, t in self.deferred if not t.migratable)
         self.engine.touch(successor)
 
     # --- receiving ------------------------------------------------------------------
@@ -485,7 +485,7 @@ class RkmpSa:
                     return
         if self.deferred:
             due = [t for when, t in self.deferred if when <= now]
-            self.deferred = [(w, t) for w, t in self.deferred if w > now]
+            self.deferred = tuple((w, t) for w, t in self.deferred if w > now)
             for task in due:
                 self.queue.append(task)
         if now >= self.contest_until:
@@ -605,7 +605,7 @@ class RkmpSa:
         tasks = self.tasks()
         self.pending = None
         self.queue.clear()
-        self.deferred.clear()
+        self.deferred = ()
         self.engine.unregister(self, now)
         for task in tasks:
             task.on_abort(self, now)

@@ -24,6 +24,11 @@ class SaState(Enum):
     DELETING = "deleting"  # our Delete is out
     CLOSED = "closed"
 
+    # Members are singletons compared by identity: hash them by identity in
+    # C rather than by name in Python (Enum.__hash__), for the transition
+    # table and the state sets looked up on every exchange.
+    __hash__ = object.__hash__
+
 
 _TRANSITIONS: dict[SaState, frozenset[SaState]] = {
     SaState.INIT_SENT: frozenset({SaState.AUTH_SENT, SaState.CLOSED}),

@@ -4,6 +4,7 @@ the state table."""
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import random
 
 import pytest
@@ -78,6 +79,41 @@ def test_response_cache_needs_the_exact_request() -> None:
     assert cache.lookup(3, b"req") == b"resp"
     assert cache.lookup(3, b"other") is None
     assert cache.lookup(2, b"req") is None
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "192.0.2.0",
+        "192.0.2.3",
+        "192.0.2.4",
+        "192.0.3.1",
+        "10.1.2.3",
+        "0.0.0.0",
+        "255.255.255.255",
+        "192.0.2.03",  # leading zero: not an address
+        "192.0.2.256",
+        "192.0.2",
+        "192.0.2.1.",
+        " 192.0.2.1",
+        "192.0.2.1\x00",
+        "0x7f.0.0.1",
+        "::ffff:192.0.2.1",
+        "2001:db8::1",
+        "peer.example",
+        "",
+    ],
+)
+@pytest.mark.parametrize("prefix", ["192.0.2.0/30", "192.0.2.1", "0.0.0.0/0", "2001:db8::/32"])
+def test_peer_matching_agrees_with_ipaddress(prefix: str, host: str) -> None:
+    """The IPv4 fast path of ``PeerPolicy.matches`` says what ``ipaddress``
+    says, for good and bad host text alike."""
+    network = ipaddress.ip_network(prefix)
+    try:
+        expected = ipaddress.ip_address(host) in network
+    except ValueError:
+        expected = False
+    assert PeerPolicy("p", prefix).matches(host) is expected
 
 
 def test_peer_matching_by_prefix_and_exact_text() -> None:

@@ -176,7 +176,7 @@ class SaAuthTask(Task):
         if sa.peer_rkmp and sa.wanted_children:
             offer = first_child_offer(sa, sa.wanted_children[0])
             if offer is not None:
-                del sa.wanted_children[0]
+                sa.wanted_children = sa.wanted_children[1:]
                 self.child_task, sa_payload = offer
                 payloads.append(sa_payload)
         return tuple(payloads)
@@ -209,7 +209,7 @@ class SaAuthTask(Task):
             finish_first_child(sa, self.child_task, message, now)
         for protocol in sa.wanted_children:
             sa.queue_task(CreateChildTask(protocol, ensure=True), now)
-        sa.wanted_children.clear()
+        sa.wanted_children = ()
         return True
 
 
