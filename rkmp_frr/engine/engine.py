@@ -162,6 +162,14 @@ class Engine:
         self.config = config
         self.rng = rng if rng is not None else _SYSTEM_RANDOM
         self._system_rng = isinstance(self.rng, random.SystemRandom)
+        # Draws that need no secrecy (retransmission and lifetime jitter, the
+        # choice among free key IDs, which go on the wire in clear): from the
+        # OS, each would be a system call; a PRNG seeded from ``rng`` does
+        # as well. Nonces, SPIs, KE values and COOKIE secrets stay on ``rng``.
+        # An injected rng (tests) serves both, so runs stay reproducible.
+        self.draws: random.Random = (
+            random.Random(self.rng.getrandbits(128)) if self._system_rng else self.rng
+        )
         self._external_key_ids = key_ids_in_use
         self._policies: dict[str, PeerPolicy | None] = {}
         self._sas: dict[bytes, RkmpSa] = {}  # by our SPI

@@ -240,7 +240,7 @@ class RkmpSa:
     def _send_request(self, task: Task, payloads: tuple[Payload, ...], now: float) -> None:
         header = self.header(task.exchange, self.next_request_id, response=False)
         datagram = self.seal(header, payloads) if task.encrypted else task.encode(header, payloads)
-        wait = wait_time(self.retransmit, 0, self.engine.rng)
+        wait = wait_time(self.retransmit, 0, self.engine.draws)
         if task.first_wait is not None:
             wait = min(wait, task.first_wait)
         deadline = now + wait
@@ -271,7 +271,7 @@ class RkmpSa:
     def defer(self, task: Task, now: float) -> None:
         """Retry ``task`` a few seconds from now (after TEMPORARY_FAILURE)."""
         home = self.home() if task.migratable else self
-        home.deferred += ((now + self.engine.rng.uniform(*RETRY_DELAY), task),)
+        home.deferred += ((now + self.engine.draws.uniform(*RETRY_DELAY), task),)
         self.engine.touch(home)
 
     def tasks(self) -> list[Task]:
@@ -476,7 +476,7 @@ class RkmpSa:
     def on_timer(self, now: float) -> None:
         pending = self.pending
         if pending is not None and now >= pending.deadline:
-            if pending.on_deadline(self.retransmit, self.engine.rng, now):
+            if pending.on_deadline(self.retransmit, self.engine.draws, now):
                 self.engine.send(pending.datagram, self.peer)
             else:
                 self.pending = None
@@ -552,7 +552,7 @@ class RkmpSa:
 
     def start_lifetime(self, now: float) -> None:
         lifetime = self.policy.rkmp_lifetime
-        self.rekey_at = now + lifetime.rekey_time - self.engine.rng.uniform(0.0, lifetime.jitter)
+        self.rekey_at = now + lifetime.rekey_time - self.engine.draws.uniform(0.0, lifetime.jitter)
         self.expire_at = now + lifetime.hard_time
         self.rekey_queued = False
 
@@ -687,7 +687,7 @@ class RkmpSa:
         policy = self.policy.child_policy(ref.protocol)
         assert policy is not None
         lifetime = policy.lifetime
-        rekey_at = now + lifetime.rekey_time - self.engine.rng.uniform(0.0, lifetime.jitter)
+        rekey_at = now + lifetime.rekey_time - self.engine.draws.uniform(0.0, lifetime.jitter)
         return ChildParams(
             ref=ref,
             integ=integ,

@@ -94,7 +94,7 @@ def allocate_key_id(
     if PROFILES[policy.protocol].symmetric:
         taken |= remote  # one ID for both directions: free on both sides
     space = key_id_space(policy)
-    rng = sa.engine.rng
+    rng = sa.engine.draws
     if len(taken) < len(space) // 2:
         for _ in range(16):  # usually the first draw is free
             candidate = space[rng.randrange(len(space))]
@@ -302,7 +302,7 @@ class CreateChildTask(Task):
             old.rival = None
             # Jittered, so that two sides that failed together do not
             # collide again.
-            old.rekey_due = now + sa.engine.rng.uniform(REKEY_RETRY / 2, REKEY_RETRY)
+            old.rekey_due = now + sa.engine.draws.uniform(REKEY_RETRY / 2, REKEY_RETRY)
             sa.engine.touch(sa)
 
     def _release_rival(self, sa: RkmpSa, now: float) -> None:

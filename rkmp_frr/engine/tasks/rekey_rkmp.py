@@ -70,7 +70,7 @@ class RekeyRkmpTask(Task):
 
     def _later(self, sa: RkmpSa, now: float) -> None:
         sa.rekey_queued = False
-        sa.rekey_at = now + sa.engine.rng.uniform(RETRY_LATER / 2, RETRY_LATER)  # jittered
+        sa.rekey_at = now + sa.engine.draws.uniform(RETRY_LATER / 2, RETRY_LATER)  # jittered
         sa.engine.touch(sa)
 
     def on_response(self, sa: RkmpSa, message: Message, datagram: bytes, now: float) -> bool:
