@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
-from functools import cache
 from typing import TYPE_CHECKING
 
 from rkmp_frr.crypto.errors import IntegrityError
@@ -700,9 +699,21 @@ class RkmpSa:
         )
 
 
-@cache
+# Suite names by the identity of the (immutable, shared) suite object: the
+# negotiation hands out the same few objects, and hashing a suite hashes
+# each of its algorithms in Python. Each entry keeps its suite alive, so an
+# id is never reused while cached.
+_suite_names: dict[int, tuple[CryptoSuite, str]] = {}
+
+
 def _suite_name(suite: CryptoSuite) -> str:
-    return str(CryptoProposal.from_suite(suite))
+    entry = _suite_names.get(id(suite))
+    if entry is None or entry[0] is not suite:
+        if len(_suite_names) >= 64:
+            _suite_names.clear()
+        entry = (suite, str(CryptoProposal.from_suite(suite)))
+        _suite_names[id(suite)] = entry
+    return entry[1]
 
 
 # Header flags by (original initiator, response) (RFC 7296 §3.1).
