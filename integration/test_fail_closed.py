@@ -4,16 +4,22 @@ sinks get them).
 
 The attack this guards against: block RKMP (UDP 500) until the liveness
 checks fail on both routers, both revoke their keys, and the routing session
-comes back without authentication. Each test:
+comes back without authentication. Fail closed applies to what rkmpd has
+keyed (``rkmp_frr.sinks.keyed``): before the first key, the operator's
+configuration is left alone. Each test:
 
-1. starts the routers authenticated with keys from the applier,
-2. revokes the keys on both sides (the applier is given no rows),
-3. turns the peer into an unauthenticated speaker by hand (what the peer or
-   an attacker on the link would be if it fell back to no authentication),
-4. watches for a while (SETTLE_SAMPLES) that the session or adjacency does
+1. (BGP, OSPFv2, BIRD) applies no rows to routers rkmpd never keyed: their
+   configuration stays as it is and the session or adjacency stays up,
+2. keys the routers with rows given to the appliers: up, authenticated,
+3. revokes the keys on both sides (the applier is given no rows), turns
+   the peer into an unauthenticated speaker by hand (what the peer or an
+   attacker on the link would be if it fell back to no authentication), and
+   watches for a while (SETTLE_SAMPLES) that the session or adjacency does
    not come back, and (OSPF) that the closed side sends no packet at all
    (ospfd drops the old neighbour of a passive interface only when its dead
    interval ends; the window starts after that),
+4. (BGP, OSPFv2, BIRD) restarts an applier from its state file with no
+   rows: what was revoked stays closed,
 5. inserts new keys on both sides: the session comes back, authenticated.
 
 What closes (see ``rkmp_frr.sinks.frr_render`` / ``bird_render``): FRR
@@ -68,6 +74,7 @@ from rkmp_frr.sinks.features import (
 )
 from rkmp_frr.sinks.frr_apply import FrrApplier, FrrApplierOptions, VtyshCommand
 from rkmp_frr.sinks.frr_render import FrrBgpNeighbor, FrrRenderConfig
+from rkmp_frr.sinks.keyed import KeyedState
 from rkmp_frr.wire.constants import ProtocolId
 
 A, B = "10.250.0.1", "10.250.0.2"
@@ -146,10 +153,12 @@ def stays_down(is_up: Callable[[], bool], what: str) -> None:
 # --- FRR ---------------------------------------------------------------------------------
 
 
-def frr_applier(node: FrrNode, render: FrrRenderConfig) -> FrrApplier:
+def frr_applier(node: FrrNode, render: FrrRenderConfig, state: Path | None = None) -> FrrApplier:
+    """An FRR applier; ``state``: its keyed-state file (None: in memory)."""
     vtysh = VtyshCommand(vty_socket=node.vty_dir, wrapper=("ip", "netns", "exec", node.ns.name))
     features = frr_features(parse_frr_version(node.vtysh("show version").stdout))
-    return FrrApplier(FrrApplierOptions(vtysh=vtysh, render=render, kernel_check=False), features)
+    options = FrrApplierOptions(vtysh=vtysh, render=render, kernel_check=False)
+    return FrrApplier(options, features, keyed=KeyedState.load("frr", state))
 
 
 def frr_ospf_config(router_id: str) -> str:
@@ -178,21 +187,26 @@ exit
 """
 
 
-def test_frr_frr_bgp_md5_revoke_fails_closed(two_nodes: Link, lab: RoutingLab) -> None:
+def test_frr_frr_bgp_md5_revoke_fails_closed(
+    two_nodes: Link, lab: RoutingLab, work_dir: Path
+) -> None:
     need_frr()
     a = lab.frr(two_nodes.left.ns, "a", config=frr_bgp_config(65001, A, B, 65002))
     b = lab.frr(two_nodes.right.ns, "b", config=frr_bgp_config(65002, B, A, 65001))
     # Before rkmpd: the operator's session runs without authentication.
     a.wait_bgp_established(B)
-    appliers = {
-        "a": frr_applier(a, FrrRenderConfig(bgp_neighbors=(FrrBgpNeighbor(B, 65001),))),
-        "b": frr_applier(b, FrrRenderConfig(bgp_neighbors=(FrrBgpNeighbor(A, 65002),))),
+    renders = {
+        "a": FrrRenderConfig(bgp_neighbors=(FrrBgpNeighbor(B, 65001),)),
+        "b": FrrRenderConfig(bgp_neighbors=(FrrBgpNeighbor(A, 65002),)),
     }
-    # 1. First start without keys: closed at once.
+    nodes = {"a": a, "b": b}
+    states = {name: work_dir / f"frr-{name}.keyed" for name in nodes}
+    appliers = {name: frr_applier(nodes[name], renders[name], states[name]) for name in nodes}
+    # 1. First start without keys, never keyed: nothing changes.
+    before = a.running_config()
     for applier in appliers.values():
-        apply(applier, [])
-    assert f"neighbor {B} shutdown message rkmpd: no usable key" in a.running_config()
-    stays_down(lambda: a.bgp_state(B) == "Established", "BGP a-b (first start, no keys)")
+        assert apply(applier, []).status is ApplyStatus.UNCHANGED
+    assert a.running_config() == before and a.bgp_state(B) == "Established"
     # 2. Keys: the session comes up authenticated.
     key = MD5_KEYS[0]
     apply(appliers["a"], [row(ProtocolId.TCP_MD5, B, 1, key, "KEYED-MD5")])
@@ -211,7 +225,15 @@ def test_frr_frr_bgp_md5_revoke_fails_closed(two_nodes: Link, lab: RoutingLab) -
     assert f"neighbor {B} shutdown" in running
     stays_down(lambda: a.bgp_state(B) == "Established", "BGP a-b after the revoke")
     assert b.bgp_state(A) != "Established"
-    # 4. New keys on both sides: back up, with the new key.
+    # 4. A restarted rkmpd (state from the file, nothing known of FRR) keeps
+    # the revoked neighbour shut.
+    restarted = frr_applier(a, renders["a"], states["a"])
+    apply(restarted, [])
+    running = a.running_config()
+    assert f"neighbor {B} shutdown" in running and "password" not in running.split("router bgp")[1]
+    assert a.bgp_state(B) != "Established"
+    appliers["a"] = restarted
+    # 5. New keys on both sides: back up, with the new key.
     key = MD5_KEYS[1]
     apply(appliers["a"], [row(ProtocolId.TCP_MD5, B, 2, key, "KEYED-MD5")])
     apply(appliers["b"], [row(ProtocolId.TCP_MD5, A, 2, key, "KEYED-MD5")])
@@ -234,7 +256,8 @@ def test_frr_frr_ospf_md5_revoke_fails_closed(
     a = lab.frr(two_nodes.left.ns, "a", daemons, frr_ospf_config("1.1.1.1"))
     b = lab.frr(two_nodes.right.ns, "b", daemons, frr_ospf_config("2.2.2.2"))
     render = FrrRenderConfig(ospf_interfaces=("veth0",))
-    appliers = {"a": frr_applier(a, render), "b": frr_applier(b, render)}
+    state_a = work_dir / "frr-a.keyed"
+    appliers = {"a": frr_applier(a, render, state_a), "b": frr_applier(b, render)}
     eth = frozenset({"veth0"})
 
     def keys(spi: int, key: str) -> None:
@@ -244,11 +267,13 @@ def test_frr_frr_ospf_md5_revoke_fails_closed(
     def full() -> bool:
         return a.ospf_neighbor_states().get("2.2.2.2", "").startswith("Full")
 
-    # 1. First start without keys: passive, no adjacency.
+    # 1. First start without keys, never keyed: the operator's (unauthenticated)
+    # adjacency is left alone.
+    a.wait_ospf_full("2.2.2.2")
+    before = a.running_config()
     for applier in appliers.values():
-        apply(applier, [])
-    assert " ip ospf passive" in a.running_config()
-    stays_down(full, "OSPF a-b (first start, no keys)")
+        assert apply(applier, []).status is ApplyStatus.UNCHANGED
+    assert a.running_config() == before and full()
     # 2. Keys: Full, authenticated.
     keys(1, MD5_KEYS[0])
     a.wait_ospf_full("2.2.2.2")
@@ -268,7 +293,11 @@ def test_frr_frr_ospf_md5_revoke_fails_closed(
     assert not b.ospf_neighbor_states().get("1.1.1.1", "").startswith("Full")
     assert _sent_by(pcap, "2.2.2.2"), "b's unauthenticated hellos reached a's link"
     assert _sent_by(pcap, "1.1.1.1") == []  # a sent nothing at all
-    # 4. New keys on both: Full again.
+    # 4. A restarted rkmpd keeps the revoked interface passive.
+    appliers["a"] = frr_applier(a, render, state_a)
+    apply(appliers["a"], [])
+    assert " ip ospf passive" in a.running_config() and not full()
+    # 5. New keys on both: Full again.
     keys(2, MD5_KEYS[1])
     a.wait_ospf_full("2.2.2.2")
     running = a.running_config()
@@ -340,13 +369,16 @@ def bird_render(local: str, peer: str, asn: int, peer_asn: int) -> BirdRenderCon
     )  # fmt: skip
 
 
-def bird_applier(node: BirdNode, include: Path, render: BirdRenderConfig) -> BirdApplier:
+def bird_applier(
+    node: BirdNode, include: Path, render: BirdRenderConfig, state: Path | None = None
+) -> BirdApplier:
+    """A BIRD applier; ``state``: its keyed-state file (None: in memory)."""
     birdc = BirdcCommand(socket=node.socket_path, wrapper=("ip", "netns", "exec", node.ns.name))
     options = BirdApplierOptions(
         include_file=include, birdc=birdc, render=render, kernel_check=False
     )
     version = parse_bird_version(node.birdc("show", "status").stdout)
-    return BirdApplier(options, bird_features(version))
+    return BirdApplier(options, bird_features(version), keyed=KeyedState.load("bird", state))
 
 
 def test_bird_bird_bgp_and_ospf_revoke_fail_closed(
@@ -363,7 +395,8 @@ def test_bird_bird_bgp_and_ospf_revoke_fail_closed(
         config = bird_base_config(local, work_dir / f"{name}.log") + f'include "{include}";\n'
         node = lab.bird(end.ns, name, config)
         render = bird_render(local, peer, asn, peer_asn)
-        nodes[name] = (node, include, bird_applier(node, include, render))
+        state = work_dir / f"bird-{name}.keyed"
+        nodes[name] = (node, include, bird_applier(node, include, render, state))
     a, include_a, _ = nodes["a"]
     b, include_b, _ = nodes["b"]
     eth = frozenset({"veth0"})
@@ -383,13 +416,16 @@ def test_bird_bird_bgp_and_ospf_revoke_fail_closed(
             B, ""
         ).startswith("Full")
 
-    # 1. First start without keys: BGP disabled, OSPF interface stub.
+    # 1. First start without keys, never keyed: the blocks as configured
+    # (no authentication, nothing closed); both come up unauthenticated.
     for name in ("a", "b"):
         result = apply(nodes[name][2], [])
-        assert any("fail closed" in note for note in result.notes), result.notes
+        assert not any("fail closed" in note for note in result.notes), result.notes
     text = include_a.read_text()
-    assert "\tdisabled;\n" in text and "\t\t\tstub yes;\n" in text
-    stays_down(up, "BIRD a-b (first start, no keys)")
+    for word in ("disabled", "stub", "password", "authentication"):
+        assert word not in text, text
+    a.wait_bgp_established("b1")
+    a.wait_ospf_full("o1", B)
     # 2. Keys: both up, authenticated.
     keys(1, MD5_KEYS[0], HMAC_KEYS[0])
     a.wait_bgp_established("b1")
@@ -409,7 +445,14 @@ def test_bird_bird_bgp_and_ospf_revoke_fail_closed(
     assert b.bgp_state("b1") != "Established"
     assert _sent_by(pcap, B), "b's unauthenticated hellos reached a's link"
     assert _sent_by(pcap, A) == []  # a sent nothing at all
-    # 4. New keys on both: back up.
+    # 4. A restarted rkmpd keeps the revoked session disabled and interface stub.
+    restarted = bird_applier(a, include_a, nodes["a"][2].options.render, work_dir / "bird-a.keyed")
+    apply(restarted, [])
+    text = include_a.read_text()
+    assert "\tdisabled;\n" in text and "\t\t\tstub yes;\n" in text
+    assert not up()
+    nodes["a"] = (a, include_a, restarted)
+    # 5. New keys on both: back up.
     keys(2, MD5_KEYS[1], HMAC_KEYS[1])
     a.wait_bgp_established("b1")
     a.wait_ospf_full("o1", B)

@@ -1,7 +1,8 @@
 """Failure cases with FRR and rkmpd in namespaces.
 
-- Mismatched credentials between the two rkmpd: no key is made, and the
-  neighbours the sinks secure are shut (fail closed), never unauthenticated.
+- Mismatched credentials between the two rkmpd: no key is made, FRR's
+  configuration does not change, and the existing session keeps its old
+  key (rkmpd never keyed that neighbour, so fail closed does not apply).
 - FRR refuses the rendered change (an operator template with a typo): the
   previous configuration stays in place and `rkmpctl status` shows the
   error (without the key).
@@ -17,6 +18,7 @@ import json
 import os
 import stat
 import sys
+import time
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -34,6 +36,7 @@ from integration.harness.routing import (
 from integration.test_frr_rkmpd import (
     PSK,
     frr_sink,
+    kernel_check,
     md5_key,
     md5_peer,
     rkmpd_config,
@@ -58,24 +61,38 @@ def _logged(rkmpd: RkmpdNode, text: str) -> bool:
     return text in rkmpd.log_text().lower()
 
 
-def test_frr_frr_mismatched_psk_no_key_fails_closed(
+OPERATOR_PASSWORD = "typed-by-the-operator"
+OBSERVE_SAMPLES = 30  # 15 s at 0.5 s: many RKMP retries and liveness periods (1 s)
+
+
+def test_frr_frr_mismatched_psk_changes_nothing(
     two_nodes: Link, lab: RoutingLab, work_dir: Path
 ) -> None:
+    """Mismatched credentials: no key on either side, the routing config
+    byte-identical, and the existing session (keyed with the operator's own
+    TCP-MD5 password) stays Established with its old key throughout. The
+    sinks secure that neighbour, but rkmpd never keyed it, so it is left
+    as the operator configured it (rkmp_frr.sinks.keyed)."""
     left, right = two_nodes.left, two_nodes.right
-    a = lab.frr(left.ns, "a", config=frr_bgp_config(65001, "10.250.0.1", "10.250.0.2", 65002))
-    b = lab.frr(right.ns, "b", config=frr_bgp_config(65002, "10.250.0.2", "10.250.0.1", 65001))
-    a.wait_bgp_established("10.250.0.2")  # unauthenticated before rkmpd
-    rb = lab.rkmpd(
-        right.ns, "b",
-        rkmpd_config("b", "10.250.0.2", work_dir, md5_peer("a", "10.250.0.1"),
-                     write_psk(work_dir, "psk-b", "0x" + "ab" * 32),
-                     frr_sink(b, "10.250.0.1", 65002)),
-    )  # fmt: skip
-    ra = lab.rkmpd(
-        left.ns, "a",
-        rkmpd_config("a", "10.250.0.1", work_dir, md5_peer("b", "10.250.0.2"),
-                     write_psk(work_dir, "psk-a", PSK), frr_sink(a, "10.250.0.2", 65001)),
-    )  # fmt: skip
+    a = lab.frr(left.ns, "a", config=frr_bgp_config(
+        65001, "10.250.0.1", "10.250.0.2", 65002, password=OPERATOR_PASSWORD))  # fmt: skip
+    b = lab.frr(right.ns, "b", config=frr_bgp_config(
+        65002, "10.250.0.2", "10.250.0.1", 65001, password=OPERATOR_PASSWORD))  # fmt: skip
+    a.wait_bgp_established("10.250.0.2")
+    before = {"a": a.running_config(), "b": b.running_config()}
+    established = a.bgp_established_count("10.250.0.2")
+    configs = {
+        "b": rkmpd_config("b", "10.250.0.2", work_dir, md5_peer("a", "10.250.0.1"),
+                          write_psk(work_dir, "psk-b", "0x" + "ab" * 32),
+                          frr_sink(b, "10.250.0.1", 65002)),
+        "a": rkmpd_config("a", "10.250.0.1", work_dir, md5_peer("b", "10.250.0.2"),
+                          write_psk(work_dir, "psk-a", PSK), frr_sink(a, "10.250.0.2", 65001)),
+    }  # fmt: skip
+    started = {}
+    for name, ns in (("b", right.ns), ("a", left.ns)):
+        text = configs[name].replace('liveness_interval = "30s"', 'liveness_interval = "1s"')
+        started[name] = lab.rkmpd(ns, name, text)
+    ra, rb = started["a"], started["b"]
     # Each side's AUTH fails at the other: both log it.
     for rkmpd in (ra, rb):
         wait_until(
@@ -83,18 +100,23 @@ def test_frr_frr_mismatched_psk_no_key_fails_closed(
             timeout=20,
             what=f"rkmpd {rkmpd.name} to log the failed authentication",
         )
-    # No key on either side, and the secured neighbours are shut, never
-    # left talking unauthenticated (fail closed).
-    for rkmpd, node, peer in ((ra, a, "10.250.0.2"), (rb, b, "10.250.0.1")):
+    # Keep watching while rkmpd retries: the session never drops, FRR's
+    # configuration never changes.
+    for sample in range(OBSERVE_SAMPLES):
+        assert a.bgp_state("10.250.0.2") == "Established", f"session down (sample {sample})"
+        assert a.running_config() == before["a"], f"a's config changed (sample {sample})"
+        assert b.running_config() == before["b"], f"b's config changed (sample {sample})"
+        time.sleep(0.5)
+    assert a.bgp_established_count("10.250.0.2") == established  # no reset either
+    for rkmpd, ns, peer in ((ra, left.ns, "10.250.0.2"), (rb, right.ns, "10.250.0.1")):
         assert rkmpd.keys() == []
         sink = rkmpd.sink("frr")
         assert sink["ok"] and sink["failures"] == 0 and sink["rows"] == 0, sink
-        assert sink["last_change"]["status"] == "applied", sink
-        running = node.running_config()
-        assert f"neighbor {peer} shutdown message rkmpd: no usable key" in running, running
-        assert "password" not in running, running
-    wait_until(lambda: a.bgp_state("10.250.0.2") != "Established", timeout=20,
-               what="the unkeyed session to go down", diagnostics=a.diagnostics)  # fmt: skip
+        assert sink["last_change"] is None, sink  # nothing ever applied
+        assert not (rkmpd.directory / "state" / "frr-sink.keyed").exists()
+        # The old key is still the one on bgpd's sockets.
+        assert '"status": "ok"' in kernel_check(ns, peer, OPERATOR_PASSWORD)
+        assert not _logged(rkmpd, "fail closed")
 
 
 def broken_bgpd_template(directory: Path) -> Path:
@@ -146,10 +168,14 @@ def test_frr_rejected_change_restores_previous_config(
     status_text = json.dumps(ra.rkmpctl("status"))
     assert key not in status_text and key.upper() not in status_text  # keys never shown
     assert key not in ra.log_text()
-    # What was in place before the key came: the neighbour shut (no key yet).
+    # What was in place before the key came: the operator's neighbour, never
+    # keyed, so neither shut nor given a password; and still not recorded
+    # as keyed (the refused first key was undone).
     running = a.running_config()
-    assert "neighbor 10.250.0.2 shutdown message rkmpd: no usable key" in running, running
+    assert "shutdown" not in running, running
     assert "password" not in running and "passwrd" not in running, running
+    keyed = ra.directory / "state" / "frr-sink.keyed"
+    assert not keyed.exists() or "bgp 10.250.0.2" not in keyed.read_text()
     # The human output names the error too.
     human = run([sys.executable, "-m", "rkmp_frr.daemon.rkmpctl", "--socket",
                  str(ra.control_socket), "status"]).stdout  # fmt: skip

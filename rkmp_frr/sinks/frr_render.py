@@ -855,15 +855,23 @@ class _Change:
             if after is not None:
                 line = f"neighbor {neighbor} password {after.key}"
                 self.expectations.append(_expect(context, line, secret=after.key))
-                self.expectations.append(
-                    _expect(context, f"neighbor {neighbor} shutdown", present=False)
+                # A first key for a neighbour rkmpd never keyed: it never shut
+                # it either, so its shutdown setting stays the operator's.
+                first = (
+                    before is None
+                    and slot not in closed_before
+                    and not self.is_keyed(frr_bgp(neighbor, router.vrf))
                 )
+                if not first:
+                    self.expectations.append(
+                        _expect(context, f"neighbor {neighbor} shutdown", present=False)
+                    )
                 self.secrets.add(after.key)
                 if before is None or before.key != after.key:
                     key = after.key if reveal else mask_key(after.key)
                     entry["set"].append({"neighbor": neighbor, "key": key})
                     resets.append(neighbor)
-                if before is None:  # closed, or in a state not known yet
+                if before is None and not first:  # closed, or in a state not known yet
                     entry["open"].append({"neighbor": neighbor})
                     if slot in closed_before:
                         self.notes.append(f"BGP neighbour {neighbor}: key back, shutdown lifted")
@@ -978,7 +986,9 @@ class _Change:
                 self.expectations.append(_expect(context, f"ip ospf authentication {after.auth}"))
             else:
                 self.expectations.append(_expect(context, "ip ospf authentication", present=False))
-            close, reopen = self.passive(context, "ip ospf passive", before, after, released)
+            close, reopen = self.passive(
+                context, "ip ospf passive", before, after, released=released, known=keyed
+            )
             for key in after_md5:
                 self.secrets.add(key.key)
                 line = f"ip ospf message-digest-key {key.key_id} md5 {key.key}"
@@ -1020,16 +1030,21 @@ class _Change:
         line: str,
         before: OspfInterface | Ospf6Interface | None,
         after: OspfInterface | Ospf6Interface,
-        released: bool = False,
+        *,
+        released: bool,
+        known: bool,
     ) -> tuple[bool, bool]:
         """(close, reopen) for one interface, with the expectation. An
-        interface in a state not known yet (no ``before``) is reopened
-        explicitly: the operator's startup config may have closed it. A
-        ``released`` one (handed back to the operator: a refused first key
-        undone) is reopened only if ``before`` closed it, and nothing is
-        expected of it."""
+        interface rkmpd keyed before (``known``) in a state not known yet
+        (no ``before``: rkmpd restarted) is reopened explicitly: rkmpd may
+        have closed it. One rkmpd never keyed keeps the operator's passive
+        setting when it gets its first key. A ``released`` one (handed back
+        to the operator: a refused first key undone) is reopened only if
+        ``before`` closed it, and nothing is expected of it."""
         what = f"{'OSPFv2' if isinstance(after, OspfInterface) else 'OSPFv3'} on {after.name}"
         if released and (before is None or not before.closed):
+            return False, False
+        if before is None and not known and not after.closed:
             return False, False
         if after.closed:
             self.expectations.append(_expect(context, line))
@@ -1057,7 +1072,9 @@ class _Change:
                 self.expectations.append(
                     _expect(context, "ipv6 ospf6 authentication", present=False)
                 )
-            close, reopen = self.passive(context, "ipv6 ospf6 passive", before, after, released)
+            close, reopen = self.passive(
+                context, "ipv6 ospf6 passive", before, after, released=released, known=keyed
+            )
             before_chain = before.key_chain if before else None
             auth_on = after.key_chain if after.key_chain != before_chain else None
             unknown = before is None and after.closed

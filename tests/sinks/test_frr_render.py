@@ -277,14 +277,17 @@ def test_sink_config_validation() -> None:
 def test_ospf_md5_insert_enables_authentication_after_the_key() -> None:
     row = keyed_md5(3, since(T0))
     change = render_frr_change([], [row], CONFIG, FRR84, T0)
+    # Never keyed before: its passive setting is the operator's.
     assert ospfd(change) == (
         "interface eth0",
         f"ip ospf message-digest-key 3 md5 {row.key}",
         "ip ospf authentication message-digest",
-        "no ip ospf passive",  # the state before is not known
         "exit",
     )
     assert len(row.key) == 16 and not change.resets_sessions
+    # Keyed before rkmpd restarted: it may have closed it, so it reopens.
+    restarted = render_frr_change([], [row], CONFIG, FRR84, T0, keyed=KEYED)
+    assert ospfd(restarted)[-2:] == ("no ip ospf passive", "exit")
 
 
 def test_ospf_md5_rekey_keeps_sending_the_old_key_until_the_new_send_start() -> None:
@@ -439,7 +442,6 @@ def test_ospf_key_chain_insert() -> None:
         "exit",
         "interface eth0",
         "ip ospf authentication key-chain rkmp-ospf-eth0",
-        "no ip ospf passive",
         "exit",
     )
 
@@ -664,7 +666,7 @@ def test_keys_appear_in_commands_only() -> None:
         for text in shown:
             assert row.key not in text
         assert mask_key(row.key) in change.masked_text()
-    assert "bgpd: 4" in repr(change)
+    assert "bgpd: 3" in repr(change)
 
 
 def test_refusals_never_carry_keys() -> None:
@@ -736,6 +738,11 @@ def test_never_keyed_neighbours_and_interfaces_are_left_alone() -> None:
     change = frr_change(EMPTY_PLAN, plan, CONFIG_OSPF, FRR84)
     assert change.empty and change.running_config_expectations == ()
     assert change.notes == () and not change.resets_sessions
+    # Its first key: the password only; its shutdown setting stays the operator's.
+    row = md5(1, since(T0))
+    first = frr_change(EMPTY_PLAN, frr_plan([row], CONFIG, FRR84, T0), CONFIG, FRR84)
+    assert bgpd(first) == ("router bgp 65001", f"neighbor {PEER} password {row.key}", "exit")
+    assert not any("shutdown" in e.line for e in first.running_config_expectations)
     # A key not valid yet is not a key FRR gets: still left alone.
     later = md5(1, Lifetimes(T0 + 100, FOREVER, T0 + 100, FOREVER))
     assert frr_change(EMPTY_PLAN, frr_plan([later], CONFIG, FRR84, T0), CONFIG, FRR84).empty

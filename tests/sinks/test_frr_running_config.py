@@ -11,7 +11,7 @@ from rkmp_frr.sinks.frr_render import (
     render_frr_change,
     unmet_expectations,
 )
-from rkmp_frr.sinks.keyed import frr_bgp
+from rkmp_frr.sinks.keyed import SecuredKind, frr_bgp, secured_interface
 from rkmp_frr.wire.constants import IntegId, ProtocolId
 
 from .sink_rows import PEER, T0, make_row, rekeyed, since
@@ -23,6 +23,13 @@ MD5 = make_row(
     ProtocolId.OSPFV2, 3, since(T0), interfaces=frozenset({"eth0"}), integ=IntegId.RKMP_KEYED_MD5
 )
 OSPF6 = make_row(ProtocolId.OSPFV3, 7, since(T0), interfaces=frozenset({"eth1"}))
+KEYED = frozenset(
+    {
+        frr_bgp(PEER),
+        secured_interface(SecuredKind.OSPF, "eth0"),
+        secured_interface(SecuredKind.OSPF6, "eth1"),
+    }
+)
 
 
 def running_config(bgp_key: str, md5_key: str, ospf6_key: str, extra_key: str = "") -> str:
@@ -83,10 +90,10 @@ def test_running_config_parses_into_blocks() -> None:
 
 
 def test_applied_state_meets_every_expectation() -> None:
-    change = render_frr_change([], [BGP, MD5, OSPF6], CONFIG, FRR84, T0)
+    change = render_frr_change([], [BGP, MD5, OSPF6], CONFIG, FRR84, T0, keyed=KEYED)
     text = running_config(BGP.key, MD5.key, OSPF6.key)
-    # 10 lines present, and the fail-closed lines absent: the neighbour's
-    # shutdown and both interfaces' passive.
+    # 10 lines present, and (keyed before: a restart) the fail-closed lines
+    # absent: the neighbour's shutdown and both interfaces' passive.
     assert len(change.running_config_expectations) == 13
     assert unmet_expectations(text, change.running_config_expectations) == ()
 
