@@ -30,6 +30,7 @@ What closes (see ``rkmp_frr.sinks.frr_render`` / ``bird_render``): FRR
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -75,6 +76,8 @@ from rkmp_frr.sinks.features import (
 from rkmp_frr.sinks.frr_apply import FrrApplier, FrrApplierOptions, VtyshCommand
 from rkmp_frr.sinks.frr_render import FrrBgpNeighbor, FrrRenderConfig
 from rkmp_frr.sinks.keyed import KeyedState
+from rkmp_frr.sinks.render import packaged_templates_dir
+from rkmp_frr.sinks.runner import CommandResult, run_command
 from rkmp_frr.wire.constants import ProtocolId
 
 A, B = "10.250.0.1", "10.250.0.2"
@@ -240,6 +243,65 @@ def test_frr_frr_bgp_md5_revoke_fails_closed(
     a.wait_bgp_established(B)
     running = a.running_config()
     assert f"neighbor {B} password {key}" in running and "shutdown" not in running
+
+
+def test_frr_refused_key_line_never_opens_the_neighbour(
+    two_nodes: Link, lab: RoutingLab, work_dir: Path
+) -> None:
+    """``vtysh -f`` goes on past a line bgpd refuses. After a revoke, a new
+    key whose line bgpd refuses must not be followed by the line that lifts
+    the shutdown: the opening goes in a second run, only after the key was
+    read back. The peer here has fallen back to no authentication, so an
+    opened neighbour would come up unauthenticated."""
+    need_frr()
+    a = lab.frr(two_nodes.left.ns, "a", config=frr_bgp_config(65001, A, B, 65002))
+    b = lab.frr(two_nodes.right.ns, "b", config=frr_bgp_config(65002, B, A, 65001))
+    render_a = FrrRenderConfig(bgp_neighbors=(FrrBgpNeighbor(B, 65001),))
+    state_a = work_dir / "frr-a.keyed"
+    good = frr_applier(a, render_a, state_a)
+    peer = frr_applier(b, FrrRenderConfig(bgp_neighbors=(FrrBgpNeighbor(A, 65002),)))
+    apply(good, [row(ProtocolId.TCP_MD5, B, 1, MD5_KEYS[0], "KEYED-MD5")])
+    apply(peer, [row(ProtocolId.TCP_MD5, A, 1, MD5_KEYS[0], "KEYED-MD5")])
+    a.wait_bgp_established(B)
+    apply(good, [])  # RP_revokeSA: a shuts the neighbour
+    apply(peer, [])
+    b.vtysh("configure terminal", "router bgp 65002", f"no neighbor {A} shutdown")
+    wait_until(lambda: a.bgp_state(B) != "Established", timeout=20, what="the session to go")
+    established = a.bgp_established_count(B)
+    # An operator template whose password line names a neighbour bgpd does
+    # not have: vtysh --dryrun parses it, bgpd refuses it.
+    packaged = (packaged_templates_dir() / "frr" / "bgpd.j2").read_text()
+    line = " neighbor {{ n.neighbor }} password {{ n.key }}"
+    assert line in packaged
+    templates = work_dir / "templates"
+    (templates / "frr").mkdir(parents=True)
+    (templates / "frr" / "bgpd.j2").write_text(
+        packaged.replace(line, " neighbor 192.0.2.99 password {{ n.key }}")
+    )
+    sent: list[str] = []
+
+    async def recording(
+        argv: Sequence[str], *, input_text: str | None = None, timeout: float = 30.0
+    ) -> CommandResult:
+        if input_text is not None and "--dryrun" not in argv:
+            sent.append(input_text)
+        return await run_command(argv, input_text=input_text, timeout=timeout)
+
+    broken = frr_applier(a, render_a, state_a)
+    broken.options = dataclasses.replace(broken.options, templates_dir=templates)
+    broken.runner = recording
+    broken.current, broken.synced = good.current, True
+    result = asyncio.run(broken.apply([row(ProtocolId.TCP_MD5, B, 2, MD5_KEYS[1], "KEYED-MD5")],
+                                      int(time.time())))  # fmt: skip
+    assert result.status is ApplyStatus.FAILED_RESTORED, result.describe()
+    assert "FRR refused the change" in (result.error or ""), result.describe()
+    assert sent and "password" in sent[0]
+    assert not any(f"no neighbor {B} shutdown" in text for text in sent), sent
+    running = a.running_config()
+    assert f"neighbor {B} shutdown message rkmpd: no usable key" in running
+    assert "password" not in running.split("router bgp", 1)[1]
+    stays_down(lambda: a.bgp_state(B) == "Established", "BGP a-b after a refused key")
+    assert a.bgp_established_count(B) == established
 
 
 def _sent_by(pcap: Path, router_id: str) -> list[int]:

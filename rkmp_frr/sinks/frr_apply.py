@@ -10,7 +10,12 @@ rows it is given (``rkmp_frr.sinks.frr_render``):
    the daemons; a refusal here changes nothing.
 3. Apply it: ``vtysh -f /dev/stdin`` (keys on stdin, never in argv), or in
    ``frr-reload`` mode, ``frr-reload.py --reload`` on a full configuration
-   (the running one with the sink's lines replaced).
+   (the running one with the sink's lines replaced). In vtysh mode the
+   lines that open neighbours and interfaces (``no neighbor X shutdown``,
+   ``no ip ospf passive``, ``no ipv6 ospf6 passive``) go in a second run,
+   only after the first run's keys were read back: ``vtysh -f`` goes on
+   past a failed line, and a key that did not go in must not be followed
+   by an open session.
 4. Verify: read ``show running-config`` back and compare.
 5. On a refusal or a failed verification, restore: the inverse change
    (from the attempted plan back to the applied one), verified the same
@@ -178,7 +183,6 @@ class FrrApplier:
             )  # fmt: skip
         try:
             await self._push(change, desired)
-            await self._verify(change.running_config_expectations)
         except ApplyFailed as exc:
             restore_error = await self._restore(desired, newly_keyed)
             status = ApplyStatus.FAILED if restore_error else ApplyStatus.FAILED_RESTORED
@@ -274,17 +278,29 @@ class FrrApplier:
         """vtysh --dryrun: the commands parse (nothing is applied)."""
         if self.options.mode is not FrrApplyMode.VTYSH:
             return
-        result = await self._run(
-            self.options.vtysh.argv("--dryrun", "-f", "/dev/stdin"), _command_text(change)
-        )
+        both = _lines_text((*change.key_commands(), *change.open_commands()))
+        result = await self._run(self.options.vtysh.argv("--dryrun", "-f", "/dev/stdin"), both)
         if not result.ok:
             raise ApplyFailed(f"vtysh rejected the change: {_scrubbed(result, change)}")
 
     async def _push(self, change: FrrChange, desired: FrrPlan) -> None:
+        """Apply and verify. vtysh mode: the keys first, read back; only
+        then, in a second run, the lines that open neighbours and
+        interfaces (``vtysh -f`` goes on past a failed line, and a key that
+        did not go in must not be followed by an open session)."""
         if self.options.mode is FrrApplyMode.FRR_RELOAD:
             await self._reload(change, desired)
+            await self._verify(change.running_config_expectations)
             return
-        result = await self._run(self.options.vtysh.argv("-f", "/dev/stdin"), _command_text(change))
+        opens = change.open_commands()
+        await self._vtysh_file(_lines_text(change.key_commands()), change)
+        if opens:
+            await self._verify(change.key_expectations())
+            await self._vtysh_file(_lines_text(opens), change)
+        await self._verify(change.running_config_expectations)
+
+    async def _vtysh_file(self, text: str, change: FrrChange) -> None:
+        result = await self._run(self.options.vtysh.argv("-f", "/dev/stdin"), text)
         if not result.ok:
             raise ApplyFailed(f"FRR refused the change: {_scrubbed(result, change)}")
 
@@ -315,6 +331,8 @@ class FrrApplier:
                 # Lines of the failed change that never took fail again when
                 # undone (a block FRR refused to enter): what counts is the
                 # running config afterwards.
+                # Keys first and opens only after them here too: a restore
+                # never opens a neighbour whose key did not go back in.
                 with contextlib.suppress(ApplyFailed):
                     await self._push(inverse, self.current)
             await self._verify(inverse.running_config_expectations)
@@ -366,8 +384,8 @@ class FrrApplier:
         return tuple(problems)
 
 
-def _command_text(change: FrrChange) -> str:
-    return "".join(f"{line}\n" for line in change.vtysh_commands())
+def _lines_text(lines: Iterable[str]) -> str:
+    return "".join(f"{line}\n" for line in lines)
 
 
 def _secrets(*changes: FrrChange) -> set[str]:

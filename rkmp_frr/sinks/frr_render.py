@@ -682,6 +682,9 @@ class ConfigExpectation:
     line: str = field(repr=False)  # may hold a key
     present: bool = True
     shown: str = field(default="", compare=False)  # the line with keys masked
+    # An "is open" expectation (no shutdown / no passive): met only after
+    # the second, opening vtysh run (see FrrChange.open_phase).
+    opening: bool = field(default=False, compare=False)
 
     def __repr__(self) -> str:
         state = "present" if self.present else "absent"
@@ -691,10 +694,15 @@ class ConfigExpectation:
 
 
 def _expect(
-    context: tuple[str, ...], line: str, *, secret: str = "", present: bool = True
+    context: tuple[str, ...],
+    line: str,
+    *,
+    secret: str = "",
+    present: bool = True,
+    opening: bool = False,
 ) -> ConfigExpectation:
     shown = line.replace(secret, mask_key(secret)) if secret else line
-    return ConfigExpectation(context, line, present, shown)
+    return ConfigExpectation(context, line, present, shown, opening)
 
 
 _IGNORED = frozenset({"!", "exit", "end", "exit-address-family", "exit-vrf", "exit-vnc", "quit"})
@@ -758,6 +766,12 @@ class FrrChange:
     notes: tuple[str, ...]
     refused: tuple[SinkError, ...]
     desired: FrrPlan = field(repr=False)
+    # The same commands in two runs: everything but the opening lines, then
+    # the opening lines (no shutdown / no passive) alone. ``vtysh -f`` goes
+    # on past a failed line, so a neighbour is opened only once its key is
+    # in and read back.
+    key_phase: Mapping[Daemon, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    open_phase: Mapping[Daemon, tuple[str, ...]] = field(default_factory=dict, repr=False)
 
     @property
     def empty(self) -> bool:
@@ -770,6 +784,18 @@ class FrrChange:
     def vtysh_commands(self) -> tuple[str, ...]:
         """Every daemon's commands, in the order to run them."""
         return tuple(line for daemon in DAEMON_ORDER for line in self.commands.get(daemon, ()))
+
+    def key_commands(self) -> tuple[str, ...]:
+        """The first run: every daemon's commands but the opening lines."""
+        return tuple(line for daemon in DAEMON_ORDER for line in self.key_phase.get(daemon, ()))
+
+    def open_commands(self) -> tuple[str, ...]:
+        """The second run: the opening lines alone (empty: one run does)."""
+        return tuple(line for daemon in DAEMON_ORDER for line in self.open_phase.get(daemon, ()))
+
+    def key_expectations(self) -> tuple[ConfigExpectation, ...]:
+        """What the running config must show after the first run."""
+        return tuple(e for e in self.running_config_expectations if not e.opening)
 
     def masked_text(self) -> str:
         """The change as it may be printed or logged (keys masked)."""
@@ -864,7 +890,9 @@ class _Change:
                 )
                 if not first:
                     self.expectations.append(
-                        _expect(context, f"neighbor {neighbor} shutdown", present=False)
+                        _expect(
+                            context, f"neighbor {neighbor} shutdown", present=False, opening=True
+                        )
                     )
                 self.secrets.add(after.key)
                 if before is None or before.key != after.key:
@@ -1052,7 +1080,7 @@ class _Change:
             if close:
                 self.notes.append(f"{what}: no usable key, interface passive (fail closed)")
             return close, False
-        self.expectations.append(_expect(context, line, present=False))
+        self.expectations.append(_expect(context, line, present=False, opening=True))
         if before is not None and before.closed:
             self.notes.append(f"{what}: key back, interface no longer passive")
         return False, before is None or before.closed
@@ -1119,6 +1147,34 @@ def _commands(text: str) -> tuple[str, ...]:
     return tuple(line for line in lines if line and not line.startswith("!"))
 
 
+def _phases(daemon: Daemon, context: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A daemon's template context split in two: without the opening
+    entries, and with them alone (see FrrChange.key_phase)."""
+    if daemon is Daemon.BGPD:
+        routers = context["routers"]
+        key_routers = [{**r, "open": []} for r in routers if r["set"] or r["unset"] or r["close"]]
+        open_routers = [{**r, "set": [], "unset": [], "close": []} for r in routers if r["open"]]
+        return {**context, "routers": key_routers}, {**context, "routers": open_routers}
+    interfaces = context["interfaces"]
+    quiet: dict[str, Any] = {"close": False, "auth_on": None, "auth_off": False, "open": True}
+    if daemon is Daemon.OSPFD:
+        quiet |= {"md5_add": [], "md5_remove": []}
+    key_interfaces = [{**i, "open": False} for i in interfaces]
+    key_interfaces = [i for i in key_interfaces if any(v for k, v in i.items() if k != "name")]
+    open_context = {
+        **context,
+        "chain_updates": [],
+        "chain_key_removals": [],
+        "chain_deletions": [],
+        "interfaces": [{**i, **quiet} for i in interfaces if i["open"]],
+    }
+    return {**context, "interfaces": key_interfaces}, open_context
+
+
+def _opens_anything(daemon: Daemon, context: Mapping[str, Any]) -> bool:
+    return bool(context["routers"] if daemon is Daemon.BGPD else context["interfaces"])
+
+
 def frr_change(
     current: FrrPlan,
     desired: FrrPlan,
@@ -1134,14 +1190,24 @@ def frr_change(
     real, resets = change.contexts(reveal=True)
     commands: dict[Daemon, tuple[str, ...]] = {}
     display: dict[Daemon, str] = {}
+    key_phase: dict[Daemon, tuple[str, ...]] = {}
+    open_phase: dict[Daemon, tuple[str, ...]] = {}
+    base = {"timezone": config.timezone}
     for daemon in DAEMON_ORDER:
         name = f"frr/{daemon.value}.j2"
-        base = {"timezone": config.timezone}
-        text = render_template(env, name, {**base, **real[daemon]}, change.secrets)
-        commands[daemon] = _commands(text)
+
+        def render(context: Mapping[str, Any], template: str = name) -> tuple[str, ...]:
+            return _commands(render_template(env, template, {**base, **context}, change.secrets))
+
+        commands[daemon] = render(real[daemon])
         display[daemon] = render_template(env, name, {**base, **shown[daemon]}, change.secrets)
+        keys, opens = _phases(daemon, real[daemon])
+        open_phase[daemon] = render(opens) if _opens_anything(daemon, opens) else ()
+        key_phase[daemon] = render(keys) if open_phase[daemon] else commands[daemon]
     expectations = tuple(dict.fromkeys(change.expectations))
     return FrrChange(
+        key_phase=key_phase,
+        open_phase=open_phase,
         commands=commands,
         display=display,
         running_config_expectations=expectations,

@@ -305,3 +305,43 @@ def test_no_key_goes_in_unless_it_is_recorded(tmp_path: Path) -> None:
     assert result.status is ApplyStatus.FAILED_RESTORED
     assert "cannot record the keyed neighbours" in (result.error or "")
     assert fake.applies() == [] and fake.passwords == {}
+
+
+# --- keys first, opening lines in a second run ----------------------------------------------
+
+
+def revoked_then(fake: FakeBgpd, tmp_path: Path) -> FrrApplier:
+    """An applier whose neighbour PEER was keyed, then revoked (shut)."""
+    frr = applier(fake, keyed=KeyedState.load("frr", tmp_path / "frr-sink.keyed"))
+    asyncio.run(frr.apply([md5(PEER, 1, KEY_1)], T0))
+    asyncio.run(frr.apply([], T0 + 10))
+    assert fake.shutdown == {PEER: "rkmpd: no usable key"} and fake.passwords == {}
+    fake.calls.clear()
+    return frr
+
+
+def test_a_neighbour_is_opened_only_after_its_key_is_read_back(tmp_path: Path) -> None:
+    fake = FakeBgpd()
+    frr = revoked_then(fake, tmp_path)
+    result = asyncio.run(frr.apply([md5(PEER, 2, KEY_2)], T0 + 20))
+    assert result.status is ApplyStatus.APPLIED, result.describe()
+    assert fake.passwords == {PEER: KEY_2} and fake.shutdown == {}
+    kinds = [
+        "dryrun" if "--dryrun" in argv else "apply" if "-f" in argv else "read"
+        for argv, _ in fake.calls
+    ]
+    assert kinds == ["dryrun", "apply", "read", "apply", "read"]
+    first, second = fake.applies()
+    assert f"password {KEY_2}" in first and "shutdown" not in first
+    assert second == f"router bgp 65001\nno neighbor {PEER} shutdown\nexit\n"
+
+
+def test_a_key_line_that_fails_is_not_followed_by_the_opening(tmp_path: Path) -> None:
+    """vtysh -f goes on past a failed line: the opening must be a run of its own."""
+    fake = FakeBgpd()
+    frr = revoked_then(fake, tmp_path)
+    fake.refuse_neighbors.add(PEER)  # bgpd refuses the password line
+    result = asyncio.run(frr.apply([md5(PEER, 2, KEY_2)], T0 + 20))
+    assert result.status is ApplyStatus.FAILED_RESTORED, result.describe()
+    assert fake.shutdown == {PEER: "rkmpd: no usable key"} and fake.passwords == {}
+    assert not any(f"no neighbor {PEER} shutdown" in text for text in fake.applies())

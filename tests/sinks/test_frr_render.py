@@ -783,3 +783,37 @@ def test_plan_names_what_it_keys() -> None:
     assert plan.keyed_items() == KEYED  # a chain with no key to send yet holds keys all the same
     assert plan.ospf6["eth1"].closed
     assert frr_plan([], CONFIG, FRR84, T0, keyed=KEYED).keyed_items() == frozenset()
+
+
+def test_opening_lines_come_in_a_second_phase() -> None:
+    """Keys (and everything else) first, then the lines that open; the
+    first phase's expectations leave out the "is open" ones."""
+    rows = [md5(1, since(T0 + 50)), keyed_md5(4, since(T0 + 50)), ospf6(8, since(T0 + 50))]
+    closed = frr_plan([], CONFIG_OSPF, FRR84, T0 + 10, keyed=KEYED)
+    change = frr_change(
+        closed, frr_plan(rows, CONFIG_OSPF, FRR84, T0 + 50, keyed=KEYED), CONFIG, FRR84
+    )
+    assert change.open_commands() == (
+        "router bgp 65001",
+        f"no neighbor {PEER} shutdown",
+        "exit",
+        "interface eth0",
+        "no ip ospf passive",
+        "exit",
+        "interface eth1",
+        "no ipv6 ospf6 passive",
+        "exit",
+    )
+    keys = change.key_commands()
+    assert f"neighbor {PEER} password {rows[0].key}" in keys
+    assert "ip ospf authentication message-digest" in keys
+    assert "ipv6 ospf6 authentication keychain rkmp-ospf6-eth1" in keys
+    assert not any("no neighbor" in line or "passive" in line for line in keys)
+    assert set(change.vtysh_commands()) == set(keys + change.open_commands())
+    opening = {e.line for e in change.running_config_expectations} - {
+        e.line for e in change.key_expectations()
+    }
+    assert opening == {f"neighbor {PEER} shutdown", "ip ospf passive", "ipv6 ospf6 passive"}
+    # Nothing to open: one phase, the whole change.
+    rekey = render_frr_change(rows, rows, CONFIG, FRR84, T0 + 60, applied_at=T0 + 50)
+    assert rekey.open_commands() == () and rekey.key_commands() == rekey.vtysh_commands()
