@@ -39,6 +39,7 @@ from rkmp_frr.daemon.config_model import BirdSink, DaemonConfig, FrrSink, PeerCo
 from rkmp_frr.daemon.control_protocol import SinkApplyInfo, SinkInfo
 from rkmp_frr.keytable.changes import Change
 from rkmp_frr.keytable.row import KeyRow
+from rkmp_frr.keytable.utc import UtcSeconds
 from rkmp_frr.sinks.batching import ApplyResult, ApplyStatus, BatchingSink
 from rkmp_frr.sinks.bird_apply import BirdApplier, BirdApplierOptions, BirdcCommand
 from rkmp_frr.sinks.bird_render import BirdRenderConfig
@@ -60,6 +61,7 @@ from rkmp_frr.sinks.render import (
     template_environment,
 )
 from rkmp_frr.sinks.runner import CommandRunner, run_command
+from rkmp_frr.sinks.serving import Serving, servings
 from rkmp_frr.wire.constants import ProtocolId
 
 log = logging.getLogger(__name__)
@@ -96,7 +98,8 @@ class RoutingSink:
         self.settings = settings
         self.detection = detection
         self.applier = applier
-        self.batching = BatchingSink(applier, wall=wall, on_result=self._on_result)
+        self.serving = Serving(applier.options.render)  # all rows: the only sink
+        self.batching = BatchingSink(_Served(self), wall=wall, on_result=self._on_result)
         self._last_change: ApplyResult | None = None
 
     @property
@@ -129,6 +132,13 @@ class RoutingSink:
     async def close(self) -> None:
         await self.batching.close()
 
+    def serve(self, serving: Serving) -> None:
+        """Take only ``serving``'s share of the rows from now on (another
+        sink came or went: rkmp_frr.sinks.serving)."""
+        if serving != self.serving:
+            self.serving = serving
+            self.batching.refresh()
+
     def _on_result(self, result: ApplyResult) -> None:
         if result.status is not ApplyStatus.UNCHANGED:
             self._last_change = result
@@ -154,6 +164,21 @@ class RoutingSink:
             last_change=apply_info(last_change),
             kernel_problems=last_change.kernel_problems if last_change is not None else (),
         )
+
+
+class _Served:
+    """The applier as the batching sink sees it: given only the rows the
+    sink serves."""
+
+    def __init__(self, sink: RoutingSink) -> None:
+        self.sink = sink
+
+    @property
+    def name(self) -> str:
+        return self.sink.applier.name
+
+    async def apply(self, rows: Sequence[KeyRow], now: UtcSeconds) -> ApplyResult:
+        return await self.sink.applier.apply(self.sink.serving.rows(rows), now)
 
 
 def apply_info(result: ApplyResult | None) -> SinkApplyInfo | None:
@@ -212,6 +237,9 @@ async def build_routing_sinks(
         built.append(sink)
         new.append(sink)
     check_peers(config, built)
+    shares = servings([sink.applier.options.render for sink in built])
+    for sink, serving in zip(built, shares, strict=True):
+        sink.serve(serving)
     for sink in new:
         log.info("%s", sink.describe())
     return built
@@ -222,14 +250,19 @@ def render_config(
 ) -> FrrRenderConfig | BirdRenderConfig:
     """The renderer's configuration: the sink's table, and for FRR the OSPF
     interfaces the peers' protocols key (those it secures: without a key
-    they are made passive, ``rkmp_frr.sinks.frr_render``)."""
+    they are made passive, ``rkmp_frr.sinks.frr_render``), except those a
+    BIRD sink lists (BIRD's, ``rkmp_frr.sinks.serving``)."""
     if isinstance(settings, BirdSink):
         return settings.render_config()
+    bird = config.sinks.bird.render_config() if config.sinks.bird is not None else None
     wanted = {ProtocolId.OSPFV2: set[str](), ProtocolId.OSPFV3: set[str]()}
     for peer in config.peers:
         for protocol in peer.protocols:
-            if protocol.protocol in wanted and protocol.interface is not None:
-                wanted[protocol.protocol].add(protocol.interface)
+            if protocol.protocol not in wanted or protocol.interface is None:
+                continue
+            if bird is not None and bird.has_interface(protocol.protocol, protocol.interface):
+                continue
+            wanted[protocol.protocol].add(protocol.interface)
     return dataclasses.replace(
         settings.render_config(),
         ospf_interfaces=tuple(sorted(wanted[ProtocolId.OSPFV2])),

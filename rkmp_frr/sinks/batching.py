@@ -220,6 +220,11 @@ class BatchingSink:
         self._view.replace(rows)
         self._mark_dirty()
 
+    def refresh(self) -> None:
+        """Apply the same rows again (what the applier makes of them
+        changed, e.g. which rows are its to take)."""
+        self._mark_dirty()
+
     def _mark_dirty(self) -> None:
         self._dirty = True
         if self._closed or self._scheduled:

@@ -243,6 +243,40 @@ def test_each_sink_keeps_what_it_keyed_under_state_dir(tmp_path: Path) -> None:
         build(config, frr())
 
 
+def test_with_two_sinks_each_takes_only_what_it_serves(tmp_path: Path) -> None:
+    """10.0.0.2 is BIRD's (the FRR sink names another neighbour), eth0 too:
+    the FRR sink neither secures eth0 nor reports BIRD's row as refused."""
+    frr_sink = FRR_SINK.replace('address = "10.0.0.2"', 'address = "10.0.0.9"')
+    bird_ospf = """
+  [[sinks.bird.ospf]]
+  name = "o"
+  version = 2
+    [[sinks.bird.ospf.area]]
+    area = "0"
+      [[sinks.bird.ospf.area.interface]]
+      name = "eth0"
+"""
+    config = config_text(
+        tmp_path / "r1", MD5_PEER + OSPF_PROTOCOL, frr_sink + BIRD_SINK + bird_ospf
+    )
+    daemons = ScriptedDaemons({SHOW_VERSION: ok(FRR_91), BIRD_STATUS: ok("BIRD 2.0.12 ready.\n")})
+    frr_sink_, bird_sink = build(config, daemons)
+    assert isinstance(frr_sink_.applier, FrrApplier)
+    assert frr_sink_.applier.options.render.ospf_interfaces == ()
+    rows = stand_in_rows(config.peers, int(time.time()))
+    assert frr_sink_.serving.rows(rows) == ()
+    assert bird_sink.serving.rows(rows) == tuple(rows)
+
+    async def main() -> None:
+        for sink in (frr_sink_, bird_sink):
+            sink.load(rows)
+            result = await sink.drain()
+            assert result is not None and result.refused == (), result.describe()
+            await sink.close()
+
+    asyncio.run(main())
+
+
 # --------------------------------------------------------------------------- reload
 
 
