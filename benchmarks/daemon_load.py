@@ -50,6 +50,7 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 BIN = Path(sys.executable).parent
 PORT = 5000
@@ -77,14 +78,16 @@ def listen_list(addresses: list[str]) -> str:
 
 
 def common_rkmp(window: int) -> str:
+    """``window`` 0 leaves ``max_half_open_initiations`` out (the daemon's
+    default; an rkmpd older than the key refuses it)."""
+    pacing = f"max_half_open_initiations = {window}\n" if window else ""
     return f"""
 [rkmp]
 proposals = ["aes256gcm16-prfsha256-x25519"]
 liveness_interval = 0
 cookie_threshold = 1000000
 cookie_threshold_per_address = 1000000
-max_half_open_initiations = {window}
-"""
+{pacing}"""
 
 
 def initiator_identity(i: int) -> str:
@@ -368,6 +371,111 @@ def run_once(
     )
 
 
+def trace_memory(peers: int, root: Path, per_peer: bool, window: int, side: str) -> None:
+    """Where the memory per established peer goes: ``side`` runs in this
+    process as a Service under tracemalloc, the other as rkmpd; prints the
+    growth over the same span as ``run_once``, per source file and line,
+    per peer. tracemalloc sees Python's allocations only: OpenSSL's
+    contexts (inside ``cryptography`` objects) and SQLite's page cache are
+    in the resident set but not here."""
+    import asyncio
+    import gc
+    import logging
+    import tracemalloc
+
+    from rkmp_frr.daemon.config_load import load_config
+    from rkmp_frr.daemon.logging_setup import setup_logging
+    from rkmp_frr.daemon.service import Service, ServiceOptions
+
+    (root / "psk").write_text(PSK + "\n")
+    (root / "psk").chmod(0o600)
+    responder = Daemon("responder", root / "responder")
+    initiator = Daemon("initiator", root / "initiator")
+    for daemon in (responder, initiator):
+        daemon.directory.mkdir(mode=0o700)
+    responder.config.write_text(responder_config(responder.directory, peers, per_peer, window))
+
+    def initiator_text(with_peers: bool) -> str:
+        return initiator_config(initiator.directory, peers, with_peers, per_peer, window)
+
+    initiator.config.write_text(initiator_text(with_peers=False))
+    traced, other = (responder, initiator) if side == "responder" else (initiator, responder)
+    with traced.log.open("a") as log_file:
+        setup_logging(logging.INFO, log_file)
+
+        async def run() -> None:
+            service = Service(load_config(traced.config), options=ServiceOptions())
+            await service.start()
+            other.start()
+            try:
+                while other.status() is None:
+                    await asyncio.sleep(0.05)
+                await asyncio.sleep(1.0)
+                gc.collect()
+                tracemalloc.start(1)
+                before = tracemalloc.take_snapshot()
+                rss_before = usage(os.getpid()).rss_kb
+                initiator.config.write_text(initiator_text(with_peers=True))
+                if traced is initiator:
+                    await service.apply_config(load_config(initiator.config))
+                else:
+                    os.kill(other.pid, signal.SIGHUP)
+
+                def done() -> bool:
+                    engine = service.engine
+                    assert engine is not None
+                    sas = len(engine.rkmp_sas())
+                    children = sum(len(engine.child_sas(p)) for p in service.peers_seen)
+                    return sas == peers and children == peers
+
+                deadline = time.monotonic() + STEP_TIMEOUT
+                while not done():
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"not every SA came up; see {traced.log}")
+                    await asyncio.sleep(0.05)
+                service.flush()
+                await asyncio.sleep(0.5)
+                gc.collect()
+                after = tracemalloc.take_snapshot()
+                rss_after = usage(os.getpid()).rss_kb
+                tracemalloc.stop()
+            finally:
+                other.stop()
+                await service.stop()
+            report_memory(side, peers, before, after, rss_after - rss_before)
+
+        asyncio.run(run())
+
+
+def report_memory(side: str, peers: int, before: Any, after: Any, rss_kb: int) -> None:
+    stats = after.compare_to(before, "lineno")
+    total = sum(stat.size_diff for stat in stats)
+    groups: dict[str, int] = {}
+    for stat in stats:
+        name = stat.traceback[0].filename
+        if "/rkmp_frr/" in name:
+            group = "rkmp_frr/" + name.split("/rkmp_frr/", 1)[1].split("/", 1)[0]
+        else:
+            group = Path(name).name
+        groups[group] = groups.get(group, 0) + stat.size_diff
+    print(
+        f"{side}: resident set +{rss_kb / peers:.1f} KB per peer; Python objects "
+        f"(tracemalloc) +{total / 1024 / peers:.2f} KB per peer"
+    )
+    print("  by package or file (KB per peer):")
+    for group, size in sorted(groups.items(), key=lambda item: -item[1])[:12]:
+        print(f"    {size / 1024 / peers:7.3f}  {group}")
+    print("  by line (bytes per peer):")
+    for stat in stats[:25]:
+        frame = stat.traceback[0]
+        where = (
+            frame.filename.split("/rkmp_frr/", 1)[-1]
+            if "/rkmp_frr/" in frame.filename
+            else (Path(frame.filename).name)
+        )
+        print(f"    {stat.size_diff / peers:8.0f}  {where}:{frame.lineno}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--peers", type=int, default=1000)
@@ -397,11 +505,29 @@ def main() -> int:
         "--window",
         type=int,
         default=128,
-        help="[rkmp] max_half_open_initiations: initiations outstanding at once",
+        help="[rkmp] max_half_open_initiations: initiations outstanding at once (0: the "
+        "daemon's default, and no such key in the file)",
+    )
+    parser.add_argument(
+        "--trace-memory",
+        choices=("responder", "initiator"),
+        default=None,
+        help="run that side in this process under tracemalloc and print where its memory "
+        "per peer goes (no rate or CPU figures)",
     )
     args = parser.parse_args()
     if not 1 <= args.peers <= 16000:
         parser.error("--peers must be 1..16000 (127.64.0.0/16 holds 16384 /30s)")
+    if args.trace_memory is not None:
+        root = Path(tempfile.mkdtemp(prefix="rkmpd-load-", dir=args.dir))
+        try:
+            trace_memory(
+                args.peers, root, args.responder == "per-peer", args.window, args.trace_memory
+            )
+        finally:
+            if not args.keep:
+                subprocess.run(["rm", "-rf", str(root)], check=False)
+        return 0
     results = []
     for _ in range(args.runs):
         root = Path(tempfile.mkdtemp(prefix="rkmpd-load-", dir=args.dir))
