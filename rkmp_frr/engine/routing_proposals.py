@@ -323,10 +323,11 @@ def check_child_answer(sa: SaPayload, offer: Proposal) -> tuple[int, ChildSelect
     if TransformType.KE in offered and group is None and KeId.NONE not in offered[TransformType.KE]:
         return None
     option = grouped.get(TransformType.RKMP_OPTIONS, [None])[0]
+    # Every ID here is one of our own offer's, so a known member.
     selection = ChildSelection(
-        IntegId(grouped[TransformType.INTEG][0]),
-        RkmpOptionId(option) if option is not None else None,
-        KeId(group) if group not in (None, KeId.NONE) else None,
+        _INTEG_IDS[grouped[TransformType.INTEG][0]],
+        _OPTION_IDS[option] if option is not None else None,
+        _KE_IDS[group] if group is not None and group != KeId.NONE else None,
     )
     return spi_to_key_id(answer.spi), selection
 
