@@ -37,10 +37,13 @@ What each protocol becomes (facts in :mod:`rkmp_frr.sinks.features`):
   (:attr:`BirdRenderConfig.timezone`).
 - IS-IS and BFD are refused; OSPFv3 over IPsec is the kernel's.
 
-Fail closed. A session or secured interface without a usable key is never
-rendered without authentication: RP_revokeSA means the routing protocol
-stops using the SA, so it must not fall back to unsecured messages either.
-What BIRD 2.0.12 does, as observed in namespaces:
+Fail closed. A session or secured interface that rkmpd has keyed before
+(``keyed``, ``rkmp_frr.sinks.keyed``) is never rendered without
+authentication: RP_revokeSA means the routing protocol stops using the SA,
+so it must not fall back to unsecured messages either. One rkmpd has never
+keyed is rendered as the sink configuration has it (no ``disabled``, no
+``stub``, no authentication): mismatched RKMP credentials must not change
+what runs. What BIRD 2.0.12 does, as observed in namespaces:
 
 - BGP: the block gets ``disabled;`` (and no password or keys); ``birdc
   configure`` shuts the protocol down, and enables it again once a key is

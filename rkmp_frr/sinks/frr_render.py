@@ -34,11 +34,14 @@ What each protocol becomes (facts in :mod:`rkmp_frr.sinks.features`):
 - TCP-AO, IS-IS, BFD: refused (no FRR release can take these keys).
 - OSPFv3 over IPsec (protocol 207) is the kernel's, not FRR's: ignored.
 
-Fail closed. A neighbour or interface the sink secures but holds no usable
-key for (its keys revoked by RP_revokeSA, expired, refused, or not made
-yet) is shut, never left unauthenticated: RP_revokeSA means the routing
-protocol stops using the SA, so it must not fall back to sending unsecured
-messages either. What FRR 8.4 does, as observed in namespaces:
+Fail closed. A neighbour or interface the sink secures and has keyed
+before (``keyed``, ``rkmp_frr.sinks.keyed``) but holds no usable key for
+now (its keys revoked by RP_revokeSA, expired, refused) is shut, never left
+unauthenticated: RP_revokeSA means the routing protocol stops using the SA,
+so it must not fall back to sending unsecured messages either. One rkmpd
+has never keyed is left exactly as the operator configured it (no line at
+all): mismatched RKMP credentials must not change the routing config. What
+FRR 8.4 does, as observed in namespaces:
 
 - BGP: ``neighbor X shutdown message rkmpd: no usable key`` (bgpd sends a
   Cease/Administrative Shutdown and refuses connections) before the
@@ -56,10 +59,16 @@ messages either. What FRR 8.4 does, as observed in namespaces:
 - A key chain interface whose keys are none of them valid for sending now
   stays closed (with its chain) until one is, at ``next_change_at``.
 
-Secured interfaces: those of :attr:`FrrRenderConfig.ospf_interfaces` /
-``ospf6_interfaces``, and any interface that had keys in the plan applied
-before (it is closed when they go). Reopening is the reverse: keys and
-authentication first, then ``no ... passive``. There is no option to fail
+Closed without a key: the keyed neighbours of
+:attr:`FrrRenderConfig.bgp_neighbors`, every keyed interface, and any
+that had keys in the plan applied before (closed when they go). A keyed
+neighbour or interface closed when its state is not known (rkmpd
+restarted) also loses the password / authentication FRR may still hold.
+Reopening is the reverse: keys and authentication first, then ``no ...
+shutdown`` / ``no ... passive``, in a second phase
+(:attr:`FrrChange.open_phase`) that the applier runs only after the first
+was read back. A first key for a never-keyed neighbour or interface does
+not touch its shutdown or passive setting. There is no option to fail
 open.
 
 FRR reads lifetimes as local time: :class:`FrrRenderConfig.timezone` must be
