@@ -30,11 +30,14 @@ from integration.harness.process import run, wait_until
 from integration.harness.routing import (
     RkmpdNode,
     RoutingLab,
+    bird_base_config,
+    bird_unavailable_reason,
     frr_bgp_config,
     frr_unavailable_reason,
 )
 from integration.test_frr_rkmpd import (
     PSK,
+    bird_bgp_sink,
     frr_sink,
     kernel_check,
     md5_key,
@@ -117,6 +120,64 @@ def test_frr_frr_mismatched_psk_changes_nothing(
         # The old key is still the one on bgpd's sockets.
         assert '"status": "ok"' in kernel_check(ns, peer, OPERATOR_PASSWORD)
         assert not _logged(rkmpd, "fail closed")
+
+
+def test_frr_bird_mismatched_psk_changes_nothing(
+    two_nodes: Link, lab: RoutingLab, work_dir: Path
+) -> None:
+    """FRR to BIRD, mismatched PSKs: BIRD's include file (the session block
+    as the sink configuration has it, never keyed: no password, nothing
+    disabled) and FRR's running config stay byte-identical, and the session
+    stays Established on both sides."""
+    reason = bird_unavailable_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    left, right = two_nodes.left, two_nodes.right
+    a = lab.frr(left.ns, "a", config=frr_bgp_config(65001, "10.250.0.1", "10.250.0.2", 65002))
+    include = work_dir / "rkmpd-b" / "rkmp.conf"
+    include.parent.mkdir(mode=0o700)
+    include.write_text("")
+    b = lab.bird(
+        right.ns, "b",
+        bird_base_config("10.250.0.2", work_dir / "bird-b.log") + f'include "{include}";\n',
+    )  # fmt: skip
+    # BIRD's rkmpd first: its sink writes the session block (never keyed).
+    rb = lab.rkmpd(
+        right.ns, "b",
+        rkmpd_config("b", "10.250.0.2", work_dir, md5_peer("a", "10.250.0.1"),
+                     write_psk(work_dir, "psk-b", "0x" + "ab" * 32), bird_bgp_sink(b, include)),
+    )  # fmt: skip
+    wait_until(lambda: rb.sink("bird")["applies"] >= 1, timeout=20, what="b's first apply")
+    b.wait_bgp_established("peer_a")
+    a.wait_bgp_established("10.250.0.2")
+    before_include, before_frr = include.read_bytes(), a.running_config()
+    assert b"protocol bgp peer_a" in before_include
+    for word in (b"disabled", b"password", b"authentication"):
+        assert word not in before_include
+    established = a.bgp_established_count("10.250.0.2")
+    ra = lab.rkmpd(
+        left.ns, "a",
+        rkmpd_config("a", "10.250.0.1", work_dir, md5_peer("b", "10.250.0.2"),
+                     write_psk(work_dir, "psk-a", PSK), frr_sink(a, "10.250.0.2", 65001)),
+    )  # fmt: skip
+    for rkmpd in (ra, rb):
+        wait_until(
+            partial(_logged, rkmpd, "authentication"),
+            timeout=20,
+            what=f"rkmpd {rkmpd.name} to log the failed authentication",
+        )
+    for sample in range(OBSERVE_SAMPLES):
+        assert a.bgp_state("10.250.0.2") == "Established", f"FRR session down (sample {sample})"
+        assert b.bgp_state("peer_a") == "Established", f"BIRD session down (sample {sample})"
+        assert include.read_bytes() == before_include, f"include changed (sample {sample})"
+        assert a.running_config() == before_frr, f"FRR config changed (sample {sample})"
+        time.sleep(0.5)
+    assert a.bgp_established_count("10.250.0.2") == established
+    assert ra.keys() == [] and rb.keys() == []
+    for rkmpd, name in ((ra, "frr"), (rb, "bird")):
+        sink = rkmpd.sink(name)
+        assert sink["ok"] and sink["failures"] == 0 and sink["rows"] == 0, sink
+        assert not (rkmpd.directory / "state" / f"{name}-sink.keyed").exists()
 
 
 def broken_bgpd_template(directory: Path) -> Path:
