@@ -271,7 +271,8 @@ def test_with_two_sinks_each_takes_only_what_it_serves(tmp_path: Path) -> None:
         for sink in (frr_sink_, bird_sink):
             sink.load(rows)
             result = await sink.drain()
-            assert result is not None and result.refused == (), result.describe()
+            assert result is not None
+            assert result.refused == (), result.describe()
             await sink.close()
 
     asyncio.run(main())
