@@ -175,6 +175,15 @@ def usage(pid: int) -> Usage:
     return Usage(user, system, rss)
 
 
+def machine_busy() -> tuple[float, float]:
+    """(CPU seconds all processes spent busy, wall seconds), to see how much
+    of the machine other work took during a run (/proc/stat, all CPUs)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    ticks = [int(f) for f in fields]
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    return (sum(ticks[:8]) - idle) / TICKS, time.monotonic()
+
+
 class Daemon:
     def __init__(self, name: str, directory: Path, profile: bool = False) -> None:
         self.name = name
@@ -292,6 +301,7 @@ class Result:
     initiator_kb_per_peer: float
     responder_kb_per_peer: float
     initiator_system_share: float  # of its CPU time, in the kernel (sockets, fsync)
+    others_cores: float  # CPU the rest of the machine used meanwhile, in cores (of 2 here)
     responder_system_share: float
 
 
@@ -317,6 +327,7 @@ def run_once(
             daemon.wait(lambda s: True, "start")
         time.sleep(1.0)  # settle (imports done, GC quiet)
         before = {d.name: usage(d.pid) for d in (responder, initiator)}
+        machine_before = machine_busy()
         initiator.config.write_text(initiator_text(with_peers=True))
         started = time.time()
         os.kill(initiator.pid, signal.SIGHUP)
@@ -327,6 +338,7 @@ def run_once(
                 interval=0.25,
             )
         after = {d.name: usage(d.pid) for d in (responder, initiator)}
+        machine_after = machine_busy()
         done = last_child_time(initiator.log)
         seconds = done - started
         first = first_initiation_time(initiator.log, started) or started
@@ -349,6 +361,8 @@ def run_once(
     def kb(name: str) -> float:
         return (after[name].rss_kb - before[name].rss_kb) / peers
 
+    daemons_cpu = sum(after[name].cpu - before[name].cpu for name in after)
+
     def system_share(name: str) -> float:
         spent = after[name].cpu - before[name].cpu
         return (after[name].system - before[name].system) / spent if spent else 0.0
@@ -368,6 +382,11 @@ def run_once(
         responder_kb_per_peer=round(kb("responder"), 1),
         initiator_system_share=round(system_share("initiator"), 2),
         responder_system_share=round(system_share("responder"), 2),
+        others_cores=round(
+            (machine_after[0] - machine_before[0] - daemons_cpu)
+            / max(machine_after[1] - machine_before[1], 1e-9),
+            2,
+        ),
     )
 
 
@@ -543,7 +562,8 @@ def main() -> int:
             f"memory per peer: initiator {result.initiator_kb_per_peer:.1f} KB, "
             f"responder {result.responder_kb_per_peer:.1f} KB; "
             f"kernel share of CPU: {result.initiator_system_share:.0%} / "
-            f"{result.responder_system_share:.0%}"
+            f"{result.responder_system_share:.0%}; "
+            f"other processes meanwhile: {result.others_cores:.2f} cores"
             + (f" (kept {root})" if args.keep or args.profile else ""),
             flush=True,
         )
