@@ -189,8 +189,9 @@ class FrrBgpNeighbor:
 class FrrRenderConfig:
     """The renderer's share of ``[sinks.frr]``. Every BGP neighbour listed
     and every OSPF interface in ``ospf_interfaces`` / ``ospf6_interfaces``
-    (the interfaces of the ``[[peer.protocol]]`` tables) is secured by
-    rkmpd: without a usable key it is shut (fail closed)."""
+    (the interfaces of the ``[[peer.protocol]]`` tables that no BIRD sink
+    lists) is secured by rkmpd: once keyed, without a usable key it is
+    shut (fail closed; see the module doc)."""
 
     bgp_neighbors: tuple[FrrBgpNeighbor, ...] = ()
     key_chain_prefix: str = "rkmp"
