@@ -2,12 +2,13 @@
 
 Operation ``i`` is a pure function of ``i`` (see :func:`op_for`), so the
 state after the first ``n`` operations can be computed without the
-database. The writer logs ``b i`` before and ``d i`` after each operation to
-a journal it fsyncs; after a SIGKILL the table must hold exactly the state
-after all ``d``-logged operations, or that plus the one ``b``-logged
-operation in flight: never a part of an operation.
+database. The writer logs ``b i n`` before and ``d i n`` after each
+operation (``n`` = 1) or batch of ``n`` operations from ``i`` to a journal it
+fsyncs; after a SIGKILL the table must hold exactly the state after all
+``d``-logged operations, or that plus the whole ``b``-logged operation or
+batch in flight: never a part of one.
 
-Run standalone: ``python tests/keytable/keytable_crash_writer.py DB JOURNAL START``.
+Run standalone: ``python tests/keytable/keytable_crash_writer.py DB JOURNAL START [BATCH]``.
 """
 
 from __future__ import annotations
@@ -148,19 +149,38 @@ def _log(fd: int, line: str) -> None:
     os.fsync(fd)
 
 
-def run_writer(db: str, journal: str, start: int, ready_fd: int | None = None) -> None:
-    """Apply operations ``start``, ``start + 1``, ... until killed."""
+def batch_size(start: int, batch: int) -> int:
+    """How many operations the batch starting at ``start`` holds (1 to
+    ``batch``, varied but a pure function of ``start``)."""
+    return 1 + (start * 7) % batch
+
+
+def run_writer(
+    db: str, journal: str, start: int, ready_fd: int | None = None, batch: int = 1
+) -> None:
+    """Apply operations ``start``, ``start + 1``, ... until killed. With
+    ``batch`` > 1 they go in batches (``begin_batch`` / ``commit_batch``,
+    one COMMIT each, as rkmpd makes one per event-loop round), logged as
+    ``b i n`` / ``d i n`` for the ``n`` operations from ``i``."""
     store = KeyTableStore.open(db)
     log = os.open(journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     if ready_fd is not None:
         os.write(ready_fd, b"r")
     i = start
     while True:
-        _log(log, f"b {i}\n")
-        apply_to_store(store, op_for(i))
-        _log(log, f"d {i}\n")
-        i += 1
+        n = batch_size(i, batch)
+        _log(log, f"b {i} {n}\n")
+        if batch > 1:
+            store.begin_batch()
+        for j in range(i, i + n):
+            apply_to_store(store, op_for(j))
+        if batch > 1:
+            store.commit_batch()
+        _log(log, f"d {i} {n}\n")
+        i += n
 
 
 if __name__ == "__main__":
-    run_writer(sys.argv[1], sys.argv[2], int(sys.argv[3]))
+    run_writer(
+        sys.argv[1], sys.argv[2], int(sys.argv[3]), batch=int(sys.argv[4]) if sys.argv[4:] else 1
+    )
