@@ -12,10 +12,14 @@ Data flow (DESIGN.md §3)::
                                 sinks (FRR / BIRD renderers, appliers)
 
 Every input (a datagram, the timer, an API call) ends in ``pump()``: send
-the engine's datagrams, hand each event to its consumers, re-arm the one
-timer. Consumers are isolated: an exception in the key table, a sink, a
-hook or the keylog is logged and the next one still runs; nothing the
-network sends can stop the loop.
+the engine's datagrams, hand each event to the key table, re-arm the one
+timer. The key table writes of one event-loop round share one transaction
+(one fsync); ``flush()``, at the start of the next round, commits it, which
+tells the sinks, and only then announces the round's events to the other
+consumers (log, keylog, hooks, static-peer upkeep, command waiters), so
+nothing is heard of before it is durable. Consumers are isolated: an
+exception in the key table, a sink, a hook or the keylog is logged and the
+next one still runs; nothing the network sends can stop the loop.
 
 Clocks (injected, so tests can drive a Service with real UDP and short
 timers): the engine's ``now`` is POSIX time advanced by the monotonic
