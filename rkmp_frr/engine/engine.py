@@ -109,26 +109,35 @@ class _Orphans:
         self.engine = engine
         self.by_peer: dict[Address, list[ChildSa]] = {}
         self.deadline: float | None = None
+        # Expiry heap; entries of children taken out early stay until they
+        # reach the top, so that neither adding nor finding the next expiry
+        # scans every orphan (after a restart there is one per peer).
+        self._expiries: list[tuple[float, int, Address, ChildSa]] = []
+        self._seq = itertools.count()
 
     def add(self, peer: Address, children: Iterable[ChildSa]) -> None:
-        self.by_peer.setdefault(peer, []).extend(children)
+        held = self.by_peer.setdefault(peer, [])
+        for child in children:
+            held.append(child)
+            heapq.heappush(self._expiries, (child.expires, next(self._seq), peer, child))
         self.engine.touch(self)
 
     def take(self, peer: Address, protocol: ProtocolId) -> ChildRef | None:
-        children = self.by_peer.get(peer)
-        if not children:
-            return None
-        for index, child in enumerate(children):
-            if child.protocol == protocol:
-                del children[index]
-                self.engine.touch(self)
-                return child.ref
-        return None
+        child = self._pop(peer, lambda c: c.protocol == protocol)
+        return child.ref if child is not None else None
 
     def remove(self, peer: Address, protocol: int, local_key_id: int) -> ChildSa | None:
-        for index, child in enumerate(self.by_peer.get(peer, ())):
-            if child.protocol == protocol and child.ref.local_key_id == local_key_id:
-                del self.by_peer[peer][index]
+        return self._pop(
+            peer, lambda c: c.protocol == protocol and c.ref.local_key_id == local_key_id
+        )
+
+    def _pop(self, peer: Address, wanted: Callable[[ChildSa], bool]) -> ChildSa | None:
+        children = self.by_peer.get(peer, [])
+        for index, child in enumerate(children):
+            if wanted(child):
+                del children[index]
+                if not children:
+                    del self.by_peer[peer]
                 self.engine.touch(self)
                 return child
         return None
@@ -136,17 +145,29 @@ class _Orphans:
     def of(self, peer: Address) -> list[ChildSa]:
         return self.by_peer.get(peer, [])
 
+    def _top(self) -> tuple[float, Address, ChildSa] | None:
+        """The earliest expiry of an orphan still held, dropping stale entries."""
+        heap = self._expiries
+        while heap:
+            expires, _, peer, child = heap[0]
+            if any(held is child for held in self.by_peer.get(peer, ())):
+                return expires, peer, child
+            heapq.heappop(heap)
+        return None
+
     def next_deadline(self) -> float | None:
-        times = [c.expires for children in self.by_peer.values() for c in children]
-        return min(times) if times else None
+        top = self._top()
+        return top[0] if top is not None else None
 
     def on_timer(self, now: float) -> None:
-        for peer, children in list(self.by_peer.items()):
-            for child in [c for c in children if c.expires <= now]:
-                children.remove(child)
-                self.engine.emit(ChildSaDeleted(child.ref, DeleteReason.EXPIRED))
+        while (top := self._top()) is not None and top[0] <= now:
+            _, peer, child = top
+            heapq.heappop(self._expiries)
+            children = self.by_peer[peer]
+            children.remove(child)
             if not children:
                 del self.by_peer[peer]
+            self.engine.emit(ChildSaDeleted(child.ref, DeleteReason.EXPIRED))
 
 
 class Engine:
@@ -500,10 +521,15 @@ class Engine:
             self.settle_children(sa.peer, now)  # children it held back may go now
 
     def _prune_lingering(self, now: float) -> None:
-        if len(self._lingering) < 64:
-            return
-        for spi in [s for s, (until, _, _) in self._lingering.items() if until < now]:
-            del self._lingering[spi]
+        # Entries are added with now + LINGER, so insertion order is expiry
+        # order and only the front needs looking at (should the clock step
+        # back, an entry just goes later: lookups check its time).
+        lingering = self._lingering
+        while lingering:
+            spi, (until, _, _) = next(iter(lingering.items()))
+            if until >= now:
+                return
+            del lingering[spi]
 
     def sas_of(self, peer: Address) -> list[RkmpSa]:
         return list(self._by_peer.get(peer, []))
@@ -588,6 +614,9 @@ class Engine:
         for child in live:
             child.state = ChildState.ACTIVE
             child.rival = None
+            # Its hard lifetime, also when its SA had already queued its
+            # Delete (and set expires to infinity meanwhile).
+            child.expires = child.params.expires_at
         if live:
             self._orphans.add(peer, live)
 

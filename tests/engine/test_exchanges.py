@@ -177,6 +177,21 @@ def test_delete_rkmp_sa_keeps_children_until_their_lifetime() -> None:
     assert a.engine.child_sas(ADDR_B) == []
 
 
+def test_orphan_whose_delete_was_queued_still_expires_at_its_lifetime() -> None:
+    # At its expiry the SA queues the child's Delete and sets its timer to
+    # infinity; if the SA ends first, the orphan must still expire.
+    net, a, b = established()
+    kept = child(a)
+    [sa] = a.engine.sas_of(ADDR_B)
+    [held] = sa.children.values()
+    held.expires = float("inf")
+    b.engine.delete_rkmp_sa(ADDR_A, net.now)
+    net.settle()
+    net.run(kept.expires_at - net.now + 1)
+    [expired] = a.of_type(ChildSaDeleted)
+    assert expired.reason is DeleteReason.EXPIRED and expired.child == kept.ref
+
+
 def test_new_rkmp_sa_child_replaces_an_orphan() -> None:
     net, a, b = established()
     orphan = child(a)

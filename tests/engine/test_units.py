@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import random
+from typing import Any
 
 import pytest
 
@@ -292,3 +293,48 @@ def test_encode_init_gives_the_generic_encoders_octets() -> None:
         encode_init(header, sa, ke, NoncePayload(b"short"), status)
     with pytest.raises(EncodeError):
         encode_init(header, sa, KePayload(70000, b""), nonce, status)
+
+
+@dataclasses.dataclass(eq=False)
+class _Child:
+    """What _Orphans reads of a ChildSa."""
+
+    ref: str
+    protocol: int
+    expires: float
+
+
+@dataclasses.dataclass
+class _Sink:
+    touched: int = 0
+    emitted: list[object] = dataclasses.field(default_factory=list)
+
+    def touch(self, _target: object) -> None:
+        self.touched += 1
+
+    def emit(self, event: object) -> None:
+        self.emitted.append(event)
+
+
+def test_orphans_expire_in_order_and_children_taken_early_do_not_count() -> None:
+    from rkmp_frr.engine.engine import _Orphans
+    from rkmp_frr.engine.events import ChildSaDeleted, DeleteReason
+    from rkmp_frr.wire.constants import ProtocolId
+
+    sink = _Sink()
+    orphans = _Orphans(sink)  # type: ignore[arg-type]
+    peers = [(f"192.0.2.{n}", 500) for n in range(4)]
+    children: list[Any] = [_Child(f"c{n}", ProtocolId.TCP_AO, 100.0 + 10 * n) for n in range(4)]
+    for peer, kid in zip(reversed(peers), reversed(children), strict=True):
+        orphans.add(peer, [kid])
+    assert orphans.next_deadline() == 100.0
+    taken: Any = orphans.take(peers[0], ProtocolId.TCP_AO)
+    assert taken == "c0"
+    assert orphans.next_deadline() == 110.0  # c0's entry is stale now
+    orphans.on_timer(121.0)
+    deleted: list[Any] = [e.child for e in sink.emitted if isinstance(e, ChildSaDeleted)]
+    assert deleted == ["c1", "c2"]
+    assert all(e.reason is DeleteReason.EXPIRED for e in sink.emitted)  # type: ignore[attr-defined]
+    held: dict[Any, Any] = orphans.by_peer
+    assert held == {peers[3]: [children[3]]}
+    assert orphans.next_deadline() == 130.0
