@@ -163,7 +163,8 @@ def run_lab(
                 vmlinuz=base.vmlinuz,
                 initrd=initrd,
                 cmdline=qemu.kernel_cmdline(scenarios, default_timeout),
-                timeout=BOOT_MARGIN + sum(
+                timeout=BOOT_MARGIN
+                + sum(
                     scenario_timeout(SCENARIO_DIR / f"{s}.py", default_timeout) for s in scenarios
                 ),
                 run_dir=run_dir,
