@@ -6,7 +6,9 @@ peer (so both may initiate; "b" starts first) with `[sinks.bird]` and one
 `[[sinks.bird.bgp]]`. BIRD's own configuration holds a BGP template and
 includes the file the sink writes: the whole `protocol bgp` block with
 `authentication ao` and the keys of the key table (DESIGN.md §2: the
-TCP-AO SPI is the proposer's SendID), `disabled;` while there is no key.
+TCP-AO SPI is the proposer's SendID); `disabled;` once rkmpd has keyed
+the session and then has no usable key (a never-keyed one is left as
+configured).
 
 - established: the TCP-AO child SA reaches BIRD on both sides and the
   session comes up with it: each BIRD's current key is its own SendID and
