@@ -24,11 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import grp
 import logging
-import os
 import re
-import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +35,7 @@ import jinja2
 
 from rkmp_frr.keytable.row import KeyRow
 from rkmp_frr.keytable.utc import UtcSeconds
+from rkmp_frr.sinks.atomic_file import write_atomically
 from rkmp_frr.sinks.batching import ApplyResult, ApplyStatus
 from rkmp_frr.sinks.bird_render import BirdConfig, BirdRenderConfig, render_bird
 from rkmp_frr.sinks.features import BirdFeatures
@@ -168,7 +166,7 @@ class BirdApplier:
                 f"{exc.strerror or exc}", **base,
             )  # fmt: skip
         try:
-            _write_atomically(path, rendered.text, self.options.file_group)
+            write_atomically(path, rendered.text, mode=FILE_MODE, group=self.options.file_group)
         except OSError as exc:
             self._forget_keyed(newly_keyed)
             return result(
@@ -265,7 +263,7 @@ class BirdApplier:
             if previous is None:
                 path.unlink(missing_ok=True)
             else:
-                _write_atomically(path, previous, self.options.file_group)
+                write_atomically(path, previous, mode=FILE_MODE, group=self.options.file_group)
         except OSError as exc:
             return f"cannot put back {path}: {exc.strerror or exc}"
         return None
@@ -333,28 +331,3 @@ def _read(path: Path) -> str | None:
         return path.read_text()
     except FileNotFoundError:
         return None
-
-
-def _write_atomically(path: Path, text: str, group: str | None) -> None:
-    """``text`` at ``path`` all at once: a temporary file beside it (mode
-    0640, group ``group`` if it exists), fsynced, renamed over it."""
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    temporary = Path(name)
-    try:
-        os.fchmod(fd, FILE_MODE)
-        if group is not None:
-            with contextlib.suppress(KeyError, PermissionError):
-                os.fchown(fd, -1, grp.getgrnam(group).gr_gid)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)

@@ -28,13 +28,12 @@ had put there stays until the operator lifts it.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+
+from rkmp_frr.sinks.atomic_file import write_atomically
 
 FILE_MODE = 0o600
 
@@ -165,27 +164,10 @@ class KeyedState:
 
 
 def write_private(path: Path, text: str) -> None:
-    """``text`` at ``path`` all at once: a 0600 temporary file beside it,
-    fsynced, renamed over it, and the directory fsynced."""
+    """``text`` at ``path`` all at once, mode 0600 (the directory is made
+    0700 if missing)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    temporary = Path(name)
-    try:
-        os.fchmod(fd, FILE_MODE)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    write_atomically(path, text, mode=FILE_MODE)
 
 
 def _reason(exc: Exception) -> str:
