@@ -29,7 +29,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(
     def refuse(_src: object, _dst: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(atomic_file.os, "replace", refuse)
+    monkeypatch.setattr(atomic_file.os, "replace", refuse)  # type: ignore[attr-defined]
     with pytest.raises(OSError):
         write_atomically(target, "new\n", mode=0o600)
     assert target.read_text() == "old\n"
