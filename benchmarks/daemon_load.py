@@ -47,6 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -305,9 +306,12 @@ class Result:
     responder_system_share: float
 
 
-def run_once(
-    peers: int, root: Path, profile: bool = False, per_peer: bool = False, window: int = 128
-) -> Result:
+def prepare(
+    peers: int, root: Path, per_peer: bool, window: int, profile: bool = False
+) -> tuple[Daemon, Daemon, Callable[[bool], str]]:
+    """The PSK, both daemons' directories and configurations (the initiator
+    without its peers); and the initiator's configuration text, with or
+    without them, for the SIGHUP that starts the run."""
     (root / "psk").write_text(PSK + "\n")
     (root / "psk").chmod(0o600)
     responder = Daemon("responder", root / "responder", profile)
@@ -319,7 +323,14 @@ def run_once(
     def initiator_text(with_peers: bool) -> str:
         return initiator_config(initiator.directory, peers, with_peers, per_peer, window)
 
-    initiator.config.write_text(initiator_text(with_peers=False))
+    initiator.config.write_text(initiator_text(False))
+    return responder, initiator, initiator_text
+
+
+def run_once(
+    peers: int, root: Path, profile: bool = False, per_peer: bool = False, window: int = 128
+) -> Result:
+    responder, initiator, initiator_text = prepare(peers, root, per_peer, window, profile)
     try:
         responder.start()
         initiator.start()
@@ -328,7 +339,7 @@ def run_once(
         time.sleep(1.0)  # settle (imports done, GC quiet)
         before = {d.name: usage(d.pid) for d in (responder, initiator)}
         machine_before = machine_busy()
-        initiator.config.write_text(initiator_text(with_peers=True))
+        initiator.config.write_text(initiator_text(True))
         started = time.time()
         os.kill(initiator.pid, signal.SIGHUP)
         for daemon in (initiator, responder):
@@ -406,18 +417,7 @@ def trace_memory(peers: int, root: Path, per_peer: bool, window: int, side: str)
     from rkmp_frr.daemon.logging_setup import setup_logging
     from rkmp_frr.daemon.service import Service, ServiceOptions
 
-    (root / "psk").write_text(PSK + "\n")
-    (root / "psk").chmod(0o600)
-    responder = Daemon("responder", root / "responder")
-    initiator = Daemon("initiator", root / "initiator")
-    for daemon in (responder, initiator):
-        daemon.directory.mkdir(mode=0o700)
-    responder.config.write_text(responder_config(responder.directory, peers, per_peer, window))
-
-    def initiator_text(with_peers: bool) -> str:
-        return initiator_config(initiator.directory, peers, with_peers, per_peer, window)
-
-    initiator.config.write_text(initiator_text(with_peers=False))
+    responder, initiator, initiator_text = prepare(peers, root, per_peer, window)
     traced, other = (responder, initiator) if side == "responder" else (initiator, responder)
     with traced.log.open("a") as log_file:
         setup_logging(logging.INFO, log_file)
@@ -434,7 +434,7 @@ def trace_memory(peers: int, root: Path, per_peer: bool, window: int, side: str)
                 tracemalloc.start(1)
                 before = tracemalloc.take_snapshot()
                 rss_before = usage(os.getpid()).rss_kb
-                initiator.config.write_text(initiator_text(with_peers=True))
+                initiator.config.write_text(initiator_text(True))
                 if traced is initiator:
                     await service.apply_config(load_config(initiator.config))
                 else:
