@@ -1012,7 +1012,7 @@ class Service:
         old_peers = self.peers
         self.config = new
         self.peers = PeerIndex(new)
-        replace_engine_config(engine, IndexedLocalConfig.of(new.engine_config()))
+        engine.reconfigure(IndexedLocalConfig.of(new.engine_config()))
         if self.hooks is not None:
             self.hooks.hooks_dir = new.local.hooks_dir
             self.hooks.timeout = new.local.hook_timeout
@@ -1070,16 +1070,6 @@ class Service:
             if gone and engine.rkmp_sas(peer):
                 log.info("peer %s removed from the configuration: deleting its SAs", before.name)
                 self.engine_call(engine.delete_rkmp_sa, peer, now)
-
-
-def replace_engine_config(engine: Engine, config: LocalConfig) -> None:
-    """Point the engine at a new ``LocalConfig``. Existing SAs keep the
-    policy they were made with; new SAs and lookups use the new one. (The
-    engine memoises policy lookups by host: the memo is dropped.)"""
-    engine.config = config
-    policies = getattr(engine, "_policies", None)
-    if isinstance(policies, dict):
-        policies.clear()
 
 
 def _event_peer(event: Event) -> Address | None:

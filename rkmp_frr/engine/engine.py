@@ -817,6 +817,13 @@ class Engine:
         if heir is None and child.params.initiator:
             sa.queue_task(CreateChildTask(child.protocol, ensure=True), now)
 
+    def reconfigure(self, config: LocalConfig) -> None:
+        """Use ``config`` from now on (a reloaded configuration). SAs that
+        exist keep the peer policy they were made with; new SAs and policy
+        look-ups take the new one."""
+        self.config = config
+        self._policies.clear()
+
     # --- helpers -----------------------------------------------------------------------------
 
     def policy_for(self, host: str) -> PeerPolicy | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from rkmp_frr.engine import (
@@ -353,3 +355,18 @@ def test_initiate_is_idempotent() -> None:
         ProtocolId.TCP_AO,
         ProtocolId.BFD,
     ]
+
+
+def test_reconfigure_keeps_existing_sas_and_applies_to_new_lookups() -> None:
+    net, a, _b = established()
+    [sa] = a.engine.sas_of(ADDR_B)
+    old_policy = sa.policy
+    renamed = dataclasses.replace(old_policy, name="renamed", liveness_interval=None)
+    a.engine.reconfigure(dataclasses.replace(a.engine.config, peers=(renamed,)))
+    assert a.engine.policy_for(ADDR_B[0]) == renamed  # the memo was dropped
+    assert sa.policy is old_policy  # the SA keeps what it was made with
+    a.engine.reconfigure(dataclasses.replace(a.engine.config, peers=()))
+    assert a.engine.policy_for(ADDR_B[0]) is None
+    a.engine.check_liveness(ADDR_B, net.now)  # the existing SA still works
+    net.settle()
+    assert len(a.of_type(PeerAlive)) == 1
