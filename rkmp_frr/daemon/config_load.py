@@ -35,11 +35,13 @@ from rkmp_frr.crypto import (
 from rkmp_frr.daemon import names
 from rkmp_frr.daemon.config_model import (
     DEFAULT_CONTROL_SOCKET,
+    DEFAULT_FRR_CHECK_INTERVAL,
     DEFAULT_HOOK_TIMEOUT,
     DEFAULT_HOOKS_DIR,
     DEFAULT_MAX_HALF_OPEN_INITIATIONS,
     DEFAULT_PORT,
     DEFAULT_STATE_DIR,
+    MIN_FRR_CHECK_INTERVAL,
     AuthSection,
     BirdSink,
     CertAuth,
@@ -57,7 +59,7 @@ from rkmp_frr.daemon.config_model import (
     RkmpSection,
     SinksSection,
 )
-from rkmp_frr.daemon.durations import parse_duration
+from rkmp_frr.daemon.durations import format_duration, parse_duration
 from rkmp_frr.daemon.timezones import check_timezone_name
 from rkmp_frr.engine.policy import (
     CHILD_SA_LIFETIME,
@@ -397,6 +399,7 @@ _FRR = (
     "bgp_neighbor",
     "key_chain_prefix",
     "timezone",
+    "check_interval",
 )
 _FRR_NEIGHBOR = ("address", "asn", "vrf")
 _BIRD = (
@@ -927,9 +930,22 @@ class _Loader:
             bgp_neighbors=self.frr_neighbors(table),
             key_chain_prefix=table.string("key_chain_prefix") or "rkmp",
             timezone=self.timezone(table),
+            check_interval=self.check_interval(table),
         )
         table.check("key_chain_prefix", sink.render_config)  # the renderer's own checks
         return sink
+
+    def check_interval(self, table: _Table) -> float:
+        """``check_interval``: a duration, "0" for no drift checks."""
+        seconds = table.duration("check_interval", DEFAULT_FRR_CHECK_INTERVAL)
+        assert seconds is not None
+        if 0 < seconds < MIN_FRR_CHECK_INTERVAL:
+            table.error(
+                "check_interval",
+                f'{format_duration(seconds)} is too short: "0" (no checks) or at least'
+                f" {format_duration(MIN_FRR_CHECK_INTERVAL)}",
+            )
+        return seconds
 
     def frr_neighbors(self, frr: _Table) -> tuple[FrrBgpNeighbor, ...]:
         neighbors: list[FrrBgpNeighbor] = []

@@ -215,6 +215,10 @@ class PeerConfig:
         )
 
 
+DEFAULT_FRR_CHECK_INTERVAL = 30.0  # [sinks.frr] check_interval
+MIN_FRR_CHECK_INTERVAL = 1.0  # below this, vtysh would run nearly all the time
+
+
 class FrrMode(Enum):
     """How the FRR sink applies keys."""
 
@@ -235,6 +239,9 @@ class FrrSink:
     bgp_neighbors: tuple[FrrBgpNeighbor, ...] = ()
     key_chain_prefix: str = "rkmp"
     timezone: str | None = None
+    # Seconds between read-backs of FRR's running config that put back
+    # what drifted (an FRR restart loses rkmpd's keys); 0: no checks.
+    check_interval: float = DEFAULT_FRR_CHECK_INTERVAL
 
     def render_config(self) -> FrrRenderConfig:
         from rkmp_frr.daemon.timezones import timezone_named

@@ -26,6 +26,15 @@ daemon must not be reconfigured once per change: a rekey of 100 peers is
   did not answer, the restore was not confirmed) is retried with backoff;
   a refused change that was undone waits for the rows to change.
 
+Drift. A sink given a ``checker`` and a ``check_interval`` also compares,
+that often, what the daemon runs with what it applied last (FRR keeps
+rkmpd's keys in its running configuration only, so an FRR restart loses
+them). The check runs in the same task as the applies, so never during
+one; when it finds drift (the checker has then marked the drifted parts
+as not applied), the sink logs one line and applies again at once, and an
+apply that fails after a drift is retried with backoff until the daemon
+takes it (a daemon still starting refuses it for a while).
+
 The sink's ``status()`` is what ``rkmpctl status`` shows for the daemon.
 """
 
@@ -35,7 +44,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
@@ -104,6 +113,26 @@ class ApplyResult:
         return text
 
 
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One comparison of what a routing daemon runs with what the sink
+    applied last. No key: ``drift`` is the checker's masked line."""
+
+    sink: str
+    checked_at: float  # wall clock
+    drift: str | None = None  # what drifted, one line; None: in sync (or unreadable)
+    error: str | None = None  # the daemon's configuration could not be read
+
+    @property
+    def drifted(self) -> bool:
+        return self.drift is not None
+
+
+Checker = Callable[[], Awaitable[CheckResult | None]]
+"""Compares the daemon with the last apply; None: nothing to compare now
+(no apply yet, a dry run, the state unknown until the next apply)."""
+
+
 class Applier(Protocol):
     """Brings one routing daemon to a set of rows."""
 
@@ -124,6 +153,10 @@ class SinkStatus:
     failures: int  # of which failed
     last: ApplyResult | None
     last_error: str | None  # the most recent failure's line, until an apply succeeds
+    checks: int = 0  # drift checks run so far
+    drifts: int = 0  # of which found drift
+    last_drift: CheckResult | None = None  # the latest check that found drift
+    check_error: str | None = None  # the latest check could not read the daemon
 
     @property
     def ok(self) -> bool:
@@ -171,12 +204,13 @@ class RowView:
 class _Timers:
     change: asyncio.TimerHandle | None = None
     retry: asyncio.TimerHandle | None = None
+    check: asyncio.TimerHandle | None = None
 
     def cancel(self) -> None:
-        for handle in (self.change, self.retry):
+        for handle in (self.change, self.retry, self.check):
             if handle is not None:
                 handle.cancel()
-        self.change = self.retry = None
+        self.change = self.retry = self.check = None
 
 
 @dataclass
@@ -184,13 +218,17 @@ class BatchingSink:
     """The key table sink for one routing daemon (see the module doc).
 
     ``wall`` is the wall clock (key table lifetimes are wall-clock UTC);
-    ``on_result`` hears every apply's result (logging, hooks, status)."""
+    ``on_result`` hears every apply's result (logging, hooks, status);
+    ``checker`` compares the daemon with the last apply every
+    ``check_interval`` seconds (0: never)."""
 
     applier: Applier
     wall: Callable[[], float] = time.time
     on_result: Callable[[ApplyResult], None] | None = None
     retry_first: float = RETRY_FIRST
     retry_max: float = RETRY_MAX
+    checker: Checker | None = None
+    check_interval: float = 0.0
     _view: RowView = field(default_factory=RowView)
     _dirty: bool = False
     _scheduled: bool = False
@@ -202,6 +240,13 @@ class BatchingSink:
     _last: ApplyResult | None = None
     _last_error: str | None = None
     _closed: bool = False
+    _check_due: bool = False
+    _checking: bool = False
+    _repairing: bool = False  # applying again after a drift, until an apply succeeds
+    _checks: int = 0
+    _drifts: int = 0
+    _last_drift: CheckResult | None = None
+    _check_error: str | None = None
 
     @property
     def name(self) -> str:
@@ -246,7 +291,7 @@ class BatchingSink:
 
     def _kick(self) -> None:
         self._scheduled = False
-        if self._closed or not self._dirty:
+        if self._closed or not (self._dirty or self._check_due):
             return
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(
@@ -254,25 +299,34 @@ class BatchingSink:
             )
 
     async def _run(self) -> None:
-        while self._dirty and not self._closed:
-            self._dirty = False
-            rows = self._view.rows()
-            now = int(self.wall())
-            try:
-                result = await self.applier.apply(rows, now)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # an applier bug must not kill the sink
-                log.exception("%s sink: apply failed unexpectedly", self.name)
-                result = ApplyResult(
-                    sink=self.name,
-                    status=ApplyStatus.FAILED,
-                    started_at=float(now),
-                    duration=0.0,
-                    rows=len(rows),
-                    error=f"{type(exc).__name__}: {exc}",
-                )
-            self._record(result)
+        while not self._closed:
+            if self._dirty:
+                await self._apply()
+            elif self._check_due:
+                await self._check()
+            else:
+                break
+
+    async def _apply(self) -> None:
+        """One apply of the rows as they are now."""
+        self._dirty = False
+        rows = self._view.rows()
+        now = int(self.wall())
+        try:
+            result = await self.applier.apply(rows, now)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # an applier bug must not kill the sink
+            log.exception("%s sink: apply failed unexpectedly", self.name)
+            result = ApplyResult(
+                sink=self.name,
+                status=ApplyStatus.FAILED,
+                started_at=float(now),
+                duration=0.0,
+                rows=len(rows),
+                error=f"{type(exc).__name__}: {exc}",
+            )
+        self._record(result)
 
     def _record(self, result: ApplyResult) -> None:
         self._applies += 1
@@ -295,6 +349,10 @@ class BatchingSink:
 
     def _arm_timers(self, result: ApplyResult) -> None:
         loop = asyncio.get_running_loop()
+        if result.status.ok:
+            self._repairing = False
+        if self._timers.check is None:
+            self._arm_check()
         if self._timers.change is not None:
             self._timers.change.cancel()
             self._timers.change = None
@@ -303,13 +361,68 @@ class BatchingSink:
             self._timers.change = loop.call_later(delay, self._mark_dirty)
         # A refused change that was undone fails the same way until the rows
         # change; only an apply whose outcome is unknown is tried again.
-        if result.status is ApplyStatus.FAILED and self._timers.retry is None:
+        # After a drift the daemon may refuse until it is fully up again:
+        # tried again too, or the drifted keys would stay out until a rekey.
+        failed = result.status is ApplyStatus.FAILED or (self._repairing and not result.status.ok)
+        if failed and self._timers.retry is None:
             self._backoff = min(self.retry_max, max(self.retry_first, self._backoff * 2))
             self._timers.retry = loop.call_later(self._backoff, self._retry)
 
     def _retry(self) -> None:
         self._timers.retry = None
         self._mark_dirty()
+
+    # --- drift checks -----------------------------------------------------------------
+
+    def _arm_check(self) -> None:
+        if self.checker is None or self.check_interval <= 0 or self._closed:
+            return
+        loop = asyncio.get_running_loop()
+        self._timers.check = loop.call_later(self.check_interval, self._check_timer)
+
+    def _check_timer(self) -> None:
+        self._timers.check = None
+        self._check_due = True
+        if self._task is None or self._task.done():
+            self._kick()  # else the running task does it after its apply
+
+    async def _check(self) -> None:
+        """Compare the daemon with the last apply; on drift, apply again."""
+        self._check_due = False
+        assert self.checker is not None
+        self._checking = True
+        try:
+            result = await self.checker()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a checker bug must not kill the sink
+            log.exception("%s sink: drift check failed unexpectedly", self.name)
+            result = CheckResult(self.name, self.wall(), error=f"{type(exc).__name__}: {exc}")
+        finally:
+            self._checking = False
+        if result is not None:
+            self._record_check(result)
+        self._arm_check()
+
+    def _record_check(self, result: CheckResult) -> None:
+        self._checks += 1
+        if result.error is not None:
+            if result.error != self._check_error:  # once, not every interval
+                log.warning("%s sink: drift check: %s", self.name, result.error)
+            self._check_error = result.error
+            return
+        self._check_error = None
+        if result.drift is None:
+            return
+        self._drifts += 1
+        self._last_drift = result
+        self._repairing = True
+        log.warning(
+            "%s sink: the daemon no longer runs what rkmpd applied (%s); applying again",
+            self.name,
+            result.drift,
+        )
+        self._dirty = True  # the loop in _run applies next
 
     async def drain(self) -> ApplyResult | None:
         """Apply what is pending and wait until the daemon is up to date
@@ -342,9 +455,14 @@ class BatchingSink:
         return SinkStatus(
             sink=self.name,
             rows=len(self._view),
-            pending=self._dirty or (self._task is not None and not self._task.done()),
+            pending=self._dirty
+            or (self._task is not None and not self._task.done() and not self._checking),
             applies=self._applies,
             failures=self._failures,
             last=self._last,
             last_error=self._last_error,
+            checks=self._checks,
+            drifts=self._drifts,
+            last_drift=self._last_drift,
+            check_error=self._check_error,
         )

@@ -28,6 +28,17 @@ rows it is given (``rkmp_frr.sinks.frr_render``):
 The first apply after start adopts what FRR already runs when it matches
 (a restarted rkmpd must not reset BGP sessions by setting the same
 passwords again).
+
+Drift (:meth:`FrrApplier.check_drift`, run every ``check_interval`` by the
+batching sink, never during an apply): rkmpd's lines live in FRR's running
+configuration only, so an FRR restart loses them, and an operator may
+remove one by hand. The check reads ``show running-config`` and compares
+it with the plan applied last (the lines a first apply compares). The
+parts that drifted are taken out of the applied plan, so the next apply
+renders them the way a first apply does (keys, read back, then opens;
+restore on failure) and touches nothing else: no password is set again on
+a neighbour that did not drift, and a check that finds nothing runs no
+command but the read.
 """
 
 from __future__ import annotations
@@ -48,7 +59,7 @@ import jinja2
 
 from rkmp_frr.keytable.row import KeyRow
 from rkmp_frr.keytable.utc import UtcSeconds
-from rkmp_frr.sinks.batching import ApplyResult, ApplyStatus
+from rkmp_frr.sinks.batching import ApplyResult, ApplyStatus, CheckResult
 from rkmp_frr.sinks.features import FrrFeatures
 from rkmp_frr.sinks.frr_render import (
     EMPTY_PLAN,
@@ -56,8 +67,11 @@ from rkmp_frr.sinks.frr_render import (
     FrrChange,
     FrrPlan,
     FrrRenderConfig,
+    applied_expectations,
+    find_drift,
     frr_change,
     frr_plan,
+    plan_without,
     unmet_expectations,
 )
 from rkmp_frr.sinks.keyed import KeyedState, Secured
@@ -134,6 +148,10 @@ class FrrApplier:
     # under state_dir by rkmpd, in memory by default.
     keyed: KeyedState = field(default_factory=lambda: KeyedState(SINK))
     _env: jinja2.Environment | None = field(default=None, repr=False)
+    # The applied plan's expectations, rendered once per plan for the checks.
+    _applied: tuple[FrrPlan, tuple[ConfigExpectation, ...]] | None = field(
+        default=None, repr=False
+    )
 
     @property
     def name(self) -> str:
@@ -219,6 +237,41 @@ class FrrApplier:
             rows=len(rows),
             **fields,  # type: ignore[arg-type]
         )
+
+    # --- drift ---------------------------------------------------------------------------
+
+    async def check_drift(self) -> CheckResult | None:
+        """Compare FRR's running config with the plan applied last; on
+        drift, take the drifted parts out of it so that the next apply puts
+        them back (see the module doc). None: nothing to compare (a dry
+        run, no apply yet, or the state is unknown until the next apply)."""
+        if self.options.dry_run or not self.synced:
+            return None
+        try:
+            expectations = self._applied_expectations()
+        except SinkError as exc:  # a template problem: the next apply reports it
+            return CheckResult(SINK, time.time(), error=str(exc))
+        if not expectations:
+            return CheckResult(SINK, time.time())  # nothing of rkmpd's in FRR
+        try:
+            running = await self.running_config()
+        except ApplyFailed as exc:  # FRR down or restarting: look again next time
+            return CheckResult(SINK, time.time(), error=str(exc))
+        drift = find_drift(running, expectations)
+        if drift is None:
+            return CheckResult(SINK, time.time())
+        self.current = plan_without(self.current, drift.parts)
+        return CheckResult(SINK, time.time(), drift=drift.describe())
+
+    def _applied_expectations(self) -> tuple[ConfigExpectation, ...]:
+        cached = self._applied
+        if cached is not None and cached[0] is self.current:
+            return cached[1]
+        expectations = applied_expectations(
+            self.current, self.options.render, self.features, env=self._environment()
+        )
+        self._applied = (self.current, expectations)
+        return expectations
 
     # --- steps -----------------------------------------------------------------------------
 

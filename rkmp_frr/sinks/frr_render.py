@@ -85,6 +85,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
+from enum import StrEnum
 from typing import Any
 
 import jinja2
@@ -324,6 +325,50 @@ class FrrPlan:
 
 
 EMPTY_PLAN = FrrPlan()
+
+
+class PartKind(StrEnum):
+    """The pieces of a plan that are applied (and can drift) one by one."""
+
+    BGP = "BGP neighbour"  # a password, or a neighbour closed without one
+    KEY_CHAIN = "key chain"
+    OSPF = "OSPFv2 on"  # an interface's ospfd authentication and passive setting
+    OSPF6 = "OSPFv3 on"
+
+
+@dataclass(frozen=True, slots=True)
+class PlanPart:
+    """One piece of a plan: a BGP neighbour (of ``router``), a key chain,
+    or an OSPFv2/OSPFv3 interface."""
+
+    kind: PartKind
+    name: str
+    router: BgpRouter | None = None
+
+    def __str__(self) -> str:
+        vrf = f" vrf {self.router.vrf}" if self.router is not None and self.router.vrf else ""
+        return f"{self.kind.value} {self.name}{vrf}"
+
+
+def plan_without(plan: FrrPlan, parts: Iterable[PlanPart]) -> FrrPlan:
+    """``plan`` without ``parts``: what FRR runs when they drifted away.
+    A change from it to the desired plan renders those parts the way a
+    first apply does and leaves every other part alone."""
+    kinds: dict[PartKind, set[PlanPart]] = {}
+    for part in parts:
+        kinds.setdefault(part.kind, set()).add(part)
+    gone_bgp = {(p.router, p.name) for p in kinds.get(PartKind.BGP, ())}
+    gone_chains = {p.name for p in kinds.get(PartKind.KEY_CHAIN, ())}
+    gone_ospf = {p.name for p in kinds.get(PartKind.OSPF, ())}
+    gone_ospf6 = {p.name for p in kinds.get(PartKind.OSPF6, ())}
+    return dataclasses.replace(
+        plan,
+        bgp={slot: entry for slot, entry in plan.bgp.items() if slot not in gone_bgp},
+        bgp_closed=tuple(slot for slot in plan.bgp_closed if slot not in gone_bgp),
+        key_chains={n: c for n, c in plan.key_chains.items() if n not in gone_chains},
+        ospf={n: i for n, i in plan.ospf.items() if n not in gone_ospf},
+        ospf6={n: i for n, i in plan.ospf6.items() if n not in gone_ospf6},
+    )
 
 
 def _preference(row: KeyRow) -> tuple[int, int, int]:
@@ -695,6 +740,8 @@ class ConfigExpectation:
     # An "is open" expectation (no shutdown / no passive): met only after
     # the second, opening vtysh run (see FrrChange.open_phase).
     opening: bool = field(default=False, compare=False)
+    # The part of the plan the line belongs to (drift: what to apply again).
+    part: PlanPart | None = field(default=None, compare=False)
 
     def __repr__(self) -> str:
         state = "present" if self.present else "absent"
@@ -710,9 +757,10 @@ def _expect(
     secret: str = "",
     present: bool = True,
     opening: bool = False,
+    part: PlanPart | None = None,
 ) -> ConfigExpectation:
     shown = line.replace(secret, mask_key(secret)) if secret else line
-    return ConfigExpectation(context, line, present, shown, opening)
+    return ConfigExpectation(context, line, present, shown, opening, part)
 
 
 _IGNORED = frozenset({"!", "exit", "end", "exit-address-family", "exit-vrf", "exit-vnc", "quit"})
@@ -888,9 +936,10 @@ class _Change:
                  "open": []},
             )  # fmt: skip
             context = (router.header,)
+            part = PlanPart(PartKind.BGP, neighbor, router)
             if after is not None:
                 line = f"neighbor {neighbor} password {after.key}"
-                self.expectations.append(_expect(context, line, secret=after.key))
+                self.expectations.append(_expect(context, line, secret=after.key, part=part))
                 # A first key for a neighbour rkmpd never keyed: it never shut
                 # it either, so its shutdown setting stays the operator's.
                 first = (
@@ -901,7 +950,11 @@ class _Change:
                 if not first:
                     self.expectations.append(
                         _expect(
-                            context, f"neighbor {neighbor} shutdown", present=False, opening=True
+                            context,
+                            f"neighbor {neighbor} shutdown",
+                            present=False,
+                            opening=True,
+                            part=part,
                         )
                     )
                 self.secrets.add(after.key)
@@ -920,15 +973,15 @@ class _Change:
                 # Never keyed before the plan applied (a failed first key
                 # being undone): handed back as it was, not shut.
                 self.expectations.append(
-                    _expect(context, f"neighbor {neighbor} password", present=False)
+                    _expect(context, f"neighbor {neighbor} password", present=False, part=part)
                 )
                 if before is not None:
                     entry["unset"].append({"neighbor": neighbor})
                 continue
             shutdown = f"neighbor {neighbor} shutdown message {SHUTDOWN_MESSAGE}"
-            self.expectations.append(_expect(context, shutdown))
+            self.expectations.append(_expect(context, shutdown, part=part))
             self.expectations.append(
-                _expect(context, f"neighbor {neighbor} password", present=False)
+                _expect(context, f"neighbor {neighbor} password", present=False, part=part)
             )
             if slot not in closed_before:
                 entry["close"].append({"neighbor": neighbor})
@@ -954,9 +1007,10 @@ class _Change:
         updates, removals, deletions = [], [], []
         for name in names:
             before, after = self.current.key_chains.get(name), self.desired.key_chains.get(name)
+            part = PlanPart(PartKind.KEY_CHAIN, name)
             if after is None:
                 deletions.append(name)
-                self.expectations.append(_expect((), f"key chain {name}", present=False))
+                self.expectations.append(_expect((), f"key chain {name}", present=False, part=part))
                 continue
             self.expect_chain(after)
             changed = [k for k in after.keys if before is None or before.key(k.key_id) != k]
@@ -970,7 +1024,8 @@ class _Change:
             if gone:
                 removals.append({"name": name, "key_ids": gone})
                 self.expectations.extend(
-                    _expect((f"key chain {name}",), f"key {i}", present=False) for i in gone
+                    _expect((f"key chain {name}",), f"key {i}", present=False, part=part)
+                    for i in gone
                 )
         return {
             "chain_updates": updates,
@@ -989,16 +1044,17 @@ class _Change:
 
     def expect_chain(self, chain: KeyChain) -> None:
         top = f"key chain {chain.name}"
-        self.expectations.append(_expect((), top))
+        part = PlanPart(PartKind.KEY_CHAIN, chain.name)
+        self.expectations.append(_expect((), top, part=part))
         for key in chain.keys:
             self.secrets.add(key.key)
             block = (top, f"key {key.key_id}")
             self.expectations += [
-                _expect((top,), f"key {key.key_id}"),
-                _expect(block, f"key-string {key.key}", secret=key.key),
-                _expect(block, f"cryptographic-algorithm {key.algorithm}"),
-                _expect(block, f"send-lifetime {self.lifetime(key.send)}"),
-                _expect(block, f"accept-lifetime {self.lifetime(key.accept)}"),
+                _expect((top,), f"key {key.key_id}", part=part),
+                _expect(block, f"key-string {key.key}", secret=key.key, part=part),
+                _expect(block, f"cryptographic-algorithm {key.algorithm}", part=part),
+                _expect(block, f"send-lifetime {self.lifetime(key.send)}", part=part),
+                _expect(block, f"accept-lifetime {self.lifetime(key.accept)}", part=part),
             ]
 
     # --- ospfd / ospf6d interfaces ---
@@ -1013,6 +1069,7 @@ class _Change:
             after = self.desired.ospf.get(name) or OspfInterface(name, closed=keyed)
             released = name not in self.desired.ospf and not keyed
             context = (f"interface {name}",)
+            part = PlanPart(PartKind.OSPF, name)
             before_md5 = before.md5_keys if before else ()
             after_md5 = after.md5_keys if not after.key_chain else ()
             added, removed = _md5_ops(before_md5, after_md5)
@@ -1021,18 +1078,21 @@ class _Change:
             unknown = before is None and after.closed  # closed after a restart: FRR may hold keys
             auth_off = after.auth is None and (before_auth is not None or unknown)
             if after.auth is not None:
-                self.expectations.append(_expect(context, f"ip ospf authentication {after.auth}"))
+                line = f"ip ospf authentication {after.auth}"
+                self.expectations.append(_expect(context, line, part=part))
             else:
-                self.expectations.append(_expect(context, "ip ospf authentication", present=False))
+                line = "ip ospf authentication"
+                self.expectations.append(_expect(context, line, present=False, part=part))
             close, reopen = self.passive(
-                context, "ip ospf passive", before, after, released=released, known=keyed
+                part, "ip ospf passive", before, after, released=released, known=keyed
             )
             for key in after_md5:
                 self.secrets.add(key.key)
                 line = f"ip ospf message-digest-key {key.key_id} md5 {key.key}"
-                self.expectations.append(_expect(context, line, secret=key.key))
+                self.expectations.append(_expect(context, line, secret=key.key, part=part))
             self.expectations.extend(
-                _expect(context, f"ip ospf message-digest-key {i}", present=False) for i in removed
+                _expect(context, f"ip ospf message-digest-key {i}", present=False, part=part)
+                for i in removed
             )
             if (
                 before_md5
@@ -1064,7 +1124,7 @@ class _Change:
 
     def passive(
         self,
-        context: tuple[str, ...],
+        part: PlanPart,
         line: str,
         before: OspfInterface | Ospf6Interface | None,
         after: OspfInterface | Ospf6Interface,
@@ -1084,13 +1144,14 @@ class _Change:
             return False, False
         if before is None and not known and not after.closed:
             return False, False
+        context = (f"interface {part.name}",)
         if after.closed:
-            self.expectations.append(_expect(context, line))
+            self.expectations.append(_expect(context, line, part=part))
             close = before is None or not before.closed
             if close:
                 self.notes.append(f"{what}: no usable key, interface passive (fail closed)")
             return close, False
-        self.expectations.append(_expect(context, line, present=False, opening=True))
+        self.expectations.append(_expect(context, line, present=False, opening=True, part=part))
         if before is not None and before.closed:
             self.notes.append(f"{what}: key back, interface no longer passive")
         return False, before is None or before.closed
@@ -1103,15 +1164,16 @@ class _Change:
             after = self.desired.ospf6.get(name) or Ospf6Interface(name, closed=keyed)
             released = name not in self.desired.ospf6 and not keyed
             context = (f"interface {name}",)
+            part = PlanPart(PartKind.OSPF6, name)
             if after.key_chain is not None:
                 line = f"ipv6 ospf6 authentication keychain {after.key_chain}"
-                self.expectations.append(_expect(context, line))
+                self.expectations.append(_expect(context, line, part=part))
             else:
                 self.expectations.append(
-                    _expect(context, "ipv6 ospf6 authentication", present=False)
+                    _expect(context, "ipv6 ospf6 authentication", present=False, part=part)
                 )
             close, reopen = self.passive(
-                context, "ipv6 ospf6 passive", before, after, released=released, known=keyed
+                part, "ipv6 ospf6 passive", before, after, released=released, known=keyed
             )
             before_chain = before.key_chain if before else None
             auth_on = after.key_chain if after.key_chain != before_chain else None
@@ -1254,3 +1316,56 @@ def render_frr_change(
         raise desired.refused[0]
     current = dataclasses.replace(current, refused=(), notes=())
     return frr_change(current, desired, config, features, env=env)
+
+
+# --- drift: what FRR no longer runs of the plan applied ------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    """The lines of an applied plan that ``show running-config`` no
+    longer shows as they were applied (FRR restarted and lost rkmpd's
+    lines, or an operator changed them by hand). Keys only masked."""
+
+    unmet: tuple[ConfigExpectation, ...]
+
+    @property
+    def parts(self) -> tuple[PlanPart, ...]:
+        """The drifted parts, each once, in a stable order."""
+        found = {e.part: None for e in self.unmet if e.part is not None}
+        return tuple(sorted(found, key=str))
+
+    def describe(self, limit: int = 4) -> str:
+        """One line: each drifted part and its first unmet line (masked)."""
+        shown: list[str] = []
+        for part in self.parts[:limit]:
+            first = next(e for e in self.unmet if e.part == part)
+            state = "missing" if first.present else "present"
+            shown.append(f"{part}: {first.shown!r} {state}")
+        more = len(self.parts) - limit
+        return "; ".join(shown) + (f"; and {more} more" if more > 0 else "")
+
+
+def applied_expectations(
+    plan: FrrPlan,
+    config: FrrRenderConfig,
+    features: FrrFeatures,
+    *,
+    env: jinja2.Environment | None = None,
+) -> tuple[ConfigExpectation, ...]:
+    """What ``show running-config`` shows while ``plan`` is in place: the
+    lines of its full rendering (as a first apply checks them), without
+    the "is open" ones. A neighbour shut or an interface made passive by
+    hand is the operator's decision, not drift; a closed one that opened
+    again (its shutdown or passive line gone) is drift."""
+    full = frr_change(EMPTY_PLAN, plan, config, features, env=env)
+    return tuple(
+        e for e in full.running_config_expectations if not e.opening and e.part is not None
+    )
+
+
+def find_drift(running_config: str, expectations: Iterable[ConfigExpectation]) -> Drift | None:
+    """The drift of ``running_config`` from ``expectations`` (those of
+    :func:`applied_expectations`); None when FRR runs them all."""
+    unmet = unmet_expectations(running_config, expectations)
+    return Drift(unmet) if unmet else None
