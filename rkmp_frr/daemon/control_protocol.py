@@ -207,6 +207,13 @@ class SinkInfo:
     last_apply: SinkApplyInfo | None  # the latest apply (often "unchanged")
     last_change: SinkApplyInfo | None  # the latest apply that was not "unchanged"
     kernel_problems: tuple[str, ...]  # last_change's kernel check findings
+    # Drift checks (FRR: [sinks.frr] check_interval); added later, so with
+    # defaults: an older daemon's answer reads as no checks.
+    drift_checks: int = 0  # read-backs of the daemon's configuration since start
+    drifts: int = 0  # of which found the daemon no longer running what rkmpd applied
+    last_drift_at: float | None = None  # POSIX time of the latest drift found
+    last_drift: str | None = None  # what drifted then, one line, keys masked
+    check_error: str | None = None  # the latest check could not read the daemon
 
 
 @dataclass(frozen=True, slots=True)

@@ -293,6 +293,13 @@ def _sink_lines(sink: SinkInfo) -> list[str]:
     if sink.last_error is not None and (change is None or sink.last_error != change.line):
         lines.append(f"      last error: {sink.last_error}")
     lines += [f"      kernel: {problem}" for problem in sink.kernel_problems]
+    if sink.last_drift_at is not None:
+        lines.append(
+            f"      drift {_utc_text(sink.last_drift_at)} ({sink.drifts} in"
+            f" {sink.drift_checks} check(s)), applied again: {sink.last_drift}"
+        )
+    if sink.check_error is not None:
+        lines.append(f"      drift check: {sink.check_error}")
     return lines
 
 

@@ -23,6 +23,12 @@ apply after start adopts what FRR already runs (no password is set again,
 no session reset), and BIRD reconfigured with an unchanged include file
 restarts nothing; so a restarted rkmpd leaves the keys already in the
 routing daemons alone.
+
+The other way round, FRR restarted (or an operator removed a key by hand):
+the FRR sink reads FRR's running config back every ``[sinks.frr]
+check_interval`` and puts back what drifted (``FrrApplier.check_drift``);
+``rkmpctl status`` counts the drifts. BIRD needs no check: it reads the
+include file again when it restarts.
 """
 
 from __future__ import annotations
@@ -100,6 +106,9 @@ class RoutingSink:
         self.applier = applier
         self.serving = Serving(applier.options.render)  # all rows: the only sink
         self.batching = BatchingSink(_Served(self), wall=wall, on_result=self._on_result)
+        if isinstance(applier, FrrApplier) and isinstance(settings, FrrSink):
+            self.batching.checker = applier.check_drift
+            self.batching.check_interval = settings.check_interval
         self._last_change: ApplyResult | None = None
 
     @property
@@ -163,6 +172,11 @@ class RoutingSink:
             last_apply=apply_info(status.last),
             last_change=apply_info(last_change),
             kernel_problems=last_change.kernel_problems if last_change is not None else (),
+            drift_checks=status.checks,
+            drifts=status.drifts,
+            last_drift_at=status.last_drift.checked_at if status.last_drift else None,
+            last_drift=status.last_drift.drift if status.last_drift else None,
+            check_error=status.check_error,
         )
 
 
