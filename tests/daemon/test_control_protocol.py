@@ -278,6 +278,11 @@ def test_status_shape() -> None:
                 "last_apply": to_json(APPLIED),
                 "last_change": to_json(APPLIED),
                 "kernel_problems": [],
+                "drift_checks": 0,
+                "drifts": 0,
+                "last_drift_at": None,
+                "last_drift": None,
+                "check_error": None,
             }
         ],
     }
