@@ -25,7 +25,7 @@ from .test_routing_sinks import BIRD_SINK, FRR_SINK, MD5_PEER, build, config_tex
 _STATUS = RESULTS[Command.STATUS]
 assert isinstance(_STATUS, StatusResult)
 STATUS: StatusResult = _STATUS
-DRIFT_LINE = "BGP neighbour 10.0.0.2: 'neighbor 10.0.0.2 password <key:32 B:ab12cd34>' missing"
+DRIFT_LINE = "BGP neighbour 10.0.0.2: 'neighbor 10.0.0.2 password <key:32B:ab12cd34>' missing"
 DRIFTED = dataclasses.replace(
     SINK, drift_checks=12, drifts=1, last_drift_at=1_700_000_200.5, last_drift=DRIFT_LINE
 )
