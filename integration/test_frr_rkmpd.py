@@ -78,8 +78,10 @@ def write_psk(work_dir: Path, name: str = "psk", value: str = PSK) -> Path:
     return path
 
 
-def frr_sink(frr: FrrNode, neighbor: str, asn: int, mode: str = "vtysh") -> str:
-    return frr_sink_toml(frr, [(neighbor, asn)], mode)
+def frr_sink(
+    frr: FrrNode, neighbor: str, asn: int, mode: str = "vtysh", check_interval: str | None = None
+) -> str:
+    return frr_sink_toml(frr, [(neighbor, asn)], mode, check_interval)
 
 
 def bird_bgp_sink(bird: BirdNode, include: Path) -> str:
@@ -162,21 +164,29 @@ def wait_keyed_session(frr: FrrNode, neighbor: str, rkmpd: RkmpdNode) -> tuple[i
     )  # fmt: skip
 
 
+FRR_A_CONFIG = frr_bgp_config(65001, "10.250.0.1", "10.250.0.2", 65002)
+FRR_B_CONFIG = frr_bgp_config(65002, "10.250.0.2", "10.250.0.1", 65001)
+
+
 def start_frr_pair(
-    lab: RoutingLab, link: Link, work_dir: Path, mode: str = "vtysh"
+    lab: RoutingLab,
+    link: Link,
+    work_dir: Path,
+    mode: str = "vtysh",
+    check_interval: str | None = None,
 ) -> tuple[FrrNode, FrrNode, RkmpdNode, RkmpdNode]:
     psk = write_psk(work_dir)
-    a = lab.frr(link.left.ns, "a", config=frr_bgp_config(65001, "10.250.0.1", "10.250.0.2", 65002))
-    b = lab.frr(link.right.ns, "b", config=frr_bgp_config(65002, "10.250.0.2", "10.250.0.1", 65001))
+    a = lab.frr(link.left.ns, "a", config=FRR_A_CONFIG)
+    b = lab.frr(link.right.ns, "b", config=FRR_B_CONFIG)
     rb = lab.rkmpd(
         link.right.ns, "b",
         rkmpd_config("b", "10.250.0.2", work_dir, md5_peer("a", "10.250.0.1"),
-                     psk, frr_sink(b, "10.250.0.1", 65002, mode)),
+                     psk, frr_sink(b, "10.250.0.1", 65002, mode, check_interval)),
     )  # fmt: skip
     ra = lab.rkmpd(
         link.left.ns, "a",
         rkmpd_config("a", "10.250.0.1", work_dir, md5_peer("b", "10.250.0.2"), psk,
-                     frr_sink(a, "10.250.0.2", 65001, mode)),
+                     frr_sink(a, "10.250.0.2", 65001, mode, check_interval)),
     )  # fmt: skip
     return a, b, ra, rb
 

@@ -186,6 +186,20 @@ class FrrNode:
             diagnostics=self.diagnostics,
         )
 
+    def restart(self, config: str | None = None) -> None:
+        """Stop every daemon by its PID and start them again from their
+        startup files (hostname and log only), then apply ``config`` (the
+        operator's configuration; nothing rkmpd put in comes back)."""
+        self.stop()
+        for daemon in self.daemons:  # stale sockets and pid files of the old daemons
+            for path in (self.vty_dir / f"{daemon}.vty", self.directory / f"{daemon}.pid"):
+                path.unlink(missing_ok=True)
+        self.zserv_path.unlink(missing_ok=True)
+        self.processes.clear()
+        self.start()
+        if config is not None:
+            self.configure(config)
+
     def _wait_vty(self, daemon: FrrDaemon) -> None:
         vty = self.vty_dir / f"{daemon}.vty"
         process = self.processes[daemon]
@@ -766,11 +780,17 @@ liveness_interval = {on_failure_liveness}
 
 
 def frr_sink_toml(
-    frr: FrrNode, neighbors: Sequence[tuple[str, int]] = (), mode: str = "vtysh"
+    frr: FrrNode,
+    neighbors: Sequence[tuple[str, int]] = (),
+    mode: str = "vtysh",
+    check_interval: str | None = None,
 ) -> str:
     """``[sinks.frr]`` for ``frr``'s vty sockets; ``neighbors``: (address,
-    ASN of its ``router bgp``) for TCP-MD5."""
+    ASN of its ``router bgp``) for TCP-MD5; ``check_interval``: how often
+    rkmpd reads FRR back for drift (None: rkmpd's default)."""
     text = f'\n[sinks.frr]\nvty_socket = "{frr.vty_dir}"\nmode = "{mode}"\n'
+    if check_interval is not None:
+        text += f'check_interval = "{check_interval}"\n'
     for address, asn in neighbors:
         text += f'[[sinks.frr.bgp_neighbor]]\naddress = "{address}"\nasn = {asn}\n'
     return text

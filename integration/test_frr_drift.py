@@ -1,0 +1,131 @@
+"""rkmpd puts its keys back into FRR by itself: FRR restarted, or a
+password removed by hand.
+
+rkmpd's keys live in FRR's running configuration only. Two FRR and two
+rkmpd reach BGP Established with rkmpd's TCP-MD5 key; then one FRR is
+stopped by PID and started again from its original configuration (no
+rkmpd key in it). Without anything done to rkmpd, its drift check
+(``[sinks.frr] check_interval``, short here) finds the password missing,
+puts the same key back, and the session is Established again with it;
+``rkmpctl --json status`` counts the drift. A password removed by hand
+with vtysh comes back the same way, and checks that find nothing reset no
+session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from integration.harness.netns import Link
+from integration.harness.process import wait_until
+from integration.harness.routing import (
+    FrrNode,
+    RkmpdNode,
+    RoutingLab,
+    frr_unavailable_reason,
+)
+from integration.test_frr_rkmpd import (
+    FRR_A_CONFIG,
+    frr_has_password,
+    md5_key,
+    start_frr_pair,
+    wait_keyed_session,
+)
+
+CHECK_INTERVAL = "1s"
+DEADLINE = 60.0  # generous: FRR's restart, a check, the apply, BGP's connect retry
+
+
+@pytest.fixture
+def lab(work_dir: Path) -> Iterator[RoutingLab]:
+    reason = frr_unavailable_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    routing = RoutingLab(work_dir)
+    yield routing
+    routing.close()
+
+
+def drifted_status(rkmpd: RkmpdNode, drifts: int) -> dict[str, Any] | None:
+    """The sink's status once it counted ``drifts`` drifts and has nothing
+    left to apply."""
+    rkmpd.check_alive()
+    sink = rkmpd.sink("frr")
+    if sink["drifts"] < drifts or sink["pending"]:
+        return None
+    return sink
+
+
+def key_back(frr: FrrNode, neighbor: str, key: str) -> bool:
+    frr.check_alive()
+    return frr_has_password(frr, neighbor, key) and frr.bgp_state(neighbor) == "Established"
+
+
+def test_frr_restart_gets_rkmpd_keys_back(two_nodes: Link, lab: RoutingLab, work_dir: Path) -> None:
+    a, b, ra, rb = start_frr_pair(lab, two_nodes, work_dir, check_interval=CHECK_INTERVAL)
+    _, key = wait_keyed_session(a, "10.250.0.2", ra)
+    wait_keyed_session(b, "10.250.0.1", rb)
+    before = ra.sink("frr")
+    assert before["drifts"] == 0 and before["last_drift"] is None, before
+
+    a.restart(FRR_A_CONFIG)  # stopped by PID, started from the operator's config
+    assert not frr_has_password(a, "10.250.0.2", key)
+    wait_until(
+        lambda: key_back(a, "10.250.0.2", key), timeout=DEADLINE,
+        what="rkmpd's key back in the restarted FRR and the session Established",
+        interval=0.2, diagnostics=ra.log_text,
+    )  # fmt: skip
+    b.wait_bgp_established("10.250.0.1")
+    assert md5_key(ra)[1] == key and md5_key(rb)[1] == key  # the same key, no new SA
+    sink = wait_until(
+        lambda: drifted_status(ra, 1), timeout=DEADLINE, what="the drift in rkmpctl status",
+        diagnostics=ra.log_text,
+    )  # fmt: skip
+    assert sink["drift_checks"] > before["drift_checks"], sink
+    assert (
+        sink["last_drift_at"] is not None
+        and sink["last_drift_at"] >= before["last_apply"]["started_at"]
+    ), sink
+    assert "BGP neighbour 10.250.0.2" in sink["last_drift"], sink
+    assert key not in sink["last_drift"] and key not in str(sink)
+    assert sink["last_apply"]["ok"], sink
+    assert "no longer runs what rkmpd applied" in ra.log_text()
+    assert key not in ra.log_text()
+    assert rb.sink("frr")["drifts"] == 0  # the other FRR kept its key
+
+
+def test_frr_password_removed_by_hand_comes_back(
+    two_nodes: Link, lab: RoutingLab, work_dir: Path
+) -> None:
+    a, b, ra, rb = start_frr_pair(lab, two_nodes, work_dir, check_interval=CHECK_INTERVAL)
+    _, key = wait_keyed_session(a, "10.250.0.2", ra)
+    wait_keyed_session(b, "10.250.0.1", rb)
+    # Checks that find FRR as rkmpd left it change nothing: no password set
+    # again, no session reset.
+    established = b.bgp_established_count("10.250.0.1")
+    checks = rb.sink("frr")["drift_checks"]
+    wait_until(
+        lambda: rb.sink("frr")["drift_checks"] >= checks + 3, timeout=DEADLINE,
+        what="three more drift checks", diagnostics=rb.log_text,
+    )  # fmt: skip
+    assert rb.sink("frr")["drifts"] == 0
+    assert b.bgp_established_count("10.250.0.1") == established
+    assert b.bgp_state("10.250.0.1") == "Established"
+
+    b.vtysh("configure terminal", "router bgp 65002", "no neighbor 10.250.0.1 password")
+    wait_until(
+        lambda: key_back(b, "10.250.0.1", key), timeout=DEADLINE,
+        what="rkmpd's key back after it was removed by hand", interval=0.2,
+        diagnostics=rb.log_text,
+    )  # fmt: skip
+    sink = wait_until(
+        lambda: drifted_status(rb, 1), timeout=DEADLINE, what="the drift in rkmpctl status",
+        diagnostics=rb.log_text,
+    )  # fmt: skip
+    assert sink["ok"] and "10.250.0.1" in sink["last_drift"], sink
+    assert md5_key(rb)[1] == key
+    a.wait_bgp_established("10.250.0.2")
