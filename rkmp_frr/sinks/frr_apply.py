@@ -10,12 +10,14 @@ rows it is given (``rkmp_frr.sinks.frr_render``):
    the daemons; a refusal here changes nothing.
 3. Apply it: ``vtysh -f /dev/stdin`` (keys on stdin, never in argv), or in
    ``frr-reload`` mode, ``frr-reload.py --reload`` on a full configuration
-   (the running one with the sink's lines replaced). In vtysh mode the
-   lines that open neighbours and interfaces (``no neighbor X shutdown``,
-   ``no ip ospf passive``, ``no ipv6 ospf6 passive``) go in a second run,
-   only after the first run's keys were read back: ``vtysh -f`` goes on
-   past a failed line, and a key that did not go in must not be followed
-   by an open session.
+   (the running one with the sink's lines replaced). The lines that open
+   neighbours and interfaces (``no neighbor X shutdown``, ``no ip ospf
+   passive``, ``no ipv6 ospf6 passive``) go in a second run, only after
+   the first run's keys were read back: ``vtysh -f`` goes on past a failed
+   line, and a key that did not go in must not be followed by an open
+   session. In ``frr-reload`` mode the first reload is given the running
+   config with the new keys but the shutdown and passive lines rkmpd put
+   there still in place; the second, the full configuration.
 4. Verify: read ``show running-config`` back and compare.
 5. On a refusal or a failed verification, restore: the inverse change
    (from the attempted plan back to the applied one), verified the same
@@ -149,9 +151,7 @@ class FrrApplier:
     keyed: KeyedState = field(default_factory=lambda: KeyedState(SINK))
     _env: jinja2.Environment | None = field(default=None, repr=False)
     # The applied plan's expectations, rendered once per plan for the checks.
-    _applied: tuple[FrrPlan, tuple[ConfigExpectation, ...]] | None = field(
-        default=None, repr=False
-    )
+    _applied: tuple[FrrPlan, tuple[ConfigExpectation, ...]] | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -341,11 +341,14 @@ class FrrApplier:
         then, in a second run, the lines that open neighbours and
         interfaces (``vtysh -f`` goes on past a failed line, and a key that
         did not go in must not be followed by an open session)."""
+        opens = change.open_commands()
         if self.options.mode is FrrApplyMode.FRR_RELOAD:
+            if opens:  # the same two phases: keys (still closed), read back, then open
+                await self._reload(change, desired, hold=change.opening_expectations())
+                await self._verify(change.key_expectations())
             await self._reload(change, desired)
             await self._verify(change.running_config_expectations)
             return
-        opens = change.open_commands()
         await self._vtysh_file(_lines_text(change.key_commands()), change)
         if opens:
             await self._verify(change.key_expectations())
@@ -394,9 +397,12 @@ class FrrApplier:
             return str(exc)
         return None
 
-    async def _reload(self, change: FrrChange, desired: FrrPlan) -> None:
+    async def _reload(
+        self, change: FrrChange, desired: FrrPlan, hold: Iterable[ConfigExpectation] = ()
+    ) -> None:
         """frr-reload.py --reload on the running config with the sink's
-        lines replaced by the desired ones."""
+        lines replaced by the desired ones; the running lines ``hold`` says
+        must not go yet (shutdown, passive) stay."""
         running = await self.running_config()
         owned = frr_change(
             EMPTY_PLAN, self.current, self.options.render, self.features, env=self._environment()
@@ -404,7 +410,7 @@ class FrrApplier:
         wanted = frr_change(
             EMPTY_PLAN, desired, self.options.render, self.features, env=self._environment()
         )
-        text = reload_config(running, owned, wanted)
+        text = reload_config(running, owned, wanted, hold)
         vtysh = self.options.vtysh
         argv = [*vtysh.wrapper, self.options.frr_reload, "--reload", "--stdout"]
         if vtysh.vty_socket is not None:
@@ -536,16 +542,33 @@ def _full_lines(change: FrrChange) -> list[tuple[ConfigExpectation, Line]]:
     ]
 
 
-def reload_config(running: str, owned: FrrChange, wanted: FrrChange) -> str:
+def reload_config(
+    running: str,
+    owned: FrrChange,
+    wanted: FrrChange,
+    hold: Iterable[ConfigExpectation] = (),
+) -> str:
     """A full FRR configuration for frr-reload.py: ``running`` without the
     sink's lines of ``owned`` (the full rendering of the plan applied) and
     with those of ``wanted`` (the full rendering of the desired plan). Key
     chains are replaced whole and placed before the first block; other
-    lines go at the end of their block (appended if it does not exist)."""
+    lines go at the end of their block (appended if it does not exist).
+    ``hold``: "is open" expectations (absent lines) whose running lines
+    stay for now, though ``owned`` has them (the first of two reloads keeps
+    a neighbour shut until its key is read back)."""
     chains = {f"key chain {name}" for name in owned.desired.key_chains} | {
         f"key chain {name}" for name in wanted.desired.key_chains
     }
-    drop = {line for _, line in _full_lines(owned) if len(line[0]) == 1}
+    held = [
+        (tuple(" ".join(h.split()) for h in e.context), tuple(e.line.split()))
+        for e in hold
+        if not e.present
+    ]
+    drop = {
+        (context, words)
+        for _, (context, words) in _full_lines(owned)
+        if len(context) == 1 and not any(h == context and words[: len(w)] == w for h, w in held)
+    }
     blocks = [b for b in _blocks(running) if " ".join(b.words()) not in chains]
     for block in blocks:
         header = (" ".join(block.words()),)

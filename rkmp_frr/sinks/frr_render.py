@@ -855,6 +855,11 @@ class FrrChange:
         """What the running config must show after the first run."""
         return tuple(e for e in self.running_config_expectations if not e.opening)
 
+    def opening_expectations(self) -> tuple[ConfigExpectation, ...]:
+        """The "is open" lines (no shutdown / no passive), met only after
+        the second run: what the first run must leave as it is."""
+        return tuple(e for e in self.running_config_expectations if e.opening)
+
     def masked_text(self) -> str:
         """The change as it may be printed or logged (keys masked)."""
         parts = []
