@@ -26,6 +26,7 @@ from integration.harness.routing import (
     FrrNode,
     RkmpdNode,
     RoutingLab,
+    frr_reload_path,
     frr_unavailable_reason,
 )
 from integration.test_frr_rkmpd import (
@@ -65,8 +66,13 @@ def key_back(frr: FrrNode, neighbor: str, key: str) -> bool:
     return frr_has_password(frr, neighbor, key) and frr.bgp_state(neighbor) == "Established"
 
 
-def test_frr_restart_gets_rkmpd_keys_back(two_nodes: Link, lab: RoutingLab, work_dir: Path) -> None:
-    a, b, ra, rb = start_frr_pair(lab, two_nodes, work_dir, check_interval=CHECK_INTERVAL)
+@pytest.mark.parametrize("mode", ["vtysh", "frr-reload"])
+def test_frr_restart_gets_rkmpd_keys_back(
+    two_nodes: Link, lab: RoutingLab, work_dir: Path, mode: str
+) -> None:
+    if mode == "frr-reload" and frr_reload_path() is None:
+        pytest.skip("frr-reload.py not found (frr-pythontools)")
+    a, b, ra, rb = start_frr_pair(lab, two_nodes, work_dir, mode, CHECK_INTERVAL)
     _, key = wait_keyed_session(a, "10.250.0.2", ra)
     wait_keyed_session(b, "10.250.0.1", rb)
     before = ra.sink("frr")

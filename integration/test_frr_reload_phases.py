@@ -1,0 +1,103 @@
+"""frr-reload mode keys before it opens, as vtysh mode does.
+
+A BGP neighbour rkmpd keyed and then shut (fail closed, no usable key)
+gets a new key through frr-reload.py: the first reload puts the password
+in and keeps rkmpd's shutdown line (FRR's running config read right after
+it shows both), the second lifts the shutdown, and the session comes up
+Established with the key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from integration.harness.netns import Link
+from integration.harness.routing import (
+    FrrNode,
+    RoutingLab,
+    frr_bgp_config,
+    frr_reload_path,
+    frr_unavailable_reason,
+)
+from integration.test_fail_closed import MD5_KEYS, A, B, apply, row
+from rkmp_frr.sinks.features import frr_features, parse_frr_version
+from rkmp_frr.sinks.frr_apply import FrrApplier, FrrApplierOptions, FrrApplyMode, VtyshCommand
+from rkmp_frr.sinks.frr_render import SHUTDOWN_MESSAGE, FrrBgpNeighbor, FrrRenderConfig
+from rkmp_frr.sinks.keyed import KeyedState
+from rkmp_frr.sinks.runner import CommandResult, run_command
+from rkmp_frr.wire.constants import ProtocolId
+
+
+@pytest.fixture
+def lab(work_dir: Path) -> Iterator[RoutingLab]:
+    reason = frr_unavailable_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    if frr_reload_path() is None:
+        pytest.skip("frr-reload.py not found (frr-pythontools)")
+    routing = RoutingLab(work_dir)
+    yield routing
+    routing.close()
+
+
+@dataclass
+class ReloadWatcher:
+    """Runs the tools; after each frr-reload.py, reads FRR's running config."""
+
+    vtysh: VtyshCommand
+    after_reloads: list[str] = field(default_factory=list)
+
+    async def __call__(
+        self, argv: Sequence[str], *, input_text: str | None = None, timeout: float = 30.0
+    ) -> CommandResult:
+        result = await run_command(argv, input_text=input_text, timeout=timeout)
+        if any(part.endswith("frr-reload.py") for part in argv):
+            shown = await run_command(self.vtysh.show("show running-config"))
+            self.after_reloads.append(shown.stdout)
+        return result
+
+
+def reload_applier(node: FrrNode, render: FrrRenderConfig) -> tuple[FrrApplier, ReloadWatcher]:
+    vtysh = VtyshCommand(vty_socket=node.vty_dir, wrapper=("ip", "netns", "exec", node.ns.name))
+    watcher = ReloadWatcher(vtysh)
+    reload = frr_reload_path()
+    assert reload is not None
+    options = FrrApplierOptions(
+        vtysh=vtysh, render=render, kernel_check=False, mode=FrrApplyMode.FRR_RELOAD,
+        frr_reload=str(reload),
+    )  # fmt: skip
+    features = frr_features(parse_frr_version(node.vtysh("show version").stdout))
+    return FrrApplier(options, features, runner=watcher, keyed=KeyedState("frr")), watcher
+
+
+def bgp_lines(running: str) -> str:
+    return running.split("router bgp", 1)[1].split("\nexit", 1)[0]
+
+
+def test_frr_reload_keys_before_it_opens(two_nodes: Link, lab: RoutingLab) -> None:
+    a = lab.frr(two_nodes.left.ns, "a", config=frr_bgp_config(65001, A, B, 65002))
+    b = lab.frr(two_nodes.right.ns, "b", config=frr_bgp_config(65002, B, A, 65001))
+    ra, watched = reload_applier(a, FrrRenderConfig(bgp_neighbors=(FrrBgpNeighbor(B, 65001),)))
+    rb, _ = reload_applier(b, FrrRenderConfig(bgp_neighbors=(FrrBgpNeighbor(A, 65002),)))
+    first = MD5_KEYS[0]
+    apply(ra, [row(ProtocolId.TCP_MD5, B, 1, first, "KEYED-MD5")])
+    apply(rb, [row(ProtocolId.TCP_MD5, A, 1, first, "KEYED-MD5")])
+    a.wait_bgp_established(B)
+    apply(ra, [])  # revoked: a shuts b (fail closed)
+    shut = f"neighbor {B} shutdown message {SHUTDOWN_MESSAGE}"
+    assert shut in bgp_lines(a.running_config())
+    watched.after_reloads.clear()
+    key = MD5_KEYS[1]
+    apply(rb, [row(ProtocolId.TCP_MD5, A, 2, key, "KEYED-MD5")])
+    result = apply(ra, [row(ProtocolId.TCP_MD5, B, 2, key, "KEYED-MD5")])
+    assert "shutdown lifted" in " ".join(result.notes), result.notes
+    first_reload, second_reload = watched.after_reloads
+    assert f"neighbor {B} password {key}" in bgp_lines(first_reload)
+    assert shut in bgp_lines(first_reload)  # still shut while the key went in
+    assert f"neighbor {B} password {key}" in bgp_lines(second_reload)
+    assert "shutdown" not in bgp_lines(second_reload)
+    a.wait_bgp_established(B)
