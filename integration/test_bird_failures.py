@@ -19,7 +19,7 @@ import pytest
 
 from integration.harness.netns import Link
 from integration.harness.process import wait_until
-from integration.harness.routing import RoutingLab, bird_unavailable_reason
+from integration.harness.routing import RoutingLab, bird_unavailable_reason, routing_lab
 from integration.test_bird_rkmpd import bird_sink, current_spi, full, start_pair
 
 STEADY_SAMPLES = 10  # 2 s at 0.2 s: the adjacency stays Full on the old file
@@ -27,12 +27,8 @@ STEADY_SAMPLES = 10  # 2 s at 0.2 s: the adjacency stays Full on the old file
 
 @pytest.fixture
 def lab(work_dir: Path) -> Iterator[RoutingLab]:
-    reason = bird_unavailable_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    routing = RoutingLab(work_dir)
-    yield routing
-    routing.close()
+    with routing_lab(work_dir, bird_unavailable_reason) as routing:
+        yield routing
 
 
 def test_bird_refused_include_is_taken_back(

@@ -28,6 +28,7 @@ from integration.harness.routing import (
     bird_unavailable_reason,
     ospf_packets,
     rkmpd_toml,
+    routing_lab,
     toml_strings,
 )
 
@@ -44,12 +45,8 @@ ROLLOVER_SAMPLES = 40  # 8 s: send delay + grace + dead interval, with margin
 
 @pytest.fixture
 def lab(work_dir: Path) -> Iterator[RoutingLab]:
-    reason = bird_unavailable_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    routing = RoutingLab(work_dir)
-    yield routing
-    routing.close()
+    with routing_lab(work_dir, bird_unavailable_reason) as routing:
+        yield routing
 
 
 def ospf_peer(name: str, address: str, identity: str) -> str:

@@ -25,6 +25,7 @@ from integration.harness.routing import (
     bird_ospf_protocol,
     bird_unavailable_reason,
     ospf_packets,
+    routing_lab,
 )
 
 KEY_1 = "11" * 32
@@ -34,12 +35,8 @@ FAR_PAST = "2000-01-01 00:00:00"
 
 @pytest.fixture
 def lab(work_dir: Path) -> Iterator[RoutingLab]:
-    reason = bird_unavailable_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    routing = RoutingLab(work_dir)
-    yield routing
-    routing.close()
+    with routing_lab(work_dir, bird_unavailable_reason) as routing:
+        yield routing
 
 
 def password(key: str, key_id: int, generate_to: str | None = None) -> str:

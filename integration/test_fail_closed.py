@@ -53,6 +53,7 @@ from integration.harness.routing import (
     frr_bgp_config,
     frr_unavailable_reason,
     ospf_packets,
+    routing_lab,
 )
 from integration.harness.skips import require_netns
 from rkmp_frr.keytable.row import ALL_INTERFACES, Direction, KeyRow
@@ -90,9 +91,8 @@ DEAD_INTERVAL = 4  # OSPF, in the configurations below
 
 @pytest.fixture
 def lab(work_dir: Path) -> Iterator[RoutingLab]:
-    routing = RoutingLab(work_dir)
-    yield routing
-    routing.close()
+    with routing_lab(work_dir) as routing:
+        yield routing
 
 
 def need_frr() -> None:

@@ -28,6 +28,7 @@ from integration.harness.routing import (
     RoutingLab,
     frr_reload_path,
     frr_unavailable_reason,
+    routing_lab,
 )
 from integration.test_frr_rkmpd import (
     FRR_A_CONFIG,
@@ -43,12 +44,8 @@ DEADLINE = 60.0  # generous: FRR's restart, a check, the apply, BGP's connect re
 
 @pytest.fixture
 def lab(work_dir: Path) -> Iterator[RoutingLab]:
-    reason = frr_unavailable_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    routing = RoutingLab(work_dir)
-    yield routing
-    routing.close()
+    with routing_lab(work_dir, frr_unavailable_reason) as routing:
+        yield routing
 
 
 def drifted_status(rkmpd: RkmpdNode, drifts: int) -> dict[str, Any] | None:

@@ -34,6 +34,7 @@ from integration.harness.routing import (
     bird_unavailable_reason,
     frr_bgp_config,
     frr_unavailable_reason,
+    routing_lab,
 )
 from integration.test_frr_rkmpd import (
     PSK,
@@ -52,12 +53,8 @@ from rkmp_frr.sinks.render import packaged_templates_dir
 
 @pytest.fixture
 def lab(work_dir: Path) -> Iterator[RoutingLab]:
-    reason = frr_unavailable_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    routing = RoutingLab(work_dir)
-    yield routing
-    routing.close()
+    with routing_lab(work_dir, frr_unavailable_reason) as routing:
+        yield routing
 
 
 def _logged(rkmpd: RkmpdNode, text: str) -> bool:

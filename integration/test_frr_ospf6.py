@@ -28,6 +28,7 @@ from integration.harness.routing import (
     frr_sink_toml,
     frr_unavailable_reason,
     rkmpd_toml,
+    routing_lab,
 )
 from rkmp_frr.sinks.features import FRR_OSPF6_AUTH_TRAILER, frr_features, parse_frr_version
 
@@ -43,12 +44,8 @@ SAMPLES = 40  # 8 s at 0.2 s per rekey
 
 @pytest.fixture
 def lab(work_dir: Path) -> Iterator[RoutingLab]:
-    reason = frr_unavailable_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    routing = RoutingLab(work_dir)
-    yield routing
-    routing.close()
+    with routing_lab(work_dir, frr_unavailable_reason) as routing:
+        yield routing
 
 
 def ospf6_config(router_id: str) -> str:

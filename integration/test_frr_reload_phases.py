@@ -22,6 +22,7 @@ from integration.harness.routing import (
     frr_bgp_config,
     frr_reload_path,
     frr_unavailable_reason,
+    routing_lab,
 )
 from integration.test_fail_closed import MD5_KEYS, A, B, apply, row
 from rkmp_frr.sinks.features import frr_features, parse_frr_version
@@ -34,14 +35,11 @@ from rkmp_frr.wire.constants import ProtocolId
 
 @pytest.fixture
 def lab(work_dir: Path) -> Iterator[RoutingLab]:
-    reason = frr_unavailable_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    if frr_reload_path() is None:
-        pytest.skip("frr-reload.py not found (frr-pythontools)")
-    routing = RoutingLab(work_dir)
-    yield routing
-    routing.close()
+    def reload_unavailable() -> str | None:
+        return None if frr_reload_path() else "frr-reload.py not found (frr-pythontools)"
+
+    with routing_lab(work_dir, frr_unavailable_reason, reload_unavailable) as routing:
+        yield routing
 
 
 @dataclass

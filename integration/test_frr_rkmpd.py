@@ -32,6 +32,7 @@ from integration.harness.routing import (
     frr_sink_toml,
     frr_unavailable_reason,
     rkmpd_toml,
+    routing_lab,
     toml_strings,
 )
 from rkmp_frr.sinks.features import parse_frr_version
@@ -50,12 +51,8 @@ BIRD_BGP_OPTIONS = [
 
 @pytest.fixture
 def lab(work_dir: Path) -> Iterator[RoutingLab]:
-    reason = frr_unavailable_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    routing = RoutingLab(work_dir)
-    yield routing
-    routing.close()
+    with routing_lab(work_dir, frr_unavailable_reason) as routing:
+        yield routing
 
 
 def md5_peer(name: str, address: str, on_failure: str = "revoke") -> str:

@@ -24,6 +24,7 @@ from integration.harness.routing import (
     bird_unavailable_reason,
     frr_bgp_config,
     frr_unavailable_reason,
+    routing_lab,
 )
 
 KEY = "0123456789abcdef0123456789abcdef"
@@ -31,12 +32,8 @@ KEY = "0123456789abcdef0123456789abcdef"
 
 @pytest.fixture
 def lab(work_dir: Path) -> Iterator[RoutingLab]:
-    reason = frr_unavailable_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    routing = RoutingLab(work_dir)
-    yield routing
-    routing.close()
+    with routing_lab(work_dir, frr_unavailable_reason) as routing:
+        yield routing
 
 
 def kernel_md5(ns_name: str, peer: str, key: str) -> str:

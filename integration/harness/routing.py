@@ -28,11 +28,14 @@ import re
 import shutil
 import signal
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from integration.harness.netns import NetNs
 from integration.harness.process import (
@@ -571,6 +574,22 @@ class RoutingLab:
 
 OSPF_IP_PROTOCOL = 89
 _OSPF_AUTH_CRYPTOGRAPHIC = 2
+
+
+@contextmanager
+def routing_lab(work_dir: Path, *needs: Callable[[], str | None]) -> Iterator[RoutingLab]:
+    """A RoutingLab in ``work_dir``, closed after; the test is skipped, with
+    the reason printed, when one of ``needs`` (e.g. frr_unavailable_reason)
+    names something this machine lacks."""
+    for need in needs:
+        reason = need()
+        if reason is not None:
+            pytest.skip(reason)
+    lab = RoutingLab(work_dir)
+    try:
+        yield lab
+    finally:
+        lab.close()
 
 
 @dataclass(frozen=True, slots=True)
