@@ -5,10 +5,18 @@ gets a new key through frr-reload.py: the first reload puts the password
 in and keeps rkmpd's shutdown line (FRR's running config read right after
 it shows both), the second lifts the shutdown, and the session comes up
 Established with the key.
+
+A reload that fails part-way (a password for a neighbour bgpd has no
+``remote-as`` for; frr-reload.py goes on with the other lines and exits
+1) is rolled back whole: the password it did put in, for a neighbour
+rkmpd had not keyed before, is gone again and the previous configuration
+is back, as the result says.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +33,7 @@ from integration.harness.routing import (
     routing_lab,
 )
 from integration.test_fail_closed import MD5_KEYS, A, B, apply, row
+from rkmp_frr.sinks.batching import ApplyStatus
 from rkmp_frr.sinks.features import frr_features, parse_frr_version
 from rkmp_frr.sinks.frr_apply import FrrApplier, FrrApplierOptions, FrrApplyMode, VtyshCommand
 from rkmp_frr.sinks.frr_render import SHUTDOWN_MESSAGE, FrrBgpNeighbor, FrrRenderConfig
@@ -99,3 +108,33 @@ def test_frr_reload_keys_before_it_opens(two_nodes: Link, lab: RoutingLab) -> No
     assert f"neighbor {B} password {key}" in bgp_lines(second_reload)
     assert "shutdown" not in bgp_lines(second_reload)
     a.wait_bgp_established(B)
+
+
+def test_frr_reload_failure_is_rolled_back_whole(two_nodes: Link, lab: RoutingLab) -> None:
+    c, d = "10.250.0.3", "10.250.0.4"  # c: configured in bgpd, not up; d: not in bgpd
+    config = frr_bgp_config(65001, A, B, 65002).replace(
+        "exit\n", f" neighbor {c} remote-as 65003\nexit\n"
+    )
+    a = lab.frr(two_nodes.left.ns, "a", config=config)
+    render = FrrRenderConfig(
+        bgp_neighbors=tuple(FrrBgpNeighbor(n, 65001) for n in (B, c, d)),
+    )
+    ra, watched = reload_applier(a, render)
+    keyed = [row(ProtocolId.TCP_MD5, B, 1, MD5_KEYS[0], "KEYED-MD5")]
+    apply(ra, keyed)
+    before = bgp_lines(a.running_config())
+    assert f"neighbor {B} password {MD5_KEYS[0]}" in before
+    watched.after_reloads.clear()
+    attempt = [
+        *keyed,
+        row(ProtocolId.TCP_MD5, c, 2, MD5_KEYS[1], "KEYED-MD5"),
+        row(ProtocolId.TCP_MD5, d, 3, MD5_KEYS[1], "KEYED-MD5"),
+    ]
+    result = asyncio.run(ra.apply(attempt, int(time.time())))
+    assert result.status is ApplyStatus.FAILED_RESTORED, result.describe()
+    assert "frr-reload.py failed" in (result.error or ""), result.describe()
+    assert MD5_KEYS[1] not in result.describe()
+    failed, *_ = watched.after_reloads
+    assert f"neighbor {c} password {MD5_KEYS[1]}" in bgp_lines(failed)  # it did go in
+    after = bgp_lines(a.running_config())
+    assert after == before, after

@@ -21,7 +21,11 @@ rows it is given (``rkmp_frr.sinks.frr_render``):
 4. Verify: read ``show running-config`` back and compare.
 5. On a refusal or a failed verification, restore: the inverse change
    (from the attempted plan back to the applied one), verified the same
-   way. The result says whether the previous configuration is back.
+   way. The result says whether the previous configuration is back. In
+   ``frr-reload`` mode the restore's file is the running config with the
+   lines of both the attempted and the applied plan taken out and the
+   applied plan's put back: frr-reload.py removes the running lines a file
+   does not have, so what the failed attempt added goes as well.
 6. For TCP-MD5 changes, ask the kernel (``rkmp_frr.daemon.kernel_check``)
    whether bgpd's sockets carry the new key; FRR resets the session on a
    password change (DESIGN.md §5), so an established socket is given a few
@@ -200,7 +204,7 @@ class FrrApplier:
                 **base,
             )  # fmt: skip
         try:
-            await self._push(change, desired)
+            await self._push(change, desired, present=(self.current,))
         except ApplyFailed as exc:
             restore_error = await self._restore(desired, newly_keyed)
             status = ApplyStatus.FAILED if restore_error else ApplyStatus.FAILED_RESTORED
@@ -309,9 +313,7 @@ class FrrApplier:
         """First apply: when FRR already runs exactly the desired plan (a
         restarted rkmpd), take it as applied without touching FRR."""
         self.synced = True
-        full = frr_change(
-            EMPTY_PLAN, desired, self.options.render, self.features, env=self._environment()
-        )
+        full = self._full(desired)
         if full.empty:
             return False
         try:
@@ -327,6 +329,12 @@ class FrrApplier:
         self.current = desired
         return True
 
+    def _full(self, plan: FrrPlan) -> FrrChange:
+        """Every line of ``plan`` (the change from nothing to it)."""
+        return frr_change(
+            EMPTY_PLAN, plan, self.options.render, self.features, env=self._environment()
+        )
+
     async def _check(self, change: FrrChange) -> None:
         """vtysh --dryrun: the commands parse (nothing is applied)."""
         if self.options.mode is not FrrApplyMode.VTYSH:
@@ -336,17 +344,20 @@ class FrrApplier:
         if not result.ok:
             raise ApplyFailed(f"vtysh rejected the change: {_scrubbed(result, change)}")
 
-    async def _push(self, change: FrrChange, desired: FrrPlan) -> None:
+    async def _push(self, change: FrrChange, desired: FrrPlan, present: Sequence[FrrPlan]) -> None:
         """Apply and verify. vtysh mode: the keys first, read back; only
         then, in a second run, the lines that open neighbours and
         interfaces (``vtysh -f`` goes on past a failed line, and a key that
-        did not go in must not be followed by an open session)."""
+        did not go in must not be followed by an open session).
+        ``present``: the plans whose lines FRR may run now (frr-reload
+        mode replaces them all with ``desired``'s)."""
         opens = change.open_commands()
         if self.options.mode is FrrApplyMode.FRR_RELOAD:
             if opens:  # the same two phases: keys (still closed), read back, then open
-                await self._reload(change, desired, hold=change.opening_expectations())
+                hold = change.opening_expectations()
+                await self._reload(change, desired, present, hold=hold)
                 await self._verify(change.key_expectations())
-            await self._reload(change, desired)
+            await self._reload(change, desired, present)
             await self._verify(change.running_config_expectations)
             return
         await self._vtysh_file(_lines_text(change.key_commands()), change)
@@ -389,8 +400,11 @@ class FrrApplier:
                 # running config afterwards.
                 # Keys first and opens only after them here too: a restore
                 # never opens a neighbour whose key did not go back in.
+                # frr-reload mode: the attempt's lines may be in the running
+                # config, whole or in part; they are replaced with the
+                # previous plan's like the applied plan's.
                 with contextlib.suppress(ApplyFailed):
-                    await self._push(inverse, self.current)
+                    await self._push(inverse, previous, present=(attempted, self.current))
             await self._verify(inverse.running_config_expectations)
         except (ApplyFailed, SinkError) as exc:
             self.synced = False  # compare with FRR again next time
@@ -398,18 +412,18 @@ class FrrApplier:
         return None
 
     async def _reload(
-        self, change: FrrChange, desired: FrrPlan, hold: Iterable[ConfigExpectation] = ()
+        self,
+        change: FrrChange,
+        desired: FrrPlan,
+        present: Sequence[FrrPlan],
+        hold: Iterable[ConfigExpectation] = (),
     ) -> None:
-        """frr-reload.py --reload on the running config with the sink's
-        lines replaced by the desired ones; the running lines ``hold`` says
-        must not go yet (shutdown, passive) stay."""
+        """frr-reload.py --reload on the running config with the lines of
+        the ``present`` plans replaced by the desired ones; the running
+        lines ``hold`` says must not go yet (shutdown, passive) stay."""
         running = await self.running_config()
-        owned = frr_change(
-            EMPTY_PLAN, self.current, self.options.render, self.features, env=self._environment()
-        )
-        wanted = frr_change(
-            EMPTY_PLAN, desired, self.options.render, self.features, env=self._environment()
-        )
+        owned = tuple(self._full(plan) for plan in present)
+        wanted = self._full(desired)
         text = reload_config(running, owned, wanted, hold)
         vtysh = self.options.vtysh
         argv = [*vtysh.wrapper, self.options.frr_reload, "--reload", "--stdout"]
@@ -423,7 +437,9 @@ class FrrApplier:
         with _private_file(text) as path:
             result = await self._run([*argv, str(path)])
         if not result.ok:
-            raise ApplyFailed(f"frr-reload.py failed: {_scrubbed(result, change, wanted)}")
+            # frr-reload.py logs what it runs: the keys it removes too.
+            shown = _scrubbed(result, change, wanted, *owned)
+            raise ApplyFailed(f"frr-reload.py failed: {shown}")
 
     async def _kernel_check(self, change: FrrChange, desired: FrrPlan) -> tuple[str, ...]:
         if not self.options.kernel_check or not change.reset_neighbors:
@@ -544,20 +560,23 @@ def _full_lines(change: FrrChange) -> list[tuple[ConfigExpectation, Line]]:
 
 def reload_config(
     running: str,
-    owned: FrrChange,
+    owned: Sequence[FrrChange],
     wanted: FrrChange,
     hold: Iterable[ConfigExpectation] = (),
 ) -> str:
     """A full FRR configuration for frr-reload.py: ``running`` without the
-    sink's lines of ``owned`` (the full rendering of the plan applied) and
-    with those of ``wanted`` (the full rendering of the desired plan). Key
-    chains are replaced whole and placed before the first block; other
-    lines go at the end of their block (appended if it does not exist).
-    ``hold``: "is open" expectations (absent lines) whose running lines
-    stay for now, though ``owned`` has them (the first of two reloads keeps
-    a neighbour shut until its key is read back)."""
-    chains = {f"key chain {name}" for name in owned.desired.key_chains} | {
-        f"key chain {name}" for name in wanted.desired.key_chains
+    sink's lines of ``owned`` (the full renderings of the plans whose lines
+    FRR may run: the plan applied, and after a failed apply the attempted
+    one) and with those of ``wanted`` (the full rendering of the desired
+    plan). frr-reload.py removes the running lines the file does not have,
+    so a line of ``owned`` that ``wanted`` lacks goes. Key chains are
+    replaced whole and placed before the first block; other lines go at
+    the end of their block (appended if it does not exist). ``hold``: "is
+    open" expectations (absent lines) whose running lines stay for now,
+    though ``owned`` has them (the first of two reloads keeps a neighbour
+    shut until its key is read back)."""
+    chains = {
+        f"key chain {name}" for change in (*owned, wanted) for name in change.desired.key_chains
     }
     held = [
         (tuple(" ".join(h.split()) for h in e.context), tuple(e.line.split()))
@@ -566,7 +585,8 @@ def reload_config(
     ]
     drop = {
         (context, words)
-        for _, (context, words) in _full_lines(owned)
+        for change in owned
+        for _, (context, words) in _full_lines(change)
         if len(context) == 1 and not any(h == context and words[: len(w)] == w for h, w in held)
     }
     blocks = [b for b in _blocks(running) if " ".join(b.words()) not in chains]

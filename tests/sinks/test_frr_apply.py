@@ -234,7 +234,7 @@ def test_reload_config_replaces_only_the_sinks_lines() -> None:
     new = frr_plan([md5(PEER, 2, KEY_2), md5(PEER_B, 3, KEY_1)], RENDER, FEATURES, T0)
     owned = frr_change(EMPTY_PLAN, old, RENDER, FEATURES)
     wanted = frr_change(EMPTY_PLAN, new, RENDER, FEATURES)
-    text = reload_config(running, owned, wanted)
+    text = reload_config(running, (owned,), wanted)
     assert f" neighbor {PEER} password {KEY_2}" in text
     assert f" neighbor {PEER_B} password {KEY_1}" in text
     assert f"password {KEY_1}\n neighbor {PEER} timers" not in text
