@@ -106,7 +106,7 @@ def build_sink(spec: dict[str, Any]) -> Any:
         FrrApplyMode,
         VtyshCommand,
     )
-    from rkmp_frr.sinks.frr_render import FrrBgpNeighbor, FrrRenderConfig
+    from rkmp_frr.sinks.frr_config import FrrBgpNeighbor, FrrRenderConfig
 
     peers = spec["peers"]
     if spec["path"] == "bird":

@@ -75,7 +75,7 @@ from rkmp_frr.sinks.features import (
     parse_frr_version,
 )
 from rkmp_frr.sinks.frr_apply import FrrApplier, FrrApplierOptions, VtyshCommand
-from rkmp_frr.sinks.frr_render import FrrBgpNeighbor, FrrRenderConfig
+from rkmp_frr.sinks.frr_config import FrrBgpNeighbor, FrrRenderConfig
 from rkmp_frr.sinks.keyed import KeyedState
 from rkmp_frr.sinks.render import packaged_templates_dir
 from rkmp_frr.sinks.runner import CommandResult, run_command

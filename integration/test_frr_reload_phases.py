@@ -36,7 +36,8 @@ from integration.test_fail_closed import MD5_KEYS, A, B, apply, row
 from rkmp_frr.sinks.batching import ApplyStatus
 from rkmp_frr.sinks.features import frr_features, parse_frr_version
 from rkmp_frr.sinks.frr_apply import FrrApplier, FrrApplierOptions, FrrApplyMode, VtyshCommand
-from rkmp_frr.sinks.frr_render import SHUTDOWN_MESSAGE, FrrBgpNeighbor, FrrRenderConfig
+from rkmp_frr.sinks.frr_config import FrrBgpNeighbor, FrrRenderConfig
+from rkmp_frr.sinks.frr_render import SHUTDOWN_MESSAGE
 from rkmp_frr.sinks.keyed import KeyedState
 from rkmp_frr.sinks.runner import CommandResult, run_command
 from rkmp_frr.wire.constants import ProtocolId

@@ -87,7 +87,7 @@ if TYPE_CHECKING:
         BirdOspfInstance,
         BirdOspfInterface,
     )
-    from rkmp_frr.sinks.frr_render import FrrBgpNeighbor
+    from rkmp_frr.sinks.frr_config import FrrBgpNeighbor
 
 FILE_KEY = "(file)"  # the key named by errors about the file as a whole
 DEFAULT_LIVENESS_INTERVAL = 60.0  # the engine's PeerPolicy default
@@ -959,7 +959,7 @@ class _Loader:
         return tuple(neighbors)
 
     def frr_neighbor(self, table: _Table) -> FrrBgpNeighbor:
-        from rkmp_frr.sinks.frr_render import FrrBgpNeighbor
+        from rkmp_frr.sinks.frr_config import FrrBgpNeighbor
 
         address = self.ip_address(table, "address", required=True)
         assert address is not None

@@ -35,7 +35,7 @@ from rkmp_frr.wire.constants import IntegId, KeId, ProtocolId, RkmpOptionId
 
 if TYPE_CHECKING:  # the renderers (jinja2) load only when a sink is built
     from rkmp_frr.sinks.bird_render import BirdBgpSession, BirdOspfInstance, BirdRenderConfig
-    from rkmp_frr.sinks.frr_render import FrrBgpNeighbor, FrrRenderConfig
+    from rkmp_frr.sinks.frr_config import FrrBgpNeighbor, FrrRenderConfig
 
 DEFAULT_CONFIG_FILE = Path("/etc/rkmp/rkmpd.toml")
 DEFAULT_PORT = 500  # draft-mahesh §4.1: the peer's IKEv2 port
@@ -245,7 +245,7 @@ class FrrSink:
 
     def render_config(self) -> FrrRenderConfig:
         from rkmp_frr.daemon.timezones import timezone_named
-        from rkmp_frr.sinks.frr_render import FrrRenderConfig
+        from rkmp_frr.sinks.frr_config import FrrRenderConfig
 
         return FrrRenderConfig(
             bgp_neighbors=self.bgp_neighbors,

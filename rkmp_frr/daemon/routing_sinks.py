@@ -58,7 +58,7 @@ from rkmp_frr.sinks.detect import (
 )
 from rkmp_frr.sinks.features import Version
 from rkmp_frr.sinks.frr_apply import FrrApplier, FrrApplierOptions, FrrApplyMode, VtyshCommand
-from rkmp_frr.sinks.frr_render import FrrRenderConfig
+from rkmp_frr.sinks.frr_config import FrrRenderConfig
 from rkmp_frr.sinks.keyed import KeyedState, KeyedStateError
 from rkmp_frr.sinks.render import (
     MissingSinkConfig,

@@ -2,8 +2,15 @@
 configuration (pure renderers and a version/feature model; the appliers
 that run vtysh and birdc build on them).
 
-- :mod:`rkmp_frr.sinks.frr_render`: rows -> plan -> vtysh commands per
-  daemon, plus ``show running-config`` expectations.
+- :mod:`rkmp_frr.sinks.frr_config`: the FRR sink's configuration.
+- :mod:`rkmp_frr.sinks.frr_plan`: rows -> the FRR configuration the sink
+  owns (a plan).
+- :mod:`rkmp_frr.sinks.frr_render`: two plans -> the vtysh commands per
+  daemon between them, and what ``show running-config`` must then show.
+- :mod:`rkmp_frr.sinks.frr_running_config`: those expectations, the
+  running config parsed, drift.
+- :mod:`rkmp_frr.sinks.frr_lifetime`: key chain lifetimes as FRR writes
+  them.
 - :mod:`rkmp_frr.sinks.bird_render`: rows -> the whole BIRD include file.
 - :mod:`rkmp_frr.sinks.features`: what each FRR/BIRD version can do, and
   version-string parsers.
@@ -34,18 +41,10 @@ from rkmp_frr.sinks.features import (
     parse_bird_version,
     parse_frr_version,
 )
-from rkmp_frr.sinks.frr_render import (
-    EMPTY_PLAN,
-    ConfigExpectation,
-    FrrBgpNeighbor,
-    FrrChange,
-    FrrPlan,
-    FrrRenderConfig,
-    frr_change,
-    frr_plan,
-    render_frr_change,
-    unmet_expectations,
-)
+from rkmp_frr.sinks.frr_config import FrrBgpNeighbor, FrrRenderConfig
+from rkmp_frr.sinks.frr_plan import EMPTY_PLAN, FrrPlan, frr_plan
+from rkmp_frr.sinks.frr_render import FrrChange, frr_change, render_frr_change
+from rkmp_frr.sinks.frr_running_config import ConfigExpectation, unmet_expectations
 from rkmp_frr.sinks.render import (
     MissingSinkConfig,
     SinkError,

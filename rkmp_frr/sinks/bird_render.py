@@ -92,7 +92,8 @@ from rkmp_frr.sinks.features import (
     Requirement,
     unsupported,
 )
-from rkmp_frr.sinks.frr_render import canonical_address, current_key
+from rkmp_frr.sinks.frr_config import canonical_address
+from rkmp_frr.sinks.frr_plan import current_key
 from rkmp_frr.sinks.keyed import Secured, SecuredKind, secured_interface
 from rkmp_frr.sinks.render import (
     MissingSinkConfig,

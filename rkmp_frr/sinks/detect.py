@@ -32,7 +32,8 @@ from rkmp_frr.sinks.features import (
     parse_frr_version,
 )
 from rkmp_frr.sinks.frr_apply import VtyshCommand
-from rkmp_frr.sinks.frr_render import FrrRenderConfig, frr_plan
+from rkmp_frr.sinks.frr_config import FrrRenderConfig
+from rkmp_frr.sinks.frr_plan import frr_plan
 from rkmp_frr.sinks.render import MissingSinkConfig, SinkError, UnsupportedFeature
 from rkmp_frr.sinks.runner import CommandError, CommandResult, CommandRunner, run_command
 from rkmp_frr.wire.constants import ProtocolId

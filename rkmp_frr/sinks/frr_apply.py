@@ -1,7 +1,8 @@
 """Apply key table rows to FRR: vtysh (default) or frr-reload.py.
 
 Each apply brings FRR from the plan it applied last to the plan for the
-rows it is given (``rkmp_frr.sinks.frr_render``):
+rows it is given (``rkmp_frr.sinks.frr_plan``; the change between two
+plans: ``rkmp_frr.sinks.frr_render``):
 
 1. Render the change (vtysh commands, keys masked for the log) and the
    lines ``show running-config`` must then show. Rows FRR cannot take are
@@ -67,19 +68,10 @@ from rkmp_frr.keytable.row import KeyRow
 from rkmp_frr.keytable.utc import UtcSeconds
 from rkmp_frr.sinks.batching import ApplyResult, ApplyStatus, CheckResult
 from rkmp_frr.sinks.features import FrrFeatures
-from rkmp_frr.sinks.frr_render import (
-    EMPTY_PLAN,
-    ConfigExpectation,
-    FrrChange,
-    FrrPlan,
-    FrrRenderConfig,
-    applied_expectations,
-    find_drift,
-    frr_change,
-    frr_plan,
-    plan_without,
-    unmet_expectations,
-)
+from rkmp_frr.sinks.frr_config import FrrRenderConfig
+from rkmp_frr.sinks.frr_plan import EMPTY_PLAN, FrrPlan, frr_plan, plan_without
+from rkmp_frr.sinks.frr_render import FrrChange, applied_expectations, frr_change
+from rkmp_frr.sinks.frr_running_config import ConfigExpectation, find_drift, unmet_expectations
 from rkmp_frr.sinks.keyed import KeyedState, Secured
 from rkmp_frr.sinks.md5_verify import Md5Checker, default_md5_check, md5_problem
 from rkmp_frr.sinks.render import SinkError, template_environment

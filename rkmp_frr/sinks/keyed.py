@@ -1,6 +1,6 @@
 """Which neighbours and interfaces a routing-daemon sink has keyed.
 
-Fail closed (``rkmp_frr.sinks.frr_render``, ``bird_render``) shuts a
+Fail closed (``rkmp_frr.sinks.frr_plan``, ``bird_render``) shuts a
 secured BGP neighbour or OSPF interface that has no usable key, so that
 RP_revokeSA never lets a session fall back to running unauthenticated (an
 attacker who blocks RKMP until the liveness checks fail must not get an

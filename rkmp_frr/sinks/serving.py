@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from rkmp_frr.keytable.row import ALL, KeyRow
 from rkmp_frr.sinks.bird_render import BirdRenderConfig
-from rkmp_frr.sinks.frr_render import FrrRenderConfig
+from rkmp_frr.sinks.frr_config import FrrRenderConfig
 from rkmp_frr.wire.constants import ProtocolId
 
 RenderConfig = FrrRenderConfig | BirdRenderConfig

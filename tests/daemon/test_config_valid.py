@@ -46,7 +46,7 @@ from rkmp_frr.sinks.bird_render import (
     BirdOspfInterface,
     BirdRenderConfig,
 )
-from rkmp_frr.sinks.frr_render import FrrBgpNeighbor, FrrRenderConfig
+from rkmp_frr.sinks.frr_config import FrrBgpNeighbor, FrrRenderConfig
 from rkmp_frr.wire.constants import IntegId, KeId, ProtocolId, RkmpOptionId
 
 from .test_config_support import BASE, PSK, der, make_pki, setup_dir, write, write_pki

@@ -27,7 +27,7 @@ from rkmp_frr.sinks.detect import (
 )
 from rkmp_frr.sinks.features import Version, bird_features, frr_features
 from rkmp_frr.sinks.frr_apply import VtyshCommand
-from rkmp_frr.sinks.frr_render import FrrBgpNeighbor, FrrRenderConfig
+from rkmp_frr.sinks.frr_config import FrrBgpNeighbor, FrrRenderConfig
 from rkmp_frr.sinks.render import MissingSinkConfig, UnsupportedFeature
 from rkmp_frr.sinks.runner import CommandError, CommandResult, CommandRunner
 

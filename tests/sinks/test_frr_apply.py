@@ -27,13 +27,9 @@ from rkmp_frr.sinks.frr_apply import (
     VtyshCommand,
     reload_config,
 )
-from rkmp_frr.sinks.frr_render import (
-    EMPTY_PLAN,
-    FrrBgpNeighbor,
-    FrrRenderConfig,
-    frr_change,
-    frr_plan,
-)
+from rkmp_frr.sinks.frr_config import FrrBgpNeighbor, FrrRenderConfig
+from rkmp_frr.sinks.frr_plan import EMPTY_PLAN, frr_plan
+from rkmp_frr.sinks.frr_render import frr_change
 from rkmp_frr.sinks.keyed import KeyedState, frr_bgp
 from rkmp_frr.sinks.runner import CommandResult
 from rkmp_frr.wire.constants import ProtocolId

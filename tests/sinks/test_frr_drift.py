@@ -10,17 +10,9 @@ from collections.abc import Sequence
 
 from rkmp_frr.sinks.batching import ApplyStatus
 from rkmp_frr.sinks.features import Daemon
-from rkmp_frr.sinks.frr_render import (
-    ConfigExpectation,
-    FrrPlan,
-    PartKind,
-    PlanPart,
-    applied_expectations,
-    find_drift,
-    frr_change,
-    frr_plan,
-    plan_without,
-)
+from rkmp_frr.sinks.frr_plan import FrrPlan, PartKind, PlanPart, frr_plan, plan_without
+from rkmp_frr.sinks.frr_render import applied_expectations, frr_change
+from rkmp_frr.sinks.frr_running_config import ConfigExpectation, find_drift
 from rkmp_frr.sinks.keyed import KeyedState, frr_bgp
 from rkmp_frr.sinks.runner import CommandResult
 

@@ -13,15 +13,9 @@ from hypothesis import strategies as st
 from rkmp_frr.keytable.row import Direction, KeyRow
 from rkmp_frr.keytable.selection import select_send_key
 from rkmp_frr.sinks.features import Daemon, Version, frr_features
-from rkmp_frr.sinks.frr_render import (
-    EMPTY_PLAN,
-    FrrPlan,
-    FrrRenderConfig,
-    Md5Key,
-    OspfInterface,
-    frr_change,
-    send_windows,
-)
+from rkmp_frr.sinks.frr_config import FrrRenderConfig
+from rkmp_frr.sinks.frr_plan import EMPTY_PLAN, FrrPlan, Md5Key, OspfInterface, send_windows
+from rkmp_frr.sinks.frr_render import frr_change
 from rkmp_frr.wire.constants import ProtocolId
 
 from .sink_rows import PEER, T0, make_row, since

@@ -11,16 +11,10 @@ import pytest
 from rkmp_frr.keytable.row import Direction, KeyRow, Lifetimes
 from rkmp_frr.keytable.utc import FOREVER
 from rkmp_frr.sinks.features import Daemon, Version, frr_features
-from rkmp_frr.sinks.frr_render import (
-    EMPTY_PLAN,
-    FrrBgpNeighbor,
-    FrrChange,
-    FrrRenderConfig,
-    frr_change,
-    frr_lifetime,
-    frr_plan,
-    render_frr_change,
-)
+from rkmp_frr.sinks.frr_config import FrrBgpNeighbor, FrrRenderConfig
+from rkmp_frr.sinks.frr_lifetime import frr_lifetime
+from rkmp_frr.sinks.frr_plan import EMPTY_PLAN, frr_plan
+from rkmp_frr.sinks.frr_render import FrrChange, frr_change, render_frr_change
 from rkmp_frr.sinks.keyed import SecuredKind, frr_bgp, secured_interface
 from rkmp_frr.sinks.render import MissingSinkConfig, UnrenderableRow, UnsupportedFeature, mask_key
 from rkmp_frr.wire.constants import IntegId, ProtocolId

@@ -4,13 +4,9 @@ applying a change."""
 from __future__ import annotations
 
 from rkmp_frr.sinks.features import Version, frr_features
-from rkmp_frr.sinks.frr_render import (
-    FrrBgpNeighbor,
-    FrrRenderConfig,
-    parse_running_config,
-    render_frr_change,
-    unmet_expectations,
-)
+from rkmp_frr.sinks.frr_config import FrrBgpNeighbor, FrrRenderConfig
+from rkmp_frr.sinks.frr_render import render_frr_change
+from rkmp_frr.sinks.frr_running_config import parse_running_config, unmet_expectations
 from rkmp_frr.sinks.keyed import SecuredKind, frr_bgp, secured_interface
 from rkmp_frr.wire.constants import IntegId, ProtocolId
 

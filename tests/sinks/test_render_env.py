@@ -11,7 +11,8 @@ import pytest
 from rkmp_frr.keytable.row import Lifetimes
 from rkmp_frr.keytable.utc import FOREVER
 from rkmp_frr.sinks.features import Daemon, Version, frr_features
-from rkmp_frr.sinks.frr_render import FrrBgpNeighbor, FrrRenderConfig, render_frr_change
+from rkmp_frr.sinks.frr_config import FrrBgpNeighbor, FrrRenderConfig
+from rkmp_frr.sinks.frr_render import render_frr_change
 from rkmp_frr.sinks.render import (
     TemplateRenderError,
     TemplatesNotFound,

@@ -14,7 +14,8 @@ from rkmp_frr.sinks.bird_render import (
     render_bird,
 )
 from rkmp_frr.sinks.features import Version, bird_features, frr_features
-from rkmp_frr.sinks.frr_render import FrrBgpNeighbor, FrrRenderConfig, frr_plan
+from rkmp_frr.sinks.frr_config import FrrBgpNeighbor, FrrRenderConfig
+from rkmp_frr.sinks.frr_plan import frr_plan
 from rkmp_frr.sinks.serving import Serving, servings
 from rkmp_frr.wire.constants import ProtocolId
 
