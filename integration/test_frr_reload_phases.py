@@ -11,6 +11,10 @@ A reload that fails part-way (a password for a neighbour bgpd has no
 1) is rolled back whole: the password it did put in, for a neighbour
 rkmpd had not keyed before, is gone again and the previous configuration
 is back, as the result says.
+
+frr-reload.py writes the running config into FRR's own frr.conf unless
+it is given that file: rkmpd's keys stay in the running config only, so
+vtysh's frr.conf is the same before and after.
 """
 
 from __future__ import annotations
@@ -82,6 +86,13 @@ def reload_applier(node: FrrNode, render: FrrRenderConfig) -> tuple[FrrApplier, 
     return FrrApplier(options, features, runner=watcher, keyed=KeyedState("frr")), watcher
 
 
+VTYSH_FRR_CONF = Path("/etc/frr/frr.conf")  # where "vtysh write" puts the integrated config
+
+
+def frr_conf() -> bytes | None:
+    return VTYSH_FRR_CONF.read_bytes() if VTYSH_FRR_CONF.exists() else None
+
+
 def bgp_lines(running: str) -> str:
     return running.split("router bgp", 1)[1].split("\nexit", 1)[0]
 
@@ -92,6 +103,7 @@ def test_frr_reload_keys_before_it_opens(two_nodes: Link, lab: RoutingLab) -> No
     ra, watched = reload_applier(a, FrrRenderConfig(bgp_neighbors=(FrrBgpNeighbor(B, 65001),)))
     rb, _ = reload_applier(b, FrrRenderConfig(bgp_neighbors=(FrrBgpNeighbor(A, 65002),)))
     first = MD5_KEYS[0]
+    written = frr_conf()
     apply(ra, [row(ProtocolId.TCP_MD5, B, 1, first, "KEYED-MD5")])
     apply(rb, [row(ProtocolId.TCP_MD5, A, 1, first, "KEYED-MD5")])
     a.wait_bgp_established(B)
@@ -109,6 +121,7 @@ def test_frr_reload_keys_before_it_opens(two_nodes: Link, lab: RoutingLab) -> No
     assert f"neighbor {B} password {key}" in bgp_lines(second_reload)
     assert "shutdown" not in bgp_lines(second_reload)
     a.wait_bgp_established(B)
+    assert frr_conf() == written  # no "vtysh write": the keys are not on disk
 
 
 def test_frr_reload_failure_is_rolled_back_whole(two_nodes: Link, lab: RoutingLab) -> None:
@@ -122,6 +135,7 @@ def test_frr_reload_failure_is_rolled_back_whole(two_nodes: Link, lab: RoutingLa
     )
     ra, watched = reload_applier(a, render)
     keyed = [row(ProtocolId.TCP_MD5, B, 1, MD5_KEYS[0], "KEYED-MD5")]
+    written = frr_conf()
     apply(ra, keyed)
     before = bgp_lines(a.running_config())
     assert f"neighbor {B} password {MD5_KEYS[0]}" in before
@@ -139,3 +153,4 @@ def test_frr_reload_failure_is_rolled_back_whole(two_nodes: Link, lab: RoutingLa
     assert f"neighbor {c} password {MD5_KEYS[1]}" in bgp_lines(failed)  # it did go in
     after = bgp_lines(a.running_config())
     assert after == before, after
+    assert frr_conf() == written

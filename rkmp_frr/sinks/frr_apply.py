@@ -11,7 +11,10 @@ plans: ``rkmp_frr.sinks.frr_render``):
    the daemons; a refusal here changes nothing.
 3. Apply it: ``vtysh -f /dev/stdin`` (keys on stdin, never in argv), or in
    ``frr-reload`` mode, ``frr-reload.py --reload`` on a full configuration
-   (the running one with the sink's lines replaced). The lines that open
+   (the running one with the sink's lines replaced; a private 0600 file
+   named ``frr.conf`` in the ``--confdir`` given, so that frr-reload.py
+   does not ``write`` the running config, keys included, to FRR's own
+   configuration file). The lines that open
    neighbours and interfaces (``no neighbor X shutdown``, ``no ip ospf
    passive``, ``no ipv6 ospf6 passive``) go in a second run, only after
    the first run's keys were read back: ``vtysh -f`` goes on past a failed
@@ -57,7 +60,7 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -426,8 +429,12 @@ class FrrApplier:
         bindir = os.path.dirname(vtysh.vtysh)
         if bindir:
             argv += ["--bindir", bindir]
-        with _private_file(text) as path:
-            result = await self._run([*argv, str(path)])
+        with _private_config(text) as path:
+            # The file is <confdir>/frr.conf: frr-reload.py then does not
+            # run "write" (which would put the whole running config, keys
+            # included, into FRR's own frr.conf; rkmpd's keys live in the
+            # running config only, as in vtysh mode).
+            result = await self._run([*argv, "--confdir", str(path.parent), str(path)])
         if not result.ok:
             # frr-reload.py logs what it runs: the keys it removes too.
             shown = _scrubbed(result, change, wanted, *owned)
@@ -475,24 +482,16 @@ def _scrubbed(result: CommandResult, *changes: FrrChange) -> str:
     return scrub(result.describe(), _secrets(*changes))
 
 
-class _private_file:
-    """A 0600 temporary file holding ``text`` (it may hold keys), removed
-    on exit."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.path: Path | None = None
-
-    def __enter__(self) -> Path:
-        fd, name = tempfile.mkstemp(prefix="rkmp-frr-", suffix=".conf")
-        self.path = Path(name)
+@contextlib.contextmanager
+def _private_config(text: str) -> Iterator[Path]:
+    """``text`` (it may hold keys) as ``frr.conf`` in a new 0700
+    directory, removed on exit."""
+    with tempfile.TemporaryDirectory(prefix="rkmp-frr-") as directory:
+        path = Path(directory) / "frr.conf"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
-            handle.write(self.text)
-        return self.path
-
-    def __exit__(self, *exc: object) -> None:
-        if self.path is not None:
-            self.path.unlink(missing_ok=True)
+            handle.write(text)
+        yield path
 
 
 # --- frr-reload: the running config with the sink's lines replaced ------------------------

@@ -228,3 +228,30 @@ def test_a_rollback_file_has_none_of_the_attempts_lines() -> None:
         assert gone not in rollback, gone
     for kept in (" ipv6 address 2001:db8::1/64", f" neighbor {PEER_B} remote-as 65002"):
         assert kept in rollback
+
+
+def test_frr_reload_is_given_a_private_frr_conf_as_its_confdir() -> None:
+    """frr-reload.py runs ``vtysh write`` (the running config, keys
+    included, into FRR's frr.conf) unless the file it is given is
+    <confdir>/frr.conf: it is, in a private directory removed after."""
+    fake = ReloadingBgpd()
+    seen: list[tuple[str, str, int, int]] = []
+    real = fake.reload
+
+    def watching(text: str) -> CommandResult:
+        argv = fake.calls[-1][0]
+        path = Path(argv[-1])
+        confdir = argv[argv.index("--confdir") + 1]
+        mode = path.stat().st_mode & 0o777, path.parent.stat().st_mode & 0o777
+        seen.append((str(path), confdir, *mode))
+        return real(text)
+
+    fake.reload = watching  # type: ignore[method-assign]
+    frr = reload_applier(fake)
+    result = asyncio.run(frr.apply([md5(PEER, 1, KEY_1)], T0))
+    assert result.status is ApplyStatus.APPLIED, result.describe()
+    assert seen
+    for path, confdir, file_mode, dir_mode in seen:
+        assert Path(path) == Path(confdir) / "frr.conf"
+        assert (file_mode, dir_mode) == (0o600, 0o700)
+        assert not Path(confdir).exists()
