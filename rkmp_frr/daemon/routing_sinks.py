@@ -324,7 +324,7 @@ def keyed_state(config: DaemonConfig, settings: SinkSettings) -> KeyedState:
     sink = "frr" if isinstance(settings, FrrSink) else "bird"
     state = KeyedState.load(sink, keyed_state_path(config, settings))
     if settings.dry_run:
-        return KeyedState(sink, None, state.items)
+        return KeyedState(sink, None, state.items, state.closed)
     return state
 
 

@@ -167,7 +167,10 @@ class FrrApplier:
         started, clock = time.time(), time.monotonic()
         config, features = self.options.render, self.features
         try:
-            desired = frr_plan(rows, config, features, now, keyed=self.keyed.items)
+            desired = frr_plan(
+                rows, config, features, now,
+                keyed=self.keyed.items, rkmpd_closed=self.keyed.closed,
+            )  # fmt: skip
             change = frr_change(self.current, desired, config, features, env=self._environment())
         except SinkError as exc:  # a template problem: nothing was touched
             return self._result(ApplyStatus.FAILED_RESTORED, started, clock, rows, error=str(exc))
@@ -186,6 +189,7 @@ class FrrApplier:
             log.info("frr sink (dry run) would apply:\n%s", shown)
             self.current = desired
             self._record_keyed(desired)
+            self._record_reopened(desired)
             return self._result(ApplyStatus.DRY_RUN, started, clock, rows, change=shown, **base)
 
         try:
@@ -211,6 +215,7 @@ class FrrApplier:
             )  # fmt: skip
         self.current = desired
         self.synced = True
+        self._record_reopened(desired)
         notes = change.notes
         if change.reset_neighbors:
             notes += (f"BGP sessions reset by the key change: {', '.join(change.reset_neighbors)}",)
@@ -278,11 +283,21 @@ class FrrApplier:
         """Note what ``plan`` keys (``rkmp_frr.sinks.keyed``); ApplyFailed
         if that cannot be written (then no key may go in)."""
         try:
-            return self.keyed.record(plan.keyed_items())
+            # What the plan closes is noted as closed by rkmpd before the
+            # closing lines go in: a restart must reopen it with its keys.
+            return self.keyed.record(plan.keyed_items(), closing=plan.closed_items())
         except OSError as exc:
             raise ApplyFailed(
                 f"cannot record the keyed neighbours in {self.keyed.path}: {exc.strerror or exc}"
             ) from None
+
+    def _record_reopened(self, plan: FrrPlan) -> None:
+        """After ``plan`` was applied and read back: what it gives keys to
+        and leaves open is no longer closed by rkmpd."""
+        try:
+            self.keyed.reopened(plan.keyed_items() - plan.closed_items())
+        except OSError as exc:  # recorded as closed: reopened explicitly after a restart
+            log.warning("frr sink: cannot update %s: %s", self.keyed.path, exc.strerror or exc)
 
     def _forget_keyed(self, items: frozenset[Secured]) -> None:
         try:
@@ -322,6 +337,7 @@ class FrrApplier:
         except ApplyFailed:
             return False  # the full apply records it (or fails visibly)
         self.current = desired
+        self._record_reopened(desired)
         return True
 
     def _full(self, plan: FrrPlan) -> FrrChange:

@@ -178,6 +178,18 @@ class FrrPlan:
     # What rkmpd had keyed when this plan was made (rkmp_frr.sinks.keyed):
     # only these are closed without a key; others are the operator's.
     keyed: frozenset[Secured] = frozenset()
+    # Of those, what rkmpd itself had closed and not reopened: only these
+    # are reopened when their keys return (an operator's own shutdown or
+    # passive setting stays).
+    rkmpd_closed: frozenset[Secured] = frozenset()
+
+    def closed_items(self) -> frozenset[Secured]:
+        """The neighbours and interfaces this plan closes (shut, passive)."""
+        v2, v3 = SecuredKind.OSPF, SecuredKind.OSPF6
+        bgp = {frr_bgp(neighbor, router.vrf) for router, neighbor in self.bgp_closed}
+        ospf = (secured_interface(v2, n) for n, i in self.ospf.items() if i.closed)
+        ospf6 = (secured_interface(v3, n) for n, i in self.ospf6.items() if i.closed)
+        return frozenset((*bgp, *ospf, *ospf6))
 
     def keyed_items(self) -> frozenset[Secured]:
         """The neighbours and interfaces this plan puts keys into."""
@@ -310,11 +322,13 @@ class _Planner:
         features: FrrFeatures,
         now: UtcSeconds,
         keyed: frozenset[Secured],
+        rkmpd_closed: frozenset[Secured],
     ) -> None:
         self.config = config
         self.features = features
         self.now = now
         self.keyed = keyed
+        self.rkmpd_closed = rkmpd_closed
         self.refused: dict[str, SinkError] = {}
         self.notes: list[str] = []
 
@@ -384,6 +398,7 @@ class _Planner:
             notes=tuple(self.notes),
             next_change_at=next_change(live, self.now),
             keyed=self.keyed,
+            rkmpd_closed=self.rkmpd_closed,
         )
 
     # --- bgpd ---
@@ -553,9 +568,15 @@ def frr_plan(
     now: UtcSeconds,
     *,
     keyed: Iterable[Secured] = (),
+    rkmpd_closed: Iterable[Secured] | None = None,
 ) -> FrrPlan:
     """The FRR configuration the sink owns for ``rows`` at ``now``. Rows FRR
     cannot take are left out and named in ``refused``. ``keyed``: what rkmpd
     has keyed before (``rkmp_frr.sinks.keyed``); of the secured neighbours
-    and interfaces without a usable key, only these are closed."""
-    return _Planner(config, features, now, frozenset(keyed)).plan(rows)
+    and interfaces without a usable key, only these are closed.
+    ``rkmpd_closed``: those of them rkmpd closed and has not reopened (the
+    only ones a change reopens when their keys return); None: not known,
+    any keyed one may be (``KeyedState.closed`` of an older state file)."""
+    keyed = frozenset(keyed)
+    closed = keyed if rkmpd_closed is None else frozenset(rkmpd_closed) & keyed
+    return _Planner(config, features, now, keyed, closed).plan(rows)

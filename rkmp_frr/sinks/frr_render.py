@@ -33,9 +33,12 @@ restarted) also loses the password / authentication FRR may still hold.
 Reopening is the reverse: keys and authentication first, then ``no ...
 shutdown`` / ``no ... passive``, in a second phase
 (:attr:`FrrChange.open_phase`) that the applier runs only after the first
-was read back. A first key for a never-keyed neighbour or interface does
-not touch its shutdown or passive setting. There is no option to fail
-open.
+was read back. Only what rkmpd closed is reopened: closed in the applied
+plan, or (state not known: a restart, a drifted part) recorded as closed
+by rkmpd (``FrrPlan.rkmpd_closed``, ``rkmp_frr.sinks.keyed``). A first
+key, a rekey, or keys after a restart do not touch a shutdown or passive
+setting rkmpd did not put there (the operator's), and nothing is expected
+of it. There is no option to fail open.
 """
 
 from __future__ import annotations
@@ -184,6 +187,12 @@ class _Change:
         """Whether the desired plan closes ``item`` without a key."""
         return item in self.desired.keyed
 
+    def closed_by_rkmpd(self, item: Secured) -> bool:
+        """Whether rkmpd had closed ``item`` (and not reopened it) when the
+        desired plan was made: only then does a key lift its shutdown or
+        passive setting; an operator's own stays, and is not expected gone."""
+        return item in self.desired.rkmpd_closed
+
     def lifetime(self, window: Window) -> str:
         return frr_lifetime(window, self.tz, zero_pad_day=self.pad)
 
@@ -214,14 +223,14 @@ class _Change:
             if after is not None:
                 line = f"neighbor {neighbor} password {after.key}"
                 self.expectations.append(expect(context, line, secret=after.key, part=part))
-                # A first key for a neighbour rkmpd never keyed: it never shut
-                # it either, so its shutdown setting stays the operator's.
-                first = (
-                    before is None
-                    and slot not in closed_before
-                    and not self.is_keyed(frr_bgp(neighbor, router.vrf))
+                # Reopened only if rkmpd shut it: closed in the applied plan,
+                # or recorded as closed by rkmpd (state not known after a
+                # restart or drift). A shutdown rkmpd did not put there (a
+                # first key, an operator's own) stays the operator's.
+                reopen = before is None and (
+                    slot in closed_before or self.closed_by_rkmpd(frr_bgp(neighbor, router.vrf))
                 )
-                if not first:
+                if reopen:
                     self.expectations.append(
                         expect(
                             context,
@@ -236,7 +245,7 @@ class _Change:
                     key = after.key if reveal else mask_key(after.key)
                     entry["set"].append({"neighbor": neighbor, "key": key})
                     resets.append(neighbor)
-                if before is None and not first:  # closed, or in a state not known yet
+                if reopen:
                     entry["open"].append({"neighbor": neighbor})
                     if slot in closed_before:
                         self.notes.append(f"BGP neighbour {neighbor}: key back, shutdown lifted")
@@ -358,8 +367,9 @@ class _Change:
                 line = "ip ospf authentication"
                 self.expectations.append(expect(context, line, present=False, part=part))
             close, reopen = self.passive(
-                part, "ip ospf passive", before, after, released=released, known=keyed
-            )
+                part, "ip ospf passive", before, after, released=released,
+                rkmpd_closed=self.closed_by_rkmpd(secured_interface(SecuredKind.OSPF, name)),
+            )  # fmt: skip
             for key in after_md5:
                 self.secrets.add(key.key)
                 line = f"ip ospf message-digest-key {key.key_id} md5 {key.key}"
@@ -404,19 +414,19 @@ class _Change:
         after: OspfInterface | Ospf6Interface,
         *,
         released: bool,
-        known: bool,
+        rkmpd_closed: bool,
     ) -> tuple[bool, bool]:
-        """(close, reopen) for one interface, with the expectation. An
-        interface rkmpd keyed before (``known``) in a state not known yet
-        (no ``before``: rkmpd restarted) is reopened explicitly: rkmpd may
-        have closed it. One rkmpd never keyed keeps the operator's passive
-        setting when it gets its first key. A ``released`` one (handed back
-        to the operator: a refused first key undone) is reopened only if
-        ``before`` closed it, and nothing is expected of it."""
+        """(close, reopen) for one interface, with the expectation. Only a
+        passive setting rkmpd put there is lifted (and then expected gone):
+        ``before`` closed it, or, in a state not known yet (no ``before``:
+        rkmpd restarted, or the part drifted), rkmpd recorded that it had
+        closed it (``rkmpd_closed``). An operator's own passive setting
+        stays: on a first key, on a rekey, after a restart. A ``released``
+        one (handed back to the operator: a refused first key undone) is
+        reopened only if ``before`` closed it, and nothing is expected of
+        it."""
         what = f"{'OSPFv2' if isinstance(after, OspfInterface) else 'OSPFv3'} on {after.name}"
         if released and (before is None or not before.closed):
-            return False, False
-        if before is None and not known and not after.closed:
             return False, False
         context = (f"interface {part.name}",)
         if after.closed:
@@ -425,10 +435,13 @@ class _Change:
             if close:
                 self.notes.append(f"{what}: no usable key, interface passive (fail closed)")
             return close, False
+        reopen = before.closed if before is not None else rkmpd_closed
+        if not reopen:
+            return False, False
         self.expectations.append(expect(context, line, present=False, opening=True, part=part))
-        if before is not None and before.closed:
+        if before is not None:
             self.notes.append(f"{what}: key back, interface no longer passive")
-        return False, before is None or before.closed
+        return False, True
 
     def ospf6(self) -> dict[str, Any]:
         interfaces = []
@@ -447,8 +460,9 @@ class _Change:
                     expect(context, "ipv6 ospf6 authentication", present=False, part=part)
                 )
             close, reopen = self.passive(
-                part, "ipv6 ospf6 passive", before, after, released=released, known=keyed
-            )
+                part, "ipv6 ospf6 passive", before, after, released=released,
+                rkmpd_closed=self.closed_by_rkmpd(secured_interface(SecuredKind.OSPF6, name)),
+            )  # fmt: skip
             before_chain = before.key_chain if before else None
             auth_on = after.key_chain if after.key_chain != before_chain else None
             unknown = before is None and after.closed
@@ -576,16 +590,19 @@ def render_frr_change(
     env: jinja2.Environment | None = None,
     strict: bool = True,
     keyed: Iterable[Secured] = (),
+    rkmpd_closed: Iterable[Secured] | None = None,
 ) -> FrrChange:
     """The commands taking FRR from the rows applied (at ``applied_at``,
     default ``now``) to the rows wanted at ``now``. With ``strict``, the
     first refusal is raised; otherwise the change leaves the refused rows
-    out and lists them in ``refused``. ``keyed``: what rkmpd had keyed
-    (both plans are made with it)."""
+    out and lists them in ``refused``. ``keyed``: what rkmpd had keyed,
+    ``rkmpd_closed``: what of it rkmpd had closed (None: not known, any;
+    both plans are made with them)."""
     keyed = frozenset(keyed)
+    closed = None if rkmpd_closed is None else frozenset(rkmpd_closed)
     applied = now if applied_at is None else applied_at
-    current = frr_plan(current_rows, config, features, applied, keyed=keyed)
-    desired = frr_plan(desired_rows, config, features, now, keyed=keyed)
+    current = frr_plan(current_rows, config, features, applied, keyed=keyed, rkmpd_closed=closed)
+    desired = frr_plan(desired_rows, config, features, now, keyed=keyed, rkmpd_closed=closed)
     if strict and desired.refused:
         raise desired.refused[0]
     current = dataclasses.replace(current, refused=(), notes=())

@@ -16,9 +16,24 @@ key for it is about to be applied, and leaves it only when that apply was
 refused and undone, or when the operator resets it. The set must survive
 rkmpd restarts in both directions (a restart must not reopen a revoked
 neighbour, nor close a never-keyed one), so :class:`KeyedState` keeps it
-in a small file under rkmpd's ``state_dir``: one item per line
-(``bgp 192.0.2.1``, ``ospf eth0``...), written atomically (temporary file,
-fsync, rename; mode 0600).
+in a small file under rkmpd's ``state_dir``: one item per line, written
+atomically (temporary file, fsync, rename; mode 0600).
+
+It also remembers which of them rkmpd itself closed (shut, made passive)
+and has not reopened yet: rkmpd lifts only a shutdown or passive setting
+it put there. An operator's own ``neighbor X shutdown`` or ``ip ospf
+passive`` on a keyed item stays, and a rekey does not expect it gone
+(ospfd's passive line carries no message that would say whose it is, so
+this record is the only way to tell). The item is recorded as closed
+before the closing command goes in, and as open again only after an apply
+that gives it keys was read back. (The BIRD sink does not use this: its
+include file is rkmpd's own, with nothing of the operator's in it.)
+
+Lines: ``keyed bgp 192.0.2.1`` (keyed, open as far as rkmpd is
+concerned), ``closed ospf eth0`` (keyed, closed by rkmpd). A line without
+the first word (``bgp 192.0.2.1``: files written before closing was
+recorded) is keyed and counted as closed by rkmpd, since rkmpd may have
+closed it: it is reopened explicitly when its keys return, as before.
 
 Resetting (the operator takes a neighbour back from rkmpd): stop rkmpd,
 delete the item's line (or the whole file), start rkmpd. rkmpd then leaves
@@ -88,39 +103,73 @@ class KeyedStateError(Exception):
     line, no key: the file holds no secret)."""
 
 
-def parse_keyed(text: str, source: str = "state file") -> frozenset[Secured]:
-    """The items of a state file's text (``#`` comments and blank lines
-    ignored). KeyedStateError names the first bad line."""
+class ItemState(StrEnum):
+    """The first word of a state file line: what rkmpd did to the item."""
+
+    KEYED = "keyed"  # rkmpd has put keys into it and has not closed it
+    CLOSED = "closed"  # rkmpd has closed it (no usable key) and not reopened it
+
+
+def parse_keyed_state(
+    text: str, source: str = "state file"
+) -> tuple[frozenset[Secured], frozenset[Secured]]:
+    """(every keyed item, the items rkmpd closed) of a state file's text
+    (``#`` comments and blank lines ignored). A line without a state word
+    (an older file) is closed: rkmpd may have closed it. KeyedStateError
+    names the first bad line."""
     items: set[Secured] = set()
+    closed: set[Secured] = set()
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
+        first, _, rest = line.strip().partition(" ")
+        state = ItemState(first) if first in set(ItemState) else None
         try:
-            items.add(Secured.parse(line))
+            item = Secured.parse(rest if state is not None else line)
         except ValueError as exc:
             raise KeyedStateError(f"{source}:{number}: {exc}") from None
-    return frozenset(items)
+        items.add(item)
+        if state is not ItemState.KEYED:
+            closed.add(item)
+    return frozenset(items), frozenset(closed)
 
 
-def format_keyed(sink: str, items: Iterable[Secured]) -> str:
+def parse_keyed(text: str, source: str = "state file") -> frozenset[Secured]:
+    """The keyed items of a state file's text (see :func:`parse_keyed_state`)."""
+    return parse_keyed_state(text, source)[0]
+
+
+def format_keyed(sink: str, items: Iterable[Secured], closed: Iterable[Secured] = ()) -> str:
+    closed = frozenset(closed)
     lines = [
-        f"# rkmpd {sink} sink: the BGP neighbours and OSPF interfaces it has keyed.",
+        f"# rkmpd {sink} sink: the BGP neighbours and OSPF interfaces it has keyed",
+        "# ('closed': rkmpd shut it or made it passive, and lifts that when keys return).",
         "# Without a usable key these are shut (fail closed); anything not listed is",
         "# left as the operator configured it. To give one back: stop rkmpd, delete",
         "# its line, start rkmpd, and lift the shutdown/passive by hand if present.",
-        *(str(item) for item in sorted(set(items), key=lambda s: s.sort_key)),
+        *(
+            f"{ItemState.CLOSED if item in closed else ItemState.KEYED} {item}"
+            for item in sorted(set(items) | closed, key=lambda s: s.sort_key)
+        ),
     ]
     return "\n".join(lines) + "\n"
 
 
 class KeyedState:
-    """A sink's keyed set, persisted at ``path`` (None: in memory only, for
-    a dry run or a test)."""
+    """A sink's keyed set, and which of its items rkmpd closed, persisted
+    at ``path`` (None: in memory only, for a dry run or a test)."""
 
-    def __init__(self, sink: str, path: Path | None = None, items: Iterable[Secured] = ()) -> None:
+    def __init__(
+        self,
+        sink: str,
+        path: Path | None = None,
+        items: Iterable[Secured] = (),
+        closed: Iterable[Secured] = (),
+    ) -> None:
         self.sink = sink
         self.path = path
-        self._items = frozenset(items)
+        self._closed = frozenset(closed)
+        self._items = frozenset(items) | self._closed
 
     @classmethod
     def load(cls, sink: str, path: Path | None) -> KeyedState:
@@ -133,34 +182,51 @@ class KeyedState:
             return cls(sink, path)
         except (OSError, UnicodeDecodeError) as exc:
             raise KeyedStateError(f"cannot read {path}: {_reason(exc)}") from None
-        return cls(sink, path, parse_keyed(text, str(path)))
+        items, closed = parse_keyed_state(text, str(path))
+        return cls(sink, path, items, closed)
 
     @property
     def items(self) -> frozenset[Secured]:
         return self._items
 
+    @property
+    def closed(self) -> frozenset[Secured]:
+        """The keyed items rkmpd has closed and not reopened since."""
+        return self._closed
+
     def __contains__(self, item: object) -> bool:
         return item in self._items
 
-    def record(self, items: Iterable[Secured]) -> frozenset[Secured]:
-        """Add ``items``, written to disk before this returns; the items that
-        were new. OSError: not recorded (the set is unchanged)."""
+    def record(
+        self, items: Iterable[Secured], closing: Iterable[Secured] = ()
+    ) -> frozenset[Secured]:
+        """Add ``items`` (keyed), and note ``closing`` (keyed items rkmpd is
+        about to close) as closed, written to disk before this returns; the
+        items that were new. OSError: not recorded (the state is unchanged)."""
         new = frozenset(items) - self._items
-        if new:
-            self._store(self._items | new)
+        closed = self._closed | (frozenset(closing) & (self._items | new))
+        if new or closed != self._closed:
+            self._store(self._items | new, closed)
         return new
+
+    def reopened(self, items: Iterable[Secured]) -> None:
+        """``items`` have keys and are open as far as rkmpd is concerned (an
+        apply that gave them keys was read back). OSError: not written."""
+        closed = self._closed - frozenset(items)
+        if closed != self._closed:
+            self._store(self._items, closed)
 
     def forget(self, items: Iterable[Secured]) -> None:
         """Take ``items`` out again (an apply that keyed them was undone).
         OSError: not written (the set is unchanged)."""
         gone = self._items & frozenset(items)
         if gone:
-            self._store(self._items - gone)
+            self._store(self._items - gone, self._closed - gone)
 
-    def _store(self, items: frozenset[Secured]) -> None:
+    def _store(self, items: frozenset[Secured], closed: frozenset[Secured]) -> None:
         if self.path is not None:
-            write_private(self.path, format_keyed(self.sink, items))
-        self._items = items
+            write_private(self.path, format_keyed(self.sink, items, closed))
+        self._items, self._closed = items, closed
 
 
 def write_private(path: Path, text: str) -> None:

@@ -178,7 +178,7 @@ def test_keyed_sessions_are_recorded_and_stay_disabled_after_a_restart(tmp_path:
     assert first.status is ApplyStatus.APPLIED and "disabled" not in fake.include.read_text()
     assert not state.exists()
     assert asyncio.run(bird.apply([md5(1)], T0 + 5)).status is ApplyStatus.APPLIED
-    assert state.read_text().endswith("\nbgp peer1\n")
+    assert state.read_text().endswith("\nkeyed bgp peer1\n")
     restarted = applier(tmp_path, fake)
     restarted.keyed = KeyedState.load("bird", state)
     result = asyncio.run(restarted.apply([], T0 + 10))  # revoked while rkmpd was down

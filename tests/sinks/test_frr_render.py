@@ -284,6 +284,36 @@ def test_ospf_md5_insert_enables_authentication_after_the_key() -> None:
     assert ospfd(restarted)[-2:] == ("no ip ospf passive", "exit")
 
 
+def test_only_what_rkmpd_closed_is_reopened_after_a_restart() -> None:
+    """No applied plan (rkmpd restarted): keys reopen what the state file
+    says rkmpd closed; a keyed item it never closed keeps its shutdown /
+    passive setting (the operator's), and nothing is expected of it."""
+    rows = [md5(1, since(T0)), keyed_md5(3, since(T0)), ospf6(4, since(T0))]
+    eth1 = secured_interface(SecuredKind.OSPF6, "eth1")
+    desired = frr_plan(
+        rows, CONFIG_OSPF, FRR84, T0, keyed=KEYED, rkmpd_closed={frr_bgp(PEER), eth1}
+    )
+    change = frr_change(EMPTY_PLAN, desired, CONFIG_OSPF, FRR84)
+    assert change.open_commands() == (
+        "router bgp 65001",
+        f"no neighbor {PEER} shutdown",
+        "exit",
+        "interface eth1",
+        "no ipv6 ospf6 passive",
+        "exit",
+    )
+    opening = {e.line for e in change.opening_expectations()}
+    assert opening == {f"neighbor {PEER} shutdown", "ipv6 ospf6 passive"}
+    assert "passive" not in " ".join(ospfd(change))
+    # Without a record (an older state file) any keyed item may be closed.
+    unknown = frr_change(EMPTY_PLAN, frr_plan(rows, CONFIG_OSPF, FRR84, T0, keyed=KEYED),
+                         CONFIG_OSPF, FRR84)  # fmt: skip
+    assert "no ip ospf passive" in unknown.open_commands()
+    none = frr_change(EMPTY_PLAN, dataclasses.replace(desired, rkmpd_closed=frozenset()),
+                      CONFIG_OSPF, FRR84)  # fmt: skip
+    assert none.open_commands() == () and none.opening_expectations() == ()
+
+
 def test_ospf_md5_rekey_keeps_sending_the_old_key_until_the_new_send_start() -> None:
     """ospfd sends with the key configured last: the new key goes in, then
     the old one is added again so that it stays last until the switch."""

@@ -15,6 +15,7 @@ from rkmp_frr.sinks.keyed import (
     format_keyed,
     frr_bgp,
     parse_keyed,
+    parse_keyed_state,
     secured_interface,
 )
 
@@ -43,7 +44,36 @@ def test_format_and_parse_round_trip() -> None:
     assert parse_keyed("\n  # comment\nbgp 10.0.0.1\n") == {frr_bgp("10.0.0.1")}
 
 
-@pytest.mark.parametrize("line", ["isis eth0", "bgp", "ospf ", "BGP 10.0.0.1"])
+def test_closed_items_are_marked_and_older_files_count_as_closed() -> None:
+    eth0 = secured_interface(SecuredKind.OSPF, "eth0")
+    text = format_keyed("frr", ITEMS, closed={eth0})
+    assert "\nclosed ospf eth0\n" in text and "\nkeyed bgp 192.0.2.1\n" in text
+    assert parse_keyed_state(text) == (frozenset(ITEMS), frozenset({eth0}))
+    # A file written before closing was recorded: rkmpd may have closed any.
+    assert parse_keyed_state("bgp 10.0.0.1\nkeyed ospf eth0\n") == (
+        frozenset({frr_bgp("10.0.0.1"), eth0}),
+        frozenset({frr_bgp("10.0.0.1")}),
+    )
+
+
+def test_closing_is_recorded_and_cleared(tmp_path: Path) -> None:
+    path = tmp_path / "frr-sink.keyed"
+    peer, eth0 = frr_bgp("192.0.2.1"), secured_interface(SecuredKind.OSPF, "eth0")
+    state = KeyedState.load("frr", path)
+    assert state.record([peer, eth0], closing=[eth0]) == {peer, eth0}
+    assert KeyedState.load("frr", path).closed == {eth0}
+    # Only keyed items can be closed by rkmpd; recording again adds nothing.
+    assert state.record([], closing=[frr_bgp("192.0.2.9")]) == frozenset()
+    state.record([], closing=[peer])
+    assert KeyedState.load("frr", path).closed == {peer, eth0}
+    state.reopened([peer])
+    again = KeyedState.load("frr", path)
+    assert again.items == {peer, eth0} and again.closed == {eth0}
+    again.forget([eth0])
+    assert KeyedState.load("frr", path).closed == frozenset()
+
+
+@pytest.mark.parametrize("line", ["isis eth0", "bgp", "ospf ", "BGP 10.0.0.1", "closed bgp"])
 def test_bad_lines_are_named(line: str) -> None:
     with pytest.raises(KeyedStateError, match=r"^f:2: not '<bgp\|ospf\|ospf6> <name>'"):
         parse_keyed(f"bgp 10.0.0.1\n{line}\n", "f")

@@ -1,0 +1,257 @@
+"""Fail closed lifts only what rkmpd closed: an operator's own neighbour
+shutdown or passive interface on a keyed item stays, through first keys,
+rekeys and restarts, and is no verification failure; what rkmpd closed
+(a revoke) is opened again when keys return, after a restart too.
+
+The scripted vtysh models FRR's running config as blocks of lines and
+interprets set / ``no`` commands; the real FRR is in
+integration/test_fail_closed.py."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rkmp_frr.keytable.row import KeyRow
+from rkmp_frr.sinks.batching import ApplyStatus
+from rkmp_frr.sinks.features import Version, frr_features
+from rkmp_frr.sinks.frr_apply import FrrApplier, FrrApplierOptions, VtyshCommand
+from rkmp_frr.sinks.frr_config import FrrBgpNeighbor, FrrRenderConfig
+from rkmp_frr.sinks.keyed import KeyedState, SecuredKind, frr_bgp, secured_interface
+from rkmp_frr.sinks.runner import CommandResult
+from rkmp_frr.wire.constants import IntegId, ProtocolId
+
+from .sink_rows import PEER, T0, make_row, since
+
+FEATURES = frr_features(Version(8, 4, 4))
+RENDER = FrrRenderConfig(
+    bgp_neighbors=(FrrBgpNeighbor(PEER, 65001),),
+    ospf_interfaces=("eth0",),
+    ospf6_interfaces=("eth1",),
+)
+ROUTER = "router bgp 65001"
+ETH0, ETH1 = "interface eth0", "interface eth1"
+OPERATOR_SHUTDOWN = f"neighbor {PEER} shutdown"
+RKMPD_SHUTDOWN = f"neighbor {PEER} shutdown message rkmpd: no usable key"
+PASSIVE, PASSIVE6 = "ip ospf passive", "ipv6 ospf6 passive"
+ALL = frozenset(
+    {
+        frr_bgp(PEER),
+        secured_interface(SecuredKind.OSPF, "eth0"),
+        secured_interface(SecuredKind.OSPF6, "eth1"),
+    }
+)
+
+
+def _slot(words: tuple[str, ...]) -> tuple[str, ...]:
+    """The words that identify a single-valued line (a new value replaces it)."""
+    if words[0] == "neighbor" and words[2:3] in (("password",), ("shutdown",)):
+        return words[:3]
+    if words[:3] == ("ip", "ospf", "message-digest-key"):
+        return words[:4]
+    if words[:3] in (("ip", "ospf", "authentication"), ("ipv6", "ospf6", "authentication")):
+        return words[:3]
+    if words[0] in ("key-string", "cryptographic-algorithm", "send-lifetime", "accept-lifetime"):
+        return words[:1]
+    return words
+
+
+@dataclass
+class FakeFrr:
+    """vtysh in front of bgpd (one neighbour), ospfd on eth0, ospf6d on eth1."""
+
+    blocks: dict[str, list[str]] = field(default_factory=dict)  # header -> lines
+    keys: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # chain -> key -> lines
+    calls: list[tuple[tuple[str, ...], str | None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        router = self.blocks.setdefault(ROUTER, [])
+        router.insert(0, f"neighbor {PEER} remote-as 65002")
+        self.blocks.setdefault(ETH0, []).insert(0, "ip ospf area 0")
+        self.blocks.setdefault(ETH1, []).insert(0, "ipv6 ospf6 area 0")
+
+    def running_config(self) -> str:
+        out = ["Building configuration...", "", "Current configuration:", "!", "frr version 8.4.4"]
+        for chain, keys in sorted(self.keys.items()):
+            out.append(f"key chain {chain}")
+            for key, lines in keys.items():
+                out += [f" {key}", *(f"  {line}" for line in lines), " exit"]
+            out += ["exit", "!"]
+        for header, lines in self.blocks.items():
+            out += [header, *(f" {line}" for line in lines), "exit", "!"]
+        return "\n".join([*out, "end", ""])
+
+    def run_file(self, text: str) -> None:
+        block: list[str] | None = None
+        chain: dict[str, list[str]] | None = None
+        key: list[str] | None = None
+        for line in text.splitlines():
+            words = tuple(line.split())
+            if words == ("exit",):
+                if key is not None:
+                    key = None
+                else:
+                    block = chain = None
+            elif block is None and chain is None:
+                if words[:2] == ("key", "chain"):
+                    chain = self.keys.setdefault(" ".join(words[2:]), {})
+                elif words[:3] == ("no", "key", "chain"):
+                    self.keys.pop(" ".join(words[3:]), None)
+                else:
+                    block = self.blocks.setdefault(" ".join(words), [])
+            elif chain is not None and key is None:
+                if words[0] == "key":
+                    key = chain.setdefault(" ".join(words), [])
+                elif words[:2] == ("no", "key"):
+                    chain.pop(" ".join(words[1:]), None)
+            else:
+                target = key if key is not None else block
+                assert target is not None
+                self.set_line(target, words)
+
+    @staticmethod
+    def set_line(lines: list[str], words: tuple[str, ...]) -> None:
+        if words[0] == "no":
+            gone = words[1:]
+            lines[:] = [x for x in lines if tuple(x.split())[: len(gone)] != gone]
+            return
+        slot = _slot(words)
+        lines[:] = [x for x in lines if _slot(tuple(x.split())) != slot]
+        lines.append(" ".join(words))
+
+    async def __call__(
+        self, argv: Sequence[str], *, input_text: str | None = None, timeout: float = 30.0
+    ) -> CommandResult:
+        self.calls.append((tuple(argv), input_text))
+        if "--dryrun" in argv:
+            return CommandResult(tuple(argv), 0, "", "")
+        if "-f" in argv:
+            assert input_text is not None
+            self.run_file(input_text)
+            return CommandResult(tuple(argv), 0, "", "")
+        if list(argv[-2:]) == ["-c", "show running-config"]:
+            return CommandResult(tuple(argv), 0, self.running_config(), "")
+        raise AssertionError(f"unexpected command {argv}")
+
+    def applied_text(self) -> str:
+        return "".join(text or "" for argv, text in self.calls if "-f" in argv)
+
+    def shows(self, header: str, line: str) -> bool:
+        return line in self.blocks.get(header, [])
+
+
+def rows(key_id: int, at: int) -> list[KeyRow]:
+    """A BGP key, an OSPFv2 keyed-MD5 key on eth0, an OSPFv3 key on eth1."""
+    return [
+        make_row(ProtocolId.TCP_MD5, key_id, since(at)),
+        make_row(
+            ProtocolId.OSPFV2,
+            key_id,
+            since(at),
+            interfaces=frozenset({"eth0"}),
+            integ=IntegId.RKMP_KEYED_MD5,
+        ),
+        make_row(ProtocolId.OSPFV3, key_id, since(at), interfaces=frozenset({"eth1"})),
+    ]
+
+
+def applier(fake: FakeFrr, state: Path) -> FrrApplier:
+    opts = FrrApplierOptions(vtysh=VtyshCommand(), render=RENDER, kernel_check=False)
+    return FrrApplier(opts, FEATURES, runner=fake, keyed=KeyedState.load("frr", state))
+
+
+def apply(frr: FrrApplier, key_rows: list[KeyRow], now: int) -> None:
+    result = asyncio.run(frr.apply(key_rows, now))
+    assert result.status in (ApplyStatus.APPLIED, ApplyStatus.UNCHANGED), result.describe()
+
+
+def operator_closed() -> FakeFrr:
+    """FRR as the operator configured it: the neighbour shut, both
+    interfaces passive, on purpose."""
+    return FakeFrr(blocks={ROUTER: [OPERATOR_SHUTDOWN], ETH0: [PASSIVE], ETH1: [PASSIVE6]})
+
+
+def assert_operator_closed(fake: FakeFrr) -> None:
+    assert fake.shows(ROUTER, OPERATOR_SHUTDOWN)
+    assert fake.shows(ETH0, PASSIVE) and fake.shows(ETH1, PASSIVE6)
+    assert not any(w in fake.applied_text() for w in ("shutdown", "passive"))
+
+
+def test_an_operators_shutdown_and_passive_stay_through_a_rekey(tmp_path: Path) -> None:
+    fake = operator_closed()
+    frr = applier(fake, tmp_path / "frr-sink.keyed")
+    apply(frr, rows(1, T0), T0)
+    assert frr.keyed.items == ALL and frr.keyed.closed == frozenset()
+    assert_operator_closed(fake)
+    # The rekey puts the new keys in and does not expect the operator's
+    # shutdown / passive lines gone: no failed verification, no restore.
+    new = rows(2, T0 + 100)
+    apply(frr, [*rows(1, T0), *new], T0 + 100)
+    assert fake.shows(ROUTER, f"neighbor {PEER} password {new[0].key}")
+    assert_operator_closed(fake)
+
+
+def test_an_operators_shutdown_and_passive_stay_after_a_restart(tmp_path: Path) -> None:
+    state = tmp_path / "frr-sink.keyed"
+    fake = operator_closed()
+    apply(applier(fake, state), rows(1, T0), T0)
+    restarted = applier(fake, state)
+    assert restarted.keyed.closed == frozenset()
+    apply(restarted, rows(1, T0), T0 + 10)  # adopted: FRR runs the plan
+    new = rows(2, T0 + 100)
+    apply(restarted, [*rows(1, T0), *new], T0 + 100)
+    assert_operator_closed(fake)
+
+
+def test_what_rkmpd_closed_is_opened_when_keys_return_after_a_restart(tmp_path: Path) -> None:
+    state = tmp_path / "frr-sink.keyed"
+    fake = FakeFrr()
+    frr = applier(fake, state)
+    apply(frr, rows(1, T0), T0)
+    apply(frr, [], T0 + 10)  # revoked: rkmpd closes all three
+    assert fake.shows(ROUTER, RKMPD_SHUTDOWN)
+    assert fake.shows(ETH0, PASSIVE) and fake.shows(ETH1, PASSIVE6)
+    assert KeyedState.load("frr", state).closed == ALL
+    assert "closed ospf eth0\n" in state.read_text()
+    restarted = applier(fake, state)
+    apply(restarted, rows(2, T0 + 20), T0 + 20)
+    assert not any(line.startswith(OPERATOR_SHUTDOWN) for line in fake.blocks[ROUTER])
+    assert not fake.shows(ETH0, PASSIVE) and not fake.shows(ETH1, PASSIVE6)
+    assert restarted.keyed.closed == frozenset()
+    assert KeyedState.load("frr", state).closed == frozenset()
+    # Open now, as far as rkmpd is concerned: an operator's later passive
+    # setting is theirs, and the next rekey leaves it.
+    fake.blocks[ETH0].append(PASSIVE)
+    fake.calls.clear()
+    apply(restarted, [*rows(2, T0 + 20), *rows(3, T0 + 100)], T0 + 100)
+    assert fake.shows(ETH0, PASSIVE) and "passive" not in fake.applied_text()
+
+
+def test_a_revoke_closes_an_item_the_operator_had_closed_too(tmp_path: Path) -> None:
+    """Fail closed stays: keys revoked on an operator-shut neighbour leave it
+    shut (now with rkmpd's message) and passive, never open."""
+    fake = operator_closed()
+    frr = applier(fake, tmp_path / "frr-sink.keyed")
+    apply(frr, rows(1, T0), T0)
+    apply(frr, [], T0 + 10)
+    assert fake.shows(ROUTER, RKMPD_SHUTDOWN)
+    assert fake.shows(ETH0, PASSIVE) and fake.shows(ETH1, PASSIVE6)
+    assert not any("password" in line for line in fake.blocks[ROUTER])
+    assert frr.keyed.closed == ALL
+
+
+def test_a_state_file_without_closing_records_reopens_as_before(tmp_path: Path) -> None:
+    """An older state file (bare ``bgp X`` lines) does not say what rkmpd
+    closed: any keyed item may have been, so keys reopen it explicitly."""
+    state = tmp_path / "frr-sink.keyed"
+    state.write_text(f"bgp {PEER}\nospf eth0\nospf6 eth1\n")
+    fake = FakeFrr(blocks={ROUTER: [RKMPD_SHUTDOWN], ETH0: [PASSIVE], ETH1: [PASSIVE6]})
+    frr = applier(fake, state)
+    assert frr.keyed.closed == ALL
+    apply(frr, rows(1, T0), T0)
+    assert not fake.shows(ROUTER, RKMPD_SHUTDOWN)
+    assert not fake.shows(ETH0, PASSIVE) and not fake.shows(ETH1, PASSIVE6)
+    lines = [line for line in state.read_text().splitlines() if not line.startswith("#")]
+    assert lines == [f"keyed bgp {PEER}", "keyed ospf eth0", "keyed ospf6 eth1"]
