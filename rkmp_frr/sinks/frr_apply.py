@@ -565,6 +565,12 @@ def _full_lines(change: FrrChange) -> list[tuple[ConfigExpectation, Line]]:
     ]
 
 
+def _matches(context: tuple[str, ...], words: tuple[str, ...], absent: Iterable[Line]) -> bool:
+    """Whether a running line is one an absent expectation forbids (its
+    words start with the expectation's, in the same block)."""
+    return any(context == c and words[: len(w)] == w for c, w in absent)
+
+
 def reload_config(
     running: str,
     owned: Sequence[FrrChange],
@@ -578,7 +584,9 @@ def reload_config(
     plan). frr-reload.py removes the running lines the file does not have,
     so a line of ``owned`` that ``wanted`` lacks goes. Key chains are
     replaced whole and placed before the first block; other lines go at
-    the end of their block (appended if it does not exist). ``hold``: "is
+    the end of their block (appended if it does not exist). Running lines
+    ``wanted`` says must be absent go too (a shutdown or passive line rkmpd
+    put there before a restart, on an item it now reopens). ``hold``: "is
     open" expectations (absent lines) whose running lines stay for now,
     though ``owned`` has them (the first of two reloads keeps a neighbour
     shut until its key is read back)."""
@@ -596,13 +604,29 @@ def reload_config(
         for _, (context, words) in _full_lines(change)
         if len(context) == 1 and not any(h == context and words[: len(w)] == w for h, w in held)
     }
+    # Lines the desired plan must not leave, whoever's plan put them there
+    # (after a restart no plan is owned: rkmpd's own shutdown or passive
+    # line on an item it reopens is found by these alone).
+    unwanted = [
+        (context, words)
+        for context, words in (
+            (tuple(" ".join(h.split()) for h in e.context), tuple(e.line.split()))
+            for e in wanted.running_config_expectations
+            if not e.present
+        )
+        if len(context) == 1 and (context, words) not in held
+    ]
     blocks = [b for b in _blocks(running) if " ".join(b.words()) not in chains]
     for block in blocks:
         header = (" ".join(block.words()),)
         block.body = [
             raw
             for raw in block.body
-            if raw.startswith("  ") or (header, tuple(raw.split())) not in drop
+            if raw.startswith("  ")
+            or (
+                (header, tuple(raw.split())) not in drop
+                and not _matches(header, tuple(raw.split()), unwanted)
+            )
         ]
     chain_keys: dict[str, dict[str, list[str]]] = {}  # chain -> key line -> its lines
     for _, (context, words) in _full_lines(wanted):

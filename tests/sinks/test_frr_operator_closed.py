@@ -10,6 +10,7 @@ integration/test_fail_closed.py."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,8 +18,10 @@ from pathlib import Path
 from rkmp_frr.keytable.row import KeyRow
 from rkmp_frr.sinks.batching import ApplyStatus
 from rkmp_frr.sinks.features import Version, frr_features
-from rkmp_frr.sinks.frr_apply import FrrApplier, FrrApplierOptions, VtyshCommand
+from rkmp_frr.sinks.frr_apply import FrrApplier, FrrApplierOptions, VtyshCommand, reload_config
 from rkmp_frr.sinks.frr_config import FrrBgpNeighbor, FrrRenderConfig
+from rkmp_frr.sinks.frr_plan import EMPTY_PLAN, FrrPlan, frr_plan
+from rkmp_frr.sinks.frr_render import frr_change
 from rkmp_frr.sinks.keyed import KeyedState, SecuredKind, frr_bgp, secured_interface
 from rkmp_frr.sinks.runner import CommandResult
 from rkmp_frr.wire.constants import IntegId, ProtocolId
@@ -255,3 +258,35 @@ def test_a_state_file_without_closing_records_reopens_as_before(tmp_path: Path) 
     assert not fake.shows(ETH0, PASSIVE) and not fake.shows(ETH1, PASSIVE6)
     lines = [line for line in state.read_text().splitlines() if not line.startswith("#")]
     assert lines == [f"keyed bgp {PEER}", "keyed ospf eth0", "keyed ospf6 eth1"]
+
+
+def test_frr_reload_after_a_restart_drops_rkmpd_s_own_closing_lines(tmp_path: Path) -> None:
+    """frr-reload mode: with no applied plan (a restart) the reload file
+    keeps the running lines; those rkmpd closed an item with go when its
+    keys return (held in the first of the two reloads), an operator's stay."""
+    state = tmp_path / "frr-sink.keyed"
+    fake = FakeFrr()
+    frr = applier(fake, state)
+    apply(frr, rows(1, T0), T0)
+    apply(frr, [], T0 + 10)  # revoked: rkmpd closes all three
+    fake.blocks[ETH0].append("ip ospf hello-interval 5")  # the operator's
+    keyed = KeyedState.load("frr", state)
+    desired = frr_plan(rows(2, T0 + 20), RENDER, FEATURES, T0 + 20, keyed=keyed.items,
+                       rkmpd_closed=keyed.closed)  # fmt: skip
+    wanted = frr_change(EMPTY_PLAN, desired, RENDER, FEATURES)
+    owned = (frr_change(EMPTY_PLAN, EMPTY_PLAN, RENDER, FEATURES),)
+    running = fake.running_config()
+    held = reload_config(running, owned, wanted, hold=wanted.opening_expectations())
+    assert RKMPD_SHUTDOWN in held and PASSIVE in held and PASSIVE6 in held
+    full = reload_config(running, owned, wanted)
+    assert "shutdown" not in full and "passive" not in full
+    assert "ip ospf hello-interval 5" in full and f"password {desired_key(desired)}" in full
+    # Not closed by rkmpd: the operator's passive line stays in the file.
+    mine = dataclasses.replace(desired, rkmpd_closed=frozenset())
+    kept = reload_config(running, owned, frr_change(EMPTY_PLAN, mine, RENDER, FEATURES))
+    assert RKMPD_SHUTDOWN in kept and PASSIVE in kept and PASSIVE6 in kept
+
+
+def desired_key(plan: FrrPlan) -> str:
+    (entry,) = plan.bgp.values()
+    return entry.key
