@@ -304,6 +304,55 @@ def test_frr_refused_key_line_never_opens_the_neighbour(
     assert a.bgp_established_count(B) == established
 
 
+def test_frr_operator_shutdown_and_passive_stay_through_rekeys(
+    two_nodes: Link, lab: RoutingLab, work_dir: Path
+) -> None:
+    """A neighbour shut and an interface made passive by the operator, on
+    purpose: keys, a rekey and a restarted rkmpd leave both as they are,
+    and every apply verifies (no restore). rkmpd's own closing (a revoke)
+    is lifted again when keys return."""
+    need_frr()
+    daemons = (FrrDaemon.ZEBRA, FrrDaemon.BGPD, FrrDaemon.OSPFD)
+    config = frr_bgp_config(65001, A, B, 65002).replace(
+        f" neighbor {B} timers connect 1", f" neighbor {B} timers connect 1\n neighbor {B} shutdown"
+    )
+    config += frr_ospf_config("1.1.1.1").replace(
+        " ip ospf area 0", " ip ospf area 0\n ip ospf passive"
+    )
+    a = lab.frr(two_nodes.left.ns, "a", daemons, config)
+    render = FrrRenderConfig(bgp_neighbors=(FrrBgpNeighbor(B, 65001),), ospf_interfaces=("veth0",))
+    state = work_dir / "frr-a.keyed"
+    eth = frozenset({"veth0"})
+
+    def keys(spi: int) -> list[KeyRow]:
+        key = MD5_KEYS[spi % 2]
+        return [
+            row(ProtocolId.TCP_MD5, B, spi, key, "KEYED-MD5"),
+            row(ProtocolId.OSPFV2, B, spi, key, "KEYED-MD5", eth),
+        ]
+
+    def operators_lines_there() -> None:
+        running = a.running_config()
+        assert f" neighbor {B} shutdown\n" in running and " ip ospf passive\n" in running
+
+    applier = frr_applier(a, render, state)
+    apply(applier, keys(1))
+    operators_lines_there()
+    apply(applier, keys(2))  # the rekey: verified with the operator's lines in place
+    assert f"neighbor {B} password {MD5_KEYS[0]}" in a.running_config()
+    operators_lines_there()
+    restarted = frr_applier(a, render, state)
+    apply(restarted, keys(3))
+    operators_lines_there()
+    # A revoke closes both (rkmpd's shutdown message); keys back open them.
+    apply(restarted, [])
+    running = a.running_config()
+    assert f"neighbor {B} shutdown message rkmpd" in running and "ip ospf passive" in running
+    apply(frr_applier(a, render, state), keys(4))
+    running = a.running_config()
+    assert "shutdown" not in running and "passive" not in running
+
+
 def _sent_by(pcap: Path, router_id: str) -> list[int]:
     """AuTypes of the OSPFv2 packets ``router_id`` sent."""
     packets = ospf_packets(read_pcap(pcap, allow_truncated=True))
