@@ -89,8 +89,7 @@ from rkmp_frr.sinks.features import (
     BIRD_OSPF3_AUTH_TRAILER,
     BIRD_TCP_AO_EXCLUDE_OPTIONS,
     BirdFeatures,
-    Requirement,
-    unsupported,
+    FeatureGate,
 )
 from rkmp_frr.sinks.frr_config import canonical_address
 from rkmp_frr.sinks.frr_plan import current_key
@@ -343,7 +342,7 @@ def interface_item(instance: BirdOspfInstance, name: str) -> Secured:
     return secured_interface(kind, name, instance.name)
 
 
-class _Renderer:
+class _Renderer(FeatureGate[BirdFeatures]):
     def __init__(
         self,
         config: BirdRenderConfig,
@@ -352,25 +351,14 @@ class _Renderer:
         keyed: frozenset[Secured],
     ) -> None:
         self.config = config
-        self.features = features
+        super().__init__(features)
         self.now = now
         self.keyed = keyed  # what rkmpd keyed before: only these fail closed
         self.given_keys: set[Secured] = set()
-        self.refused: dict[str, SinkError] = {}
         self.notes: list[str] = []
         self.secrets: set[str] = set()
         self.live: list[KeyRow] = []
         self.closed: list[str] = []
-
-    def refuse(self, error: SinkError) -> None:
-        self.refused.setdefault(str(error), error)
-
-    def need(self, requirement: Requirement, protocol: str) -> bool:
-        """Whether BIRD has ``requirement``; if not, the refusal is kept."""
-        if self.features.has(requirement):
-            return True
-        self.refuse(unsupported(requirement, self.features.version, protocol))
-        return False
 
     def contexts(
         self, rows: Iterable[KeyRow]

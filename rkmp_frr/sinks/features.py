@@ -37,8 +37,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
+from typing import Generic, TypeVar
 
-from rkmp_frr.sinks.render import UnsupportedFeature
+from rkmp_frr.sinks.render import SinkError, UnsupportedFeature
 
 
 class VersionParseError(ValueError):
@@ -278,3 +279,25 @@ def unsupported(requirement: Requirement, version: Version, protocol: str) -> Un
         feature=requirement.feature,
         requirement=requirement.describe(),
     )
+
+
+F = TypeVar("F", FrrFeatures, BirdFeatures)
+
+
+class FeatureGate(Generic[F]):
+    """What a planner refuses (one refusal per distinct message) and its
+    checks of what the running daemon version can do."""
+
+    def __init__(self, features: F) -> None:
+        self.features: F = features
+        self.refused: dict[str, SinkError] = {}
+
+    def refuse(self, error: SinkError) -> None:
+        self.refused.setdefault(str(error), error)
+
+    def need(self, requirement: Requirement, protocol: str) -> bool:
+        """Whether the daemon has ``requirement``; if not, the refusal is kept."""
+        if self.features.has(requirement):
+            return True
+        self.refuse(unsupported(requirement, self.features.version, protocol))
+        return False

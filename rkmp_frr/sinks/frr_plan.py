@@ -60,9 +60,8 @@ from rkmp_frr.sinks.features import (
     FRR_OSPF_KEY_CHAIN,
     FRR_OSPF_MD5,
     Daemon,
+    FeatureGate,
     FrrFeatures,
-    Requirement,
-    unsupported,
 )
 from rkmp_frr.sinks.frr_config import PLAIN_NAME, BgpRouter, FrrRenderConfig
 from rkmp_frr.sinks.keyed import Secured, SecuredKind, frr_bgp, secured_interface
@@ -313,7 +312,7 @@ def _accept_window(row: KeyRow) -> Window:
     return (row.accept_lifetime_start, row.accept_lifetime_end)
 
 
-class _Planner:
+class _Planner(FeatureGate[FrrFeatures]):
     """Builds one plan; collects refusals instead of stopping at the first."""
 
     def __init__(
@@ -325,22 +324,11 @@ class _Planner:
         rkmpd_closed: frozenset[Secured],
     ) -> None:
         self.config = config
-        self.features = features
+        super().__init__(features)
         self.now = now
         self.keyed = keyed
         self.rkmpd_closed = rkmpd_closed
-        self.refused: dict[str, SinkError] = {}
         self.notes: list[str] = []
-
-    def refuse(self, error: SinkError) -> None:
-        self.refused.setdefault(str(error), error)
-
-    def need(self, requirement: Requirement, protocol: str) -> bool:
-        """Whether FRR has ``requirement``; if not, the refusal is kept."""
-        if self.features.has(requirement):
-            return True
-        self.refuse(unsupported(requirement, self.features.version, protocol))
-        return False
 
     def plan(self, rows: Iterable[KeyRow]) -> FrrPlan:
         live = [
