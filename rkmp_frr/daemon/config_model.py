@@ -354,9 +354,12 @@ class DaemonConfig:
         return None
 
     def rollover_for(self, host: str, protocol: ProtocolId) -> RolloverPolicy:
-        """Rollover timing for ``protocol`` with the peer at ``host``: that
-        peer's ``[[peer.protocol]]`` if it sets one, else the protocol's."""
-        peer = self.peer_for(host)
+        """Rollover timing for ``protocol`` with the peer at ``host``."""
+        return self.rollover_of(self.peer_for(host), protocol)
+
+    def rollover_of(self, peer: PeerConfig | None, protocol: ProtocolId) -> RolloverPolicy:
+        """``peer``'s ``[[peer.protocol]]`` timing if it sets one, else the
+        protocol's (a caller with its own peer index looks the peer up)."""
         entry = peer.protocol(protocol) if peer is not None else None
         if entry is not None:
             return entry.rollover
@@ -365,6 +368,11 @@ class DaemonConfig:
     def interfaces_for(self, child: ChildRef) -> frozenset[str]:
         """The Interfaces of a child SA's key table row (the signature
         ``KeyTableWiring(interfaces=...)`` takes)."""
-        peer = self.peer_for(child.peer[0])
-        entry = peer.protocol(child.protocol) if peer is not None else None
-        return entry.interfaces if entry is not None else ALL_INTERFACES
+        return interfaces_of(self.peer_for(child.peer[0]), child.protocol)
+
+
+def interfaces_of(peer: PeerConfig | None, protocol: ProtocolId) -> frozenset[str]:
+    """The Interfaces (RFC 7210 §2) of ``peer``'s key table rows for
+    ``protocol``: its ``[[peer.protocol]] interface``, else all."""
+    entry = peer.protocol(protocol) if peer is not None else None
+    return entry.interfaces if entry is not None else ALL_INTERFACES

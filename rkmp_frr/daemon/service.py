@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rkmp_frr.daemon import names
-from rkmp_frr.daemon.config_model import DaemonConfig, PeerConfig
+from rkmp_frr.daemon.config_model import DaemonConfig, PeerConfig, interfaces_of
 from rkmp_frr.daemon.hooks import HookCall, HookRunner, hook_calls
 from rkmp_frr.daemon.keylog import KeyLog
 from rkmp_frr.daemon.udp import EndpointSet, UdpEndpoint, open_endpoint
@@ -78,7 +78,7 @@ from rkmp_frr.engine import (
 )
 from rkmp_frr.engine.policy import LocalConfig, PeerPolicy
 from rkmp_frr.engine.types import Address
-from rkmp_frr.keytable import ALL_INTERFACES, DeleteCause, KeyRow, KeyTableStore, Sink
+from rkmp_frr.keytable import DeleteCause, KeyRow, KeyTableStore, Sink
 from rkmp_frr.keytable.changes import SinkErrors
 from rkmp_frr.keytable.rollover import RolloverPolicy
 from rkmp_frr.keytable.wiring import KeyTableWiring
@@ -825,17 +825,11 @@ class Service:
     def _rollover_for(self, host: str, protocol: ProtocolId) -> RolloverPolicy:
         """``DaemonConfig.rollover_for`` through the peer index (the
         config's own lookup scans every peer: O(N) per key)."""
-        peer = self.peers.peer_for(host)
-        entry = peer.protocol(protocol) if peer is not None else None
-        if entry is not None:
-            return entry.rollover
-        return self.config.rollover[protocol]
+        return self.config.rollover_of(self.peers.peer_for(host), protocol)
 
     def _interfaces(self, child: ChildRef) -> frozenset[str]:
-        """The Interfaces of a child SA's key table row (RFC 7210 §2)."""
-        peer = self.peers.peer_for(child.peer[0])
-        entry = peer.protocol(child.protocol) if peer is not None else None
-        return entry.interfaces if entry is not None else ALL_INTERFACES
+        """``DaemonConfig.interfaces_for`` through the peer index."""
+        return interfaces_of(self.peers.peer_for(child.peer[0]), child.protocol)
 
     def _log_event(self, event: Event) -> None:
         text = describe_event(event, self.peer_name)
