@@ -38,7 +38,7 @@ from integration.test_frr_rkmpd import (
     wait_keyed_session,
 )
 
-CHECK_INTERVAL = "1s"
+CHECK_INTERVAL = "5s"  # longer than an FRR restart: the test sees the key gone first
 DEADLINE = 60.0  # generous: FRR's restart, a check, the apply, BGP's connect retry
 
 
