@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Generic, TypeVar
 
 from rkmp_frr.engine.policy import RetransmitPolicy
-
-T = TypeVar("T")
+from rkmp_frr.engine.tasks.base import Task
 
 
 def wait_time(policy: RetransmitPolicy, attempt: int, rng: random.Random) -> float:
@@ -27,14 +25,14 @@ def wait_time(policy: RetransmitPolicy, attempt: int, rng: random.Random) -> flo
 
 
 @dataclass(slots=True, eq=False)
-class OutstandingRequest(Generic[T]):
+class OutstandingRequest:
     """Our request in flight: the exact datagram (retransmissions are
     byte-identical, RFC 7296 §2.1), the task waiting for the answer, and
     when to act next."""
 
     message_id: int
     datagram: bytes
-    task: T
+    task: Task
     deadline: float
     attempt: int = 0
 

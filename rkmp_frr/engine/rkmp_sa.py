@@ -160,7 +160,7 @@ class RkmpSa:
         self.remote_identity = ""
         self.next_request_id = 0
         self.expected_request_id = 0
-        self.pending: OutstandingRequest[Task] | None = None
+        self.pending: OutstandingRequest | None = None
         self.queue: deque[Task] = deque()
         # Tuples, not lists: most SAs never defer or wait for a child SA, and
         # the empty tuple is one shared object the collector does not track.

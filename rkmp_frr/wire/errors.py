@@ -38,7 +38,7 @@ class MalformedMessage(Exception):
         """Shift the offset, for decoders working inside a larger buffer.
         (``args`` keep the constructor's values; pickling restores the
         shifted offset from ``__dict__``.)"""
-        self.offset += delta
+        self.offset = self.offset + delta
 
 
 class UnsupportedCriticalPayload(MalformedMessage):

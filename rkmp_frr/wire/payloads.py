@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from struct import Struct
-from typing import ClassVar, TypeAlias
+from typing import TypeAlias
 
 from rkmp_frr.wire._checks import (
     UINT8_MAX,
@@ -67,7 +67,9 @@ def _check_data(name: str, value: object, fixed: int = 0) -> bytes:
 class KePayload:
     """Key Exchange (RFC 7296 §3.4): group number and public value."""
 
-    payload_type: ClassVar[int] = PayloadType.KE
+    @property
+    def payload_type(self) -> int:
+        return PayloadType.KE
 
     group: int
     data: bytes
@@ -124,7 +126,9 @@ class IdPayload:
 class CertPayload:
     """Certificate (RFC 7296 §3.6)."""
 
-    payload_type: ClassVar[int] = PayloadType.CERT
+    @property
+    def payload_type(self) -> int:
+        return PayloadType.CERT
 
     encoding: int
     data: bytes
@@ -140,7 +144,9 @@ class CertPayload:
 class CertReqPayload:
     """Certificate Request (RFC 7296 §3.7); ``data`` is the CA field."""
 
-    payload_type: ClassVar[int] = PayloadType.CERTREQ
+    @property
+    def payload_type(self) -> int:
+        return PayloadType.CERTREQ
 
     encoding: int
     data: bytes
@@ -156,7 +162,9 @@ class CertReqPayload:
 class AuthPayload:
     """Authentication (RFC 7296 §3.8)."""
 
-    payload_type: ClassVar[int] = PayloadType.AUTH
+    @property
+    def payload_type(self) -> int:
+        return PayloadType.AUTH
 
     method: int
     data: bytes
@@ -181,7 +189,9 @@ class AuthPayload:
 class NoncePayload:
     """Nonce (RFC 7296 §3.9): 16..256 octets."""
 
-    payload_type: ClassVar[int] = PayloadType.NONCE
+    @property
+    def payload_type(self) -> int:
+        return PayloadType.NONCE
 
     data: bytes
     critical: bool = field(default=False, kw_only=True)
@@ -203,7 +213,9 @@ class NotifyPayload:
     """Notify (RFC 7296 §3.10). ``spi`` is empty for notifications about the
     IKE SA; ``protocol_id`` is then meaningless (sent as 0, ignored)."""
 
-    payload_type: ClassVar[int] = PayloadType.NOTIFY
+    @property
+    def payload_type(self) -> int:
+        return PayloadType.NOTIFY
 
     notify_type: int
     protocol_id: int = 0
@@ -262,7 +274,9 @@ class DeletePayload:
     list still says which SPI size it has; every SPI has that size. For the
     IKE SA the size is 0 and the list is empty."""
 
-    payload_type: ClassVar[int] = PayloadType.DELETE
+    @property
+    def payload_type(self) -> int:
+        return PayloadType.DELETE
 
     protocol_id: int
     spi_size: int
@@ -304,7 +318,9 @@ def _delete_problem(protocol_id: int, spi_size: int, count: int) -> str | None:
 class VendorIdPayload:
     """Vendor ID (RFC 7296 §3.12)."""
 
-    payload_type: ClassVar[int] = PayloadType.VENDOR_ID
+    @property
+    def payload_type(self) -> int:
+        return PayloadType.VENDOR_ID
 
     data: bytes
     critical: bool = field(default=False, kw_only=True)
@@ -324,7 +340,9 @@ class EncryptedPayload:
     the last payload of a message.
     """
 
-    payload_type: ClassVar[int] = PayloadType.SK
+    @property
+    def payload_type(self) -> int:
+        return PayloadType.SK
 
     first_payload: int
     data: bytes
@@ -354,7 +372,9 @@ class EncryptedFragmentPayload:
     ciphertext | ICV, opaque. SKF must be the last payload of a message.
     """
 
-    payload_type: ClassVar[int] = PayloadType.SKF
+    @property
+    def payload_type(self) -> int:
+        return PayloadType.SKF
 
     fragment_number: int
     total_fragments: int

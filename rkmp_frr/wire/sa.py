@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from struct import Struct
-from typing import ClassVar
 
 from rkmp_frr.wire._checks import (
     UINT8_MAX,
@@ -125,7 +124,9 @@ class Proposal:
 class SaPayload:
     """RFC 7296 §3.3."""
 
-    payload_type: ClassVar[int] = PayloadType.SA
+    @property
+    def payload_type(self) -> int:
+        return PayloadType.SA
 
     proposals: tuple[Proposal, ...]
     critical: bool = field(default=False, kw_only=True)

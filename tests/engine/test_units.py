@@ -30,6 +30,7 @@ from rkmp_frr.engine.policy import (
 )
 from rkmp_frr.engine.reliability import OutstandingRequest, ResponseCache, wait_time
 from rkmp_frr.engine.state import SaState, StateError, check_transition
+from rkmp_frr.engine.tasks.base import Task
 from rkmp_frr.wire import SaPayload
 from rkmp_frr.wire.constants import KeId
 
@@ -44,7 +45,7 @@ def test_default_retransmission_budget_is_strongswans() -> None:
 def test_retransmission_schedule_and_give_up() -> None:
     policy = RetransmitPolicy(timeout=1.0, base=2.0, tries=3)
     rng = random.Random(0)
-    request = OutstandingRequest(0, b"x", object(), deadline=wait_time(policy, 0, rng))
+    request = OutstandingRequest(0, b"x", Task(), deadline=wait_time(policy, 0, rng))
     deadlines = [request.deadline]
     while request.on_deadline(policy, rng, request.deadline):
         deadlines.append(request.deadline)

@@ -225,7 +225,7 @@ def test_empty_chain() -> None:
 def test_payload_type_properties() -> None:
     assert IdPayload(1, b"1234", initiator=True).payload_type == PayloadType.IDi
     assert IdPayload(1, b"1234", initiator=False).payload_type == PayloadType.IDr
-    assert NoncePayload.payload_type == PayloadType.NONCE
+    assert NoncePayload(bytes(16)).payload_type == PayloadType.NONCE
     assert NotifyPayload(NotifyType.AUTHENTICATION_FAILED).is_error
     assert not NotifyPayload(NotifyType.RKMP_SUPPORTED).is_error
 
