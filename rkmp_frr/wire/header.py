@@ -65,8 +65,26 @@ class Header:
         """The sender is the original initiator of the IKE SA."""
         return bool(int(self.flags) & _INITIATOR)
 
+    def __reduce__(
+        self,
+    ) -> tuple[type[Header], tuple[bytes, bytes, int, HeaderFlag, int, int, int]]:
+        # Pickled through the constructor (decoding errors carry a header): a
+        # class compiled by mypyc lacks the state methods slots=True adds.
+        return (
+            Header,
+            (
+                self.spi_i,
+                self.spi_r,
+                self.exchange_type,
+                self.flags,
+                self.message_id,
+                self.major_version,
+                self.minor_version,
+            ),
+        )
 
-_new = object.__new__
+
+_new = Header.__new__  # see _make: the allocator a compiled class accepts
 _set_spi_i = slot_setter(Header, "spi_i")
 _set_spi_r = slot_setter(Header, "spi_r")
 _set_exchange_type = slot_setter(Header, "exchange_type")

@@ -18,6 +18,7 @@ from rkmp_frr.wire import (
 )
 from rkmp_frr.wire.constants import ExchangeType, HeaderFlag
 
+from . import ill_typed
 from .vectors import hexbytes
 
 # A header-only INFORMATIONAL response, written field by field.
@@ -148,7 +149,9 @@ def test_encoding_an_invalid_header_raises(field: str, value: object) -> None:
         "message_id": 0,
         field: value,
     }
-    header = Header(**fields)  # type: ignore[arg-type]
+    header = ill_typed.build(lambda: Header(**fields))  # type: ignore[arg-type]
+    if header is None:  # compiled build: refused at construction
+        return
     with pytest.raises(EncodeError, match=field):
         encode_message(Message(header, ()))
 

@@ -6,8 +6,11 @@ Each vector is the payload alone as a one-payload chain: generic header
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
+from rkmp_frr.build import is_compiled
 from rkmp_frr.wire import (
     AuthPayload,
     CertPayload,
@@ -36,6 +39,7 @@ from rkmp_frr.wire.constants import (
     ProtocolId,
 )
 
+from . import ill_typed
 from .vectors import X25519_PUBLIC, hexbytes
 
 SHA1_OF_SPKI = bytes.fromhex("a9993e364706816aba3e25717850c26c9cd0d89d")  # SHA1("abc")
@@ -273,12 +277,9 @@ def test_payload_body_errors(payload_type: int, hex_text: str, reason: str) -> N
     "payload",
     [
         KePayload(0x10000, b""),
-        KePayload(31, "not bytes"),  # type: ignore[arg-type]
         IdPayload(256, b"x", initiator=True),
-        IdPayload(1, b"x", initiator=1),  # type: ignore[arg-type]
         CertPayload(-1, b""),
         CertReqPayload(4, b"\x00" * 65531),  # body 65532 > 65531
-        AuthPayload(2, b"", critical=1),  # type: ignore[arg-type]
         NoncePayload(b"\x00" * 15),
         NoncePayload(b"\x00" * 257),
         NotifyPayload(0x10000),
@@ -300,8 +301,26 @@ def test_encoding_invalid_payload_raises(payload: Payload) -> None:
         encode_payloads([payload])
 
 
+@pytest.mark.parametrize(
+    "factory",
+    [
+        lambda: KePayload(31, "not bytes"),  # type: ignore[arg-type]
+        lambda: IdPayload(1, b"x", initiator=1),  # type: ignore[arg-type]
+        lambda: AuthPayload(2, b"", critical=1),  # type: ignore[arg-type]
+    ],
+)
+def test_encoding_ill_typed_payload_raises(factory: Callable[[], Payload]) -> None:
+    payload = ill_typed.build(factory)
+    if payload is None:  # compiled build: refused at construction
+        return
+    with pytest.raises(EncodeError):
+        encode_payloads([payload])
+
+
 def test_encoding_a_non_payload_raises() -> None:
-    with pytest.raises(EncodeError, match="not a payload"):
+    # A compiled build checks the declared element type when iterating.
+    refused = TypeError if is_compiled() else EncodeError
+    with pytest.raises(refused, match=r"not a payload|object expected; got str"):
         encode_payloads(["nonce"])  # type: ignore[list-item]
 
 
