@@ -80,6 +80,17 @@ def _ext_modules() -> list[object]:
     )
 
 
+def _remove_in_place_builds() -> None:
+    """An editable install with RKMP_MYPYC=1 leaves the extension modules in
+    the source tree, where they would keep shadowing the .py files after a
+    later pure-Python editable install: remove them."""
+    stale = [*Path("rkmp_frr").rglob("*.so"), *Path().glob("rkmp_frr_core__mypyc*.so")]
+    for path in stale:
+        path.unlink()
+    if stale:
+        print(f"setup.py: removed {len(stale)} compiled modules from the tree", file=sys.stderr)
+
+
 def main() -> None:
     mode = _mode()
     editable = "editable_wheel" in sys.argv
@@ -91,6 +102,8 @@ def main() -> None:
     if wanted and mode == "auto" and not _compiler_works():
         print("setup.py: no working C compiler, building pure Python", file=sys.stderr)
         wanted = False
+    if editable and not wanted and not metadata_only:
+        _remove_in_place_builds()
     kwargs: dict[str, object] = {}
     if wanted:
         try:
