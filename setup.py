@@ -1,15 +1,16 @@
 """Build hook: compile the protocol core with mypyc where that is possible.
 
-Everything else about the package is in pyproject.toml. The pure-Python
-source is always installed too and is the fallback: a wheel built without
-a C compiler (or with RKMP_MYPYC=0) simply has no extension modules.
+Everything else about the package is in pyproject.toml; what is compiled is
+decided in rkmp_frr/build.py. The pure-Python source is always installed
+too and is the fallback: a build without a C compiler (or with
+RKMP_MYPYC=0) simply has no extension modules.
 
 RKMP_MYPYC selects the build:
-  auto (default)  compile for a regular (wheel) build if a C compiler can
+  auto (default)  compile a wheel (and `build_ext --inplace`, which
+                  scripts/setup.sh runs in a checkout) if a C compiler can
                   build against this Python's headers; never for an
-                  editable install, where a compiled module would shadow
-                  edits to its .py file until the next install
-  1               compile, editable installs included; fail if impossible
+                  editable install, whose sources must stay what runs
+  1               compile, or fail
   0               pure Python
 """
 
@@ -23,11 +24,9 @@ from pathlib import Path
 
 from setuptools import setup
 
-# The hot, typed core. Not compiled: engine/state.py (StateError subclasses
-# RuntimeError, which mypyc cannot), engine/policy.py (configuration objects
-# that the daemon subclasses in pure Python).
-PACKAGES = ("rkmp_frr/wire", "rkmp_frr/crypto", "rkmp_frr/engine")
-EXCLUDED = {"rkmp_frr/engine/state.py", "rkmp_frr/engine/policy.py"}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rkmp_frr.build import compiled_sources  # (found through the path above)
+
 # mypyc's version decides what compiles (its bugs and workarounds differ by
 # release), so the build pins it.
 MYPY_REQUIREMENT = "mypy==2.4.1"
@@ -61,11 +60,6 @@ def _compiler_works() -> bool:
     return True
 
 
-def _sources() -> list[str]:
-    found = [str(p) for package in PACKAGES for p in sorted(Path(package).rglob("*.py"))]
-    return [path for path in found if path not in EXCLUDED]
-
-
 def _ext_modules() -> list[object]:
     from mypyc.build import mypycify  # only imported when compiling
 
@@ -73,22 +67,11 @@ def _ext_modules() -> list[object]:
     # modules outside this build, and mypyc treats that note as an error.
     return list(
         mypycify(
-            ["--no-warn-unused-configs", *_sources()],
+            ["--no-warn-unused-configs", *compiled_sources()],
             opt_level="3",
             group_name="rkmp_frr_core",
         )
     )
-
-
-def _remove_in_place_builds() -> None:
-    """An editable install with RKMP_MYPYC=1 leaves the extension modules in
-    the source tree, where they would keep shadowing the .py files after a
-    later pure-Python editable install: remove them."""
-    stale = [*Path("rkmp_frr").rglob("*.so"), *Path().glob("rkmp_frr_core__mypyc*.so")]
-    for path in stale:
-        path.unlink()
-    if stale:
-        print(f"setup.py: removed {len(stale)} compiled modules from the tree", file=sys.stderr)
 
 
 def main() -> None:
@@ -102,8 +85,6 @@ def main() -> None:
     if wanted and mode == "auto" and not _compiler_works():
         print("setup.py: no working C compiler, building pure Python", file=sys.stderr)
         wanted = False
-    if editable and not wanted and not metadata_only:
-        _remove_in_place_builds()
     kwargs: dict[str, object] = {}
     if wanted:
         try:

@@ -12,6 +12,9 @@ data sizes; ``handshakes_per_s / crypto_floor_per_s`` is the share of the
 time the protocol machinery leaves to the crypto.
 
     .venv/bin/python benchmarks/handshake.py [--handshakes 2000] [--json] [--profile]
+
+The JSON names the build of the core that ran (``core``: compiled by mypyc, as
+``scripts/setup.sh`` builds it where a C compiler works, or pure Python).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import time
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from rkmp_frr.build import build_name, stale_build_reason
 from rkmp_frr.crypto import get_ke_group, get_prf
 from rkmp_frr.engine import (
     ChildPolicy,
@@ -139,6 +143,8 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
     parser.add_argument("--profile", action="store_true", help="print the top of a profile")
     args = parser.parse_args()
+    if (stale := stale_build_reason()) is not None:
+        parser.exit(2, f"handshake.py: {stale}: run scripts/setup.sh\n")
     handshake(responder(), initiator(0), 0, 0.0)  # warm-up: imports, caches
     if args.profile:
         profiler = cProfile.Profile()
@@ -149,6 +155,7 @@ def main() -> None:
     print(f"handshakes_per_s   {handshakes:10,.0f}")
     print(f"crypto_floor_per_s {floor:10,.0f}")
     print(f"ratio              {handshakes / floor:10.2f}")
+    print(f"core               {build_name():>10}")
     if args.json:
         result = {
             "handshakes_per_s": round(handshakes, 1),
@@ -156,6 +163,7 @@ def main() -> None:
             "ratio": round(handshakes / floor, 3),
             "handshakes": args.handshakes,
             "suite": SUITE,
+            "core": build_name(),  # compiled (mypyc) or pure Python: rkmp_frr/build.py
         }
         print(json.dumps(result))
 

@@ -50,15 +50,46 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 # Install only when pyproject.toml changed since the last successful install.
+# editable_mode=compat puts the checkout itself on sys.path: mypyc puts the
+# compiled core's shared library (rkmp_frr_core__mypyc) beside the package.
 stamp=.venv/.rkmp-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   log=.venv/pip-install.log
   if ! { .venv/bin/python -m pip install -q --upgrade pip &&
-         .venv/bin/python -m pip install -q -e '.[dev]'; } >"$log" 2>&1; then
+         .venv/bin/python -m pip install -q -e '.[dev]' --config-settings editable_mode=compat; } >"$log" 2>&1; then
     cat "$log" >&2
     echo "setup: pip install failed (log above)" >&2
     exit 1
   fi
   touch "$stamp"
 fi
-echo "setup: ok ($(.venv/bin/python --version))"
+
+# The protocol core compiled by mypyc (what and why: rkmp_frr/build.py), in
+# the tree, rebuilt whenever its sources changed. RKMP_MYPYC=0: pure Python;
+# 1: compiled or fail; auto (default): compiled if a C compiler works.
+mode=${RKMP_MYPYC:-auto}
+remove_core() {
+  find rkmp_frr -name '*.so' -delete
+  rm -f rkmp_frr_core__mypyc*.so build/core.stamp
+}
+if [ "$mode" = 0 ]; then
+  remove_core
+elif ! .venv/bin/python -m rkmp_frr.build fresh; then
+  remove_core  # also modules whose source is gone
+  mkdir -p build
+  log=build/core-build.log
+  echo "setup: compiling the protocol core with mypyc (log: $log)"
+  if RKMP_MYPYC=$mode .venv/bin/python setup.py build_ext --inplace >"$log" 2>&1 &&
+     [ -n "$(find rkmp_frr -name '*.so' -print -quit)" ]; then
+    .venv/bin/python -m rkmp_frr.build stamp
+  else
+    remove_core
+    if [ "$mode" = 1 ]; then
+      tail -20 "$log" >&2
+      echo "setup: RKMP_MYPYC=1 but the core did not compile (log above)" >&2
+      exit 1
+    fi
+    echo "setup: the core runs as pure Python ($(tail -1 "$log"))" >&2
+  fi
+fi
+echo "setup: ok ($(.venv/bin/python --version), core: $(.venv/bin/python -m rkmp_frr.build status))"

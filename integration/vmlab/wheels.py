@@ -122,7 +122,8 @@ def build_project_wheel(project_root: Path, dest: Path, log: Path) -> Path:
         shutil.copytree(
             project_root / PROJECT_PACKAGE,
             source / PROJECT_PACKAGE,
-            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+            # Compiled modules are the host's build: the guest gets pure Python.
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.so"),
         )
         out = Path(tmp) / "out"
         # The build backend comes from the index (build isolation).

@@ -105,8 +105,9 @@ class _Orphans:
     their hard lifetime, or until a new child SA of the same protocol with
     the same peer replaces them."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, touch: Callable[[_Timed], None], emit: Callable[[Event], None]) -> None:
+        self._touch = touch  # the engine's: our deadline may have moved
+        self._emit = emit
         self.by_peer: dict[Address, list[ChildSa]] = {}
         self.deadline: float | None = None
         # Expiry heap; entries of children taken out early stay until they
@@ -120,7 +121,7 @@ class _Orphans:
         for child in children:
             held.append(child)
             heapq.heappush(self._expiries, (child.expires, next(self._seq), peer, child))
-        self.engine.touch(self)
+        self._touch(self)
 
     def take(self, peer: Address, protocol: ProtocolId) -> ChildRef | None:
         child = self._pop(peer, lambda c: c.protocol == protocol)
@@ -138,7 +139,7 @@ class _Orphans:
                 del children[index]
                 if not children:
                     del self.by_peer[peer]
-                self.engine.touch(self)
+                self._touch(self)
                 return child
         return None
 
@@ -167,7 +168,7 @@ class _Orphans:
             children.remove(child)
             if not children:
                 del self.by_peer[peer]
-            self.engine.emit(ChildSaDeleted(child.ref, DeleteReason.EXPIRED))
+            self._emit(ChildSaDeleted(child.ref, DeleteReason.EXPIRED))
 
 
 class Engine:
@@ -202,7 +203,7 @@ class Engine:
         self._lingering: dict[bytes, tuple[float, ResponseCache, Address]] = {}
         # Our key IDs offered and not yet answered: how many offers hold each.
         self._reserved: dict[tuple[Address, ProtocolId], dict[int, int]] = {}
-        self._orphans = _Orphans(self)
+        self._orphans = _Orphans(self.touch, self.emit)
         self._out: list[tuple[bytes, Address]] = []
         self._events: deque[Event] = deque()
         self._timers: list[tuple[float, int, _Timed]] = []

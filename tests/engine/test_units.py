@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import random
-from typing import Any
 
 import pytest
 
@@ -19,8 +18,11 @@ from rkmp_frr.crypto.proposals import (
     select_offer,
 )
 from rkmp_frr.engine import Engine, negotiation
+from rkmp_frr.engine.child_sa import ChildSa
 from rkmp_frr.engine.cookies import CookieJar
+from rkmp_frr.engine.events import ChildParams, ChildRef
 from rkmp_frr.engine.policy import (
+    ChildPolicy,
     Lifetime,
     LocalConfig,
     PeerPolicy,
@@ -31,8 +33,9 @@ from rkmp_frr.engine.policy import (
 from rkmp_frr.engine.reliability import OutstandingRequest, ResponseCache, wait_time
 from rkmp_frr.engine.state import SaState, StateError, check_transition
 from rkmp_frr.engine.tasks.base import Task
+from rkmp_frr.engine.types import Address
 from rkmp_frr.wire import SaPayload
-from rkmp_frr.wire.constants import KeId
+from rkmp_frr.wire.constants import IntegId, KeId, ProtocolId
 
 
 def test_default_retransmission_budget_is_strongswans() -> None:
@@ -296,13 +299,12 @@ def test_encode_init_gives_the_generic_encoders_octets() -> None:
         encode_init(header, sa, KePayload(70000, b""), nonce, status)
 
 
-@dataclasses.dataclass(eq=False)
-class _Child:
-    """What _Orphans reads of a ChildSa."""
-
-    ref: str
-    protocol: int
-    expires: float
+def _child(peer: Address, key_id: int, expires: float) -> ChildSa:
+    """A real ChildSa (the compiled core checks argument types)."""
+    ref = ChildRef(peer, ProtocolId.TCP_AO, key_id, key_id)
+    params = ChildParams(ref, IntegId.HMAC_SHA2_256_128, (), None, expires, expires, True, b"k")
+    policy = ChildPolicy(ProtocolId.TCP_AO, integ=(IntegId.HMAC_SHA2_256_128,))
+    return ChildSa(params, policy, (b"n", b"n"))
 
 
 @dataclasses.dataclass
@@ -320,22 +322,19 @@ class _Sink:
 def test_orphans_expire_in_order_and_children_taken_early_do_not_count() -> None:
     from rkmp_frr.engine.engine import _Orphans
     from rkmp_frr.engine.events import ChildSaDeleted, DeleteReason
-    from rkmp_frr.wire.constants import ProtocolId
 
     sink = _Sink()
-    orphans = _Orphans(sink)  # type: ignore[arg-type]
+    orphans = _Orphans(sink.touch, sink.emit)
     peers = [(f"192.0.2.{n}", 500) for n in range(4)]
-    children: list[Any] = [_Child(f"c{n}", ProtocolId.TCP_AO, 100.0 + 10 * n) for n in range(4)]
+    children = [_child(peer, n, 100.0 + 10 * n) for n, peer in enumerate(peers)]
     for peer, kid in zip(reversed(peers), reversed(children), strict=True):
         orphans.add(peer, [kid])
     assert orphans.next_deadline() == 100.0
-    taken: Any = orphans.take(peers[0], ProtocolId.TCP_AO)
-    assert taken == "c0"
+    assert orphans.take(peers[0], ProtocolId.TCP_AO) == children[0].ref
     assert orphans.next_deadline() == 110.0  # c0's entry is stale now
     orphans.on_timer(121.0)
-    deleted: list[Any] = [e.child for e in sink.emitted if isinstance(e, ChildSaDeleted)]
-    assert deleted == ["c1", "c2"]
+    deleted = [e.child for e in sink.emitted if isinstance(e, ChildSaDeleted)]
+    assert deleted == [children[1].ref, children[2].ref]
     assert all(e.reason is DeleteReason.EXPIRED for e in sink.emitted)  # type: ignore[attr-defined]
-    held: dict[Any, Any] = orphans.by_peer
-    assert held == {peers[3]: [children[3]]}
+    assert orphans.by_peer == {peers[3]: [children[3]]}
     assert orphans.next_deadline() == 130.0
