@@ -23,8 +23,10 @@ daemon must not be reconfigured once per change: a rekey of 100 peers is
 - Renderings that depend on the time (key chain windows, the MD5 key ospfd
   sends with) tell when they change (``ApplyResult.next_change_at``); the
   sink applies again then. An apply whose outcome is unknown (the daemon
-  did not answer, the restore was not confirmed) is retried with backoff;
-  a refused change that was undone waits for the rows to change.
+  did not answer, the restore was not confirmed) is retried with backoff,
+  and so is one the applier held back because the daemon was not ready
+  for it (``ApplyStatus.NOT_READY``: still starting, nothing applied); a
+  refused change that was undone waits for the rows to change.
 
 Drift. A sink given a ``checker`` and a ``check_interval`` also compares,
 that often, what the daemon runs with what it applied last (FRR keeps
@@ -33,7 +35,8 @@ them). The check runs in the same task as the applies, so never during
 one; when it finds drift (the checker has then marked the drifted parts
 as not applied), the sink logs one line and applies again at once, and an
 apply that fails after a drift is retried with backoff until the daemon
-takes it (a daemon still starting refuses it for a while).
+takes it (a daemon still starting refuses it for a while, or the applier
+holds the apply back until it is fully started).
 
 The sink's ``status()`` is what ``rkmpctl status`` shows for the daemon.
 """
@@ -71,6 +74,9 @@ class ApplyStatus(Enum):
     DRY_RUN = "dry-run"  # rendered and logged, not applied
     FAILED_RESTORED = "failed-restored"  # refused; the previous config is back
     FAILED = "failed"  # refused, and the previous config could not be confirmed
+    # The daemon is starting or its configuration is changing (e.g. FRR
+    # still loading it after a restart): nothing was applied.
+    NOT_READY = "not-ready"
 
     @property
     def ok(self) -> bool:
@@ -363,7 +369,10 @@ class BatchingSink:
         # change; only an apply whose outcome is unknown is tried again.
         # After a drift the daemon may refuse until it is fully up again:
         # tried again too, or the drifted keys would stay out until a rekey.
-        failed = result.status is ApplyStatus.FAILED or (self._repairing and not result.status.ok)
+        # Not ready: nothing was applied, so the same rows are tried again.
+        failed = result.status in (ApplyStatus.FAILED, ApplyStatus.NOT_READY) or (
+            self._repairing and not result.status.ok
+        )
         if failed and self._timers.retry is None:
             self._backoff = min(self.retry_max, max(self.retry_first, self._backoff * 2))
             self._timers.retry = loop.call_later(self._backoff, self._retry)

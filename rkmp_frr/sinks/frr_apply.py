@@ -4,6 +4,14 @@ Each apply brings FRR from the plan it applied last to the plan for the
 rows it is given (``rkmp_frr.sinks.frr_plan``; the change between two
 plans: ``rkmp_frr.sinks.frr_render``):
 
+0. When FRR may have (re)started since rkmpd last saw it settled (the
+   first apply, after a drift, after FRR could not be read or an apply
+   failed), wait until it is fully started: two reads of the running
+   config ``settle_time`` apart agree, and it has the operator lines the
+   change builds on (``rkmp_frr.sinks.frr_readiness``). Otherwise nothing
+   is applied: the result is ``NOT_READY`` and the batching sink tries
+   again with backoff. A restarted FRR loads its configuration over time,
+   and a repair made against half of it goes wrong (below).
 1. Render the change (vtysh commands, keys masked for the log) and the
    lines ``show running-config`` must then show. Rows FRR cannot take are
    left out and reported.
@@ -14,7 +22,13 @@ plans: ``rkmp_frr.sinks.frr_render``):
    (the running one with the sink's lines replaced; a private 0600 file
    named ``frr.conf`` in the ``--confdir`` given, so that frr-reload.py
    does not ``write`` the running config, keys included, to FRR's own
-   configuration file). The lines that open
+   configuration file). frr-reload.py reads the running config itself
+   and removes every line the file lacks, so just before it runs the
+   running config is read again and the file is checked to remove or add
+   nothing that is not rkmpd's (``rkmp_frr.sinks.frr_reload``): lines
+   that came in after the file was made (FRR still loading, an operator
+   typing) would be lost. If it would, nothing is applied (``NOT_READY``,
+   tried again later). The lines that open
    neighbours and interfaces (``no neighbor X shutdown``, ``no ip ospf
    passive``, ``no ipv6 ospf6 passive``) go in a second run, only after
    the first run's keys were read back: ``vtysh -f`` goes on past a failed
@@ -73,6 +87,14 @@ from rkmp_frr.sinks.batching import ApplyResult, ApplyStatus, CheckResult
 from rkmp_frr.sinks.features import FrrFeatures
 from rkmp_frr.sinks.frr_config import FrrRenderConfig
 from rkmp_frr.sinks.frr_plan import EMPTY_PLAN, FrrPlan, frr_plan, plan_without
+from rkmp_frr.sinks.frr_readiness import (
+    NotReady,
+    NotReadyKind,
+    change_dependencies,
+    readiness,
+    shown_lines,
+)
+from rkmp_frr.sinks.frr_reload import foreign_changes, reload_config, reload_ownership
 from rkmp_frr.sinks.frr_render import FrrChange, applied_expectations, frr_change
 from rkmp_frr.sinks.frr_running_config import ConfigExpectation, find_drift, unmet_expectations
 from rkmp_frr.sinks.keyed import KeyedState, Secured
@@ -85,6 +107,10 @@ log = logging.getLogger(__name__)
 SINK = "frr"
 DEFAULT_FRR_RELOAD = "/usr/lib/frr/frr-reload.py"
 KERNEL_CHECK_WINDOW = 5.0  # seconds for FRR to replace a session after a password change
+# Seconds between the two reads that must agree before FRR counts as fully
+# started. vtysh -b feeds a configuration without pauses (thousands of
+# lines a second), so a load under way changes it well within this.
+SETTLE_TIME = 1.0
 
 
 class FrrApplyMode(Enum):
@@ -128,10 +154,20 @@ class FrrApplierOptions:
     kernel_check: bool = True  # TCP-MD5: ask the kernel after each apply
     kernel_check_window: float = KERNEL_CHECK_WINDOW
     command_timeout: float = 30.0
+    settle_time: float = SETTLE_TIME
 
 
 class ApplyFailed(Exception):
     """One step of an apply failed; the message is one line without keys."""
+
+
+class FrrNotReady(ApplyFailed):
+    """FRR is not ready for the change (still starting, its configuration
+    changing): nothing was applied. One line without keys."""
+
+    def __init__(self, problem: NotReady) -> None:
+        super().__init__(problem.describe())
+        self.problem = problem
 
 
 @dataclass
@@ -145,6 +181,9 @@ class FrrApplier:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     current: FrrPlan = EMPTY_PLAN
     synced: bool = False  # the first apply compares with what FRR runs
+    # FRR may have (re)started since rkmpd last saw it settled: the next
+    # apply waits until it is fully started (step 0 of the module doc).
+    unsettled: bool = True
     # What rkmpd has keyed (fail closed applies to these only); persisted
     # under state_dir by rkmpd, in memory by default.
     keyed: KeyedState = field(default_factory=lambda: KeyedState(SINK))
@@ -164,6 +203,12 @@ class FrrApplier:
     # --- the apply ---------------------------------------------------------------------
 
     async def apply(self, rows: Sequence[KeyRow], now: UtcSeconds) -> ApplyResult:
+        result = await self._apply(rows, now)
+        if not result.status.ok:  # FRR down, restarting, or refusing: settle first next time
+            self.unsettled = True
+        return result
+
+    async def _apply(self, rows: Sequence[KeyRow], now: UtcSeconds) -> ApplyResult:
         started, clock = time.time(), time.monotonic()
         config, features = self.options.render, self.features
         try:
@@ -177,11 +222,8 @@ class FrrApplier:
         refused = tuple(str(error) for error in desired.refused)
         base = {"refused": refused, "notes": change.notes, "next_change_at": change.next_change_at}
 
-        if not self.synced and not self.options.dry_run:
-            adopted = await self._adopt_if_running(desired)
-            if adopted:
-                return self._result(ApplyStatus.UNCHANGED, started, clock, rows, **base)
-        if change.empty:
+        if change.empty:  # on a first apply: nothing of rkmpd's to compare either
+            self.synced = self.synced or not self.options.dry_run
             self.current = desired
             return self._result(ApplyStatus.UNCHANGED, started, clock, rows, **base)
         shown = change.masked_text()
@@ -191,6 +233,18 @@ class FrrApplier:
             self._record_keyed(desired)
             self._record_reopened(desired)
             return self._result(ApplyStatus.DRY_RUN, started, clock, rows, change=shown, **base)
+        if self.unsettled:
+            try:
+                await self._wait_settled(desired)
+            except FrrNotReady as exc:
+                return self._result(
+                    ApplyStatus.NOT_READY, started, clock, rows, change=shown, error=str(exc),
+                    **base,
+                )  # fmt: skip
+        if not self.synced:
+            adopted = await self._adopt_if_running(desired)
+            if adopted:
+                return self._result(ApplyStatus.UNCHANGED, started, clock, rows, **base)
 
         try:
             await self._check(change)
@@ -204,6 +258,11 @@ class FrrApplier:
             )  # fmt: skip
         try:
             await self._push(change, desired, present=(self.current,))
+        except FrrNotReady as exc:  # refused before anything went in
+            self._forget_keyed(newly_keyed)
+            return self._result(
+                ApplyStatus.NOT_READY, started, clock, rows, change=shown, error=str(exc), **base
+            )
         except ApplyFailed as exc:
             restore_error = await self._restore(desired, newly_keyed)
             status = ApplyStatus.FAILED if restore_error else ApplyStatus.FAILED_RESTORED
@@ -260,11 +319,13 @@ class FrrApplier:
         try:
             running = await self.running_config()
         except ApplyFailed as exc:  # FRR down or restarting: look again next time
+            self.unsettled = True
             return CheckResult(SINK, time.time(), error=str(exc))
         drift = find_drift(running, expectations)
         if drift is None:
             return CheckResult(SINK, time.time())
         self.current = plan_without(self.current, drift.parts)
+        self.unsettled = True  # most likely FRR restarted: the repair waits for it
         return CheckResult(SINK, time.time(), drift=drift.describe())
 
     def _applied_expectations(self) -> tuple[ConfigExpectation, ...]:
@@ -319,6 +380,21 @@ class FrrApplier:
             raise ApplyFailed(f"cannot read the running config: {result.describe()}")
         return result.stdout
 
+    async def _wait_settled(self, desired: FrrPlan) -> None:
+        """Return once FRR looks fully started (``frr_readiness``): two
+        reads ``settle_time`` apart agree, and the running config has the
+        operator lines the change builds on. FrrNotReady otherwise."""
+        try:
+            first = await self.running_config()
+            await self.sleep(self.options.settle_time)
+            second = await self.running_config()
+        except ApplyFailed as exc:
+            raise FrrNotReady(NotReady(NotReadyKind.UNREACHABLE, str(exc))) from None
+        problem = readiness(first, second, change_dependencies(self.current, desired))
+        if problem is not None:
+            raise FrrNotReady(problem)
+        self.unsettled = False
+
     async def _adopt_if_running(self, desired: FrrPlan) -> bool:
         """First apply: when FRR already runs exactly the desired plan (a
         restarted rkmpd), take it as applied without touching FRR."""
@@ -364,11 +440,15 @@ class FrrApplier:
         mode replaces them all with ``desired``'s)."""
         opens = change.open_commands()
         if self.options.mode is FrrApplyMode.FRR_RELOAD:
+            # FrrNotReady from the first reload: nothing went in. From the
+            # second: the keys did, so it is a failure to undo.
             if opens:  # the same two phases: keys (still closed), read back, then open
                 hold = change.opening_expectations()
                 await self._reload(change, desired, present, hold=hold)
                 await self._verify(change.key_expectations())
-            await self._reload(change, desired, present)
+                await _after_a_first_step(self._reload(change, desired, present))
+            else:
+                await self._reload(change, desired, present)
             await self._verify(change.running_config_expectations)
             return
         await self._vtysh_file(_lines_text(change.key_commands()), change)
@@ -436,6 +516,23 @@ class FrrApplier:
         owned = tuple(self._full(plan) for plan in present)
         wanted = self._full(desired)
         text = reload_config(running, owned, wanted, hold)
+        # frr-reload.py reads the running config again and removes what the
+        # file lacks: read it once more just before and refuse if the file
+        # would remove or add a line that is not rkmpd's (FRR's configuration
+        # changed since `running`). One vtysh read (~25 ms here), compared
+        # with the same parser that made the file; frr-reload.py --test would
+        # cost a second frr-reload.py run per reload and its output parsed,
+        # and leave the same window (until frr-reload.py's own read).
+        foreign = foreign_changes(
+            text, await self.running_config(), reload_ownership(owned, wanted, hold)
+        )
+        if foreign:
+            detail = (
+                f"its configuration changed after it was read: the reload would remove"
+                f" {len(foreign.removed)} and add {len(foreign.added)} line(s) that are not"
+                f" rkmpd's (e.g. {shown_lines(foreign.removed | foreign.added)})"
+            )
+            raise FrrNotReady(NotReady(NotReadyKind.CHANGED, detail))
         vtysh = self.options.vtysh
         argv = [*vtysh.wrapper, self.options.frr_reload, "--reload", "--stdout"]
         if vtysh.vty_socket is not None:
@@ -510,159 +607,11 @@ def _private_config(text: str) -> Iterator[Path]:
         yield path
 
 
-# --- frr-reload: the running config with the sink's lines replaced ------------------------
-
-_CLOSERS = frozenset({"!", "exit", "end"})
-Line = tuple[tuple[str, ...], tuple[str, ...]]  # (block headers, words)
-
-
-@dataclass
-class _Block:
-    """A top-level line of a configuration and, for a block, its body (the
-    indented lines, nested blocks included, without the closing exit)."""
-
-    header: str
-    body: list[str] = field(default_factory=list)
-    closed: bool = False  # had an "exit"
-
-    def words(self) -> tuple[str, ...]:
-        return tuple(self.header.split())
-
-    def text(self) -> list[str]:
-        if not self.body and not self.closed:
-            return [self.header]
-        return [self.header, *self.body, "exit"]
-
-
-def _blocks(config: str) -> list[_Block]:
-    """``show running-config`` as top-level blocks ("!" separators, the
-    "Building configuration..." preamble and "end" left out)."""
-    blocks: list[_Block] = []
-    lines = config.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip() == "!"), 0)
-    for raw in lines[start:]:
-        text = raw.rstrip()
-        stripped = text.strip()
-        if not stripped or stripped in ("!", "end"):
-            continue
-        if text.startswith(" "):
-            if blocks:
-                blocks[-1].body.append(text)
-            continue
-        if stripped == "exit":
-            if blocks:
-                blocks[-1].closed = True
-            continue
-        blocks.append(_Block(stripped))
-    return blocks
-
-
-def _full_lines(change: FrrChange) -> list[tuple[ConfigExpectation, Line]]:
-    return [
-        (e, (tuple(" ".join(h.split()) for h in e.context), tuple(e.line.split())))
-        for e in change.running_config_expectations
-        if e.present
-    ]
-
-
-def _matches(context: tuple[str, ...], words: tuple[str, ...], absent: Iterable[Line]) -> bool:
-    """Whether a running line is one an absent expectation forbids (its
-    words start with the expectation's, in the same block)."""
-    return any(context == c and words[: len(w)] == w for c, w in absent)
-
-
-def reload_config(
-    running: str,
-    owned: Sequence[FrrChange],
-    wanted: FrrChange,
-    hold: Iterable[ConfigExpectation] = (),
-) -> str:
-    """A full FRR configuration for frr-reload.py: ``running`` without the
-    sink's lines of ``owned`` (the full renderings of the plans whose lines
-    FRR may run: the plan applied, and after a failed apply the attempted
-    one) and with those of ``wanted`` (the full rendering of the desired
-    plan). frr-reload.py removes the running lines the file does not have,
-    so a line of ``owned`` that ``wanted`` lacks goes. Key chains are
-    replaced whole and placed before the first block; other lines go at
-    the end of their block (appended if it does not exist). Running lines
-    ``wanted`` says must be absent go too (a shutdown or passive line rkmpd
-    put there before a restart, on an item it now reopens). ``hold``: "is
-    open" expectations (absent lines) whose running lines stay for now,
-    though ``owned`` has them (the first of two reloads keeps a neighbour
-    shut until its key is read back)."""
-    chains = {
-        f"key chain {name}" for change in (*owned, wanted) for name in change.desired.key_chains
-    }
-    held = [
-        (tuple(" ".join(h.split()) for h in e.context), tuple(e.line.split()))
-        for e in hold
-        if not e.present
-    ]
-    drop = {
-        (context, words)
-        for change in owned
-        for _, (context, words) in _full_lines(change)
-        if len(context) == 1 and not any(h == context and words[: len(w)] == w for h, w in held)
-    }
-    # Lines the desired plan must not leave, whoever's plan put them there
-    # (after a restart no plan is owned: rkmpd's own shutdown or passive
-    # line on an item it reopens is found by these alone).
-    unwanted = [
-        (context, words)
-        for context, words in (
-            (tuple(" ".join(h.split()) for h in e.context), tuple(e.line.split()))
-            for e in wanted.running_config_expectations
-            if not e.present
-        )
-        if len(context) == 1 and (context, words) not in held
-    ]
-    blocks = [b for b in _blocks(running) if " ".join(b.words()) not in chains]
-    for block in blocks:
-        header = (" ".join(block.words()),)
-        block.body = [
-            raw
-            for raw in block.body
-            if raw.startswith("  ")
-            or (
-                (header, tuple(raw.split())) not in drop
-                and not _matches(header, tuple(raw.split()), unwanted)
-            )
-        ]
-    chain_keys: dict[str, dict[str, list[str]]] = {}  # chain -> key line -> its lines
-    for _, (context, words) in _full_lines(wanted):
-        line = " ".join(words)
-        if not context and line in chains:
-            chain_keys.setdefault(line, {})
-        elif context and context[0] in chains:
-            keys = chain_keys.setdefault(context[0], {})
-            if len(context) == 1:
-                keys.setdefault(line, [])
-            else:
-                keys.setdefault(context[1], []).append(line)
-        elif len(context) == 1:
-            target = next((b for b in blocks if " ".join(b.words()) == context[0]), None)
-            if target is None:
-                target = _Block(context[0], closed=True)
-                blocks.append(target)
-            if f" {line}" not in target.body:
-                target.body.append(f" {line}")
-                target.closed = True
-    chain_blocks = [
-        _Block(
-            chain,
-            [
-                part
-                for key, lines in keys.items()
-                for part in (f" {key}", *(f"  {x}" for x in lines), " exit")
-            ],
-            closed=True,
-        )
-        for chain, keys in chain_keys.items()
-    ]
-    first_block = next((i for i, b in enumerate(blocks) if b.closed), len(blocks))
-    ordered = blocks[:first_block] + chain_blocks + blocks[first_block:]
-    out: list[str] = []
-    for block in ordered:
-        out.extend(block.text())
-        out.append("!")
-    return "\n".join(out) + "\n"
+async def _after_a_first_step(step: Awaitable[None]) -> None:
+    """A step after a first one went in: FRR not being ready is then a
+    failure like any other (the restore undoes the first step)."""
+    try:
+        await step
+    except FrrNotReady as exc:
+        problem = exc.problem
+        raise ApplyFailed(f"FRR not ready ({problem.kind.value}): {problem.detail}") from None

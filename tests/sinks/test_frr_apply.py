@@ -25,10 +25,10 @@ from rkmp_frr.sinks.frr_apply import (
     FrrApplier,
     FrrApplierOptions,
     VtyshCommand,
-    reload_config,
 )
 from rkmp_frr.sinks.frr_config import FrrBgpNeighbor, FrrRenderConfig
 from rkmp_frr.sinks.frr_plan import EMPTY_PLAN, frr_plan
+from rkmp_frr.sinks.frr_reload import reload_config
 from rkmp_frr.sinks.frr_render import frr_change
 from rkmp_frr.sinks.keyed import KeyedState, frr_bgp
 from rkmp_frr.sinks.runner import CommandResult
@@ -51,12 +51,13 @@ class FakeBgpd:
     passwords: dict[str, str] = field(default_factory=dict)
     shutdown: dict[str, str] = field(default_factory=dict)  # neighbour -> message
     refuse_neighbors: set[str] = field(default_factory=set)  # "Specify remote-as first"
+    neighbors: tuple[str, ...] = (PEER, PEER_B)  # with a remote-as line
     dryrun_ok: bool = True
     drop_on_apply: bool = False  # accepts the commands but does not keep them
     calls: list[tuple[tuple[str, ...], str | None]] = field(default_factory=list)
 
     def running_config(self) -> str:
-        lines = [f" neighbor {n} remote-as 65002" for n in (PEER, PEER_B)]
+        lines = [f" neighbor {n} remote-as 65002" for n in self.neighbors]
         lines += [f" neighbor {n} password {k}" for n, k in sorted(self.passwords.items())]
         lines += [f" neighbor {n} shutdown message {m}" for n, m in sorted(self.shutdown.items())]
         return HEADER + "router bgp 65001\n" + "\n".join(lines) + "\nexit\n!\nend\n"
@@ -104,6 +105,10 @@ class FakeBgpd:
         return [text or "" for argv, text in self.calls if "-f" in argv and "--dryrun" not in argv]
 
 
+async def no_sleep(_: float) -> None:
+    """The applier's sleep (settling, kernel check windows) in no time."""
+
+
 def md5(peer: str, key_id: int, key: str) -> KeyRow:
     """A TCP-MD5 row for ``peer`` with a key of our choosing."""
     return dataclasses.replace(make_row(ProtocolId.TCP_MD5, key_id, since(T0), peer=peer), key=key)
@@ -115,7 +120,7 @@ def applier(
     opts = FrrApplierOptions(
         vtysh=VtyshCommand(), render=RENDER, kernel_check=False, dry_run=dry_run
     )
-    frr = FrrApplier(opts, FEATURES, runner=fake)
+    frr = FrrApplier(opts, FEATURES, runner=fake, sleep=no_sleep)
     if keyed is not None:
         frr.keyed = keyed
     return frr
@@ -203,9 +208,6 @@ def test_kernel_check_after_a_password_change() -> None:
     async def checker(peer: str, key: bytes) -> Md5CheckResult:
         asked.append((peer, key))
         return check_result(answers.pop(0) if answers else Md5Verdict.MISMATCH)
-
-    async def no_sleep(_: float) -> None:
-        return None
 
     fake = FakeBgpd()
     opts = FrrApplierOptions(render=RENDER, kernel_check=True)

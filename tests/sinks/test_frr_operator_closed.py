@@ -18,15 +18,17 @@ from pathlib import Path
 from rkmp_frr.keytable.row import KeyRow
 from rkmp_frr.sinks.batching import ApplyStatus
 from rkmp_frr.sinks.features import Version, frr_features
-from rkmp_frr.sinks.frr_apply import FrrApplier, FrrApplierOptions, VtyshCommand, reload_config
+from rkmp_frr.sinks.frr_apply import FrrApplier, FrrApplierOptions, VtyshCommand
 from rkmp_frr.sinks.frr_config import FrrBgpNeighbor, FrrRenderConfig
 from rkmp_frr.sinks.frr_plan import EMPTY_PLAN, FrrPlan, frr_plan
+from rkmp_frr.sinks.frr_reload import reload_config
 from rkmp_frr.sinks.frr_render import frr_change
 from rkmp_frr.sinks.keyed import KeyedState, SecuredKind, frr_bgp, secured_interface
 from rkmp_frr.sinks.runner import CommandResult
 from rkmp_frr.wire.constants import IntegId, ProtocolId
 
 from .sink_rows import PEER, T0, make_row, since
+from .test_frr_apply import no_sleep
 
 FEATURES = frr_features(Version(8, 4, 4))
 RENDER = FrrRenderConfig(
@@ -74,6 +76,8 @@ class FakeFrr:
         router.insert(0, f"neighbor {PEER} remote-as 65002")
         self.blocks.setdefault(ETH0, []).insert(0, "ip ospf area 0")
         self.blocks.setdefault(ETH1, []).insert(0, "ipv6 ospf6 area 0")
+        self.blocks.setdefault("router ospf", [])
+        self.blocks.setdefault("router ospf6", [])
 
     def running_config(self) -> str:
         out = ["Building configuration...", "", "Current configuration:", "!", "frr version 8.4.4"]
@@ -162,7 +166,8 @@ def rows(key_id: int, at: int) -> list[KeyRow]:
 
 def applier(fake: FakeFrr, state: Path) -> FrrApplier:
     opts = FrrApplierOptions(vtysh=VtyshCommand(), render=RENDER, kernel_check=False)
-    return FrrApplier(opts, FEATURES, runner=fake, keyed=KeyedState.load("frr", state))
+    keyed = KeyedState.load("frr", state)
+    return FrrApplier(opts, FEATURES, runner=fake, keyed=keyed, sleep=no_sleep)
 
 
 def apply(frr: FrrApplier, key_rows: list[KeyRow], now: int) -> None:

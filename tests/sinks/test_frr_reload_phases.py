@@ -23,17 +23,17 @@ from rkmp_frr.sinks.frr_apply import (
     FrrApplierOptions,
     FrrApplyMode,
     VtyshCommand,
-    reload_config,
 )
 from rkmp_frr.sinks.frr_config import FrrBgpNeighbor, FrrRenderConfig
 from rkmp_frr.sinks.frr_plan import EMPTY_PLAN, frr_plan
+from rkmp_frr.sinks.frr_reload import reload_config
 from rkmp_frr.sinks.frr_render import frr_change
 from rkmp_frr.sinks.keyed import KeyedState, frr_bgp
 from rkmp_frr.sinks.runner import CommandResult
 from rkmp_frr.wire.constants import ProtocolId
 
 from .sink_rows import PEER, PEER_B, T0, make_row, since
-from .test_frr_apply import FEATURES, HEADER, KEY_1, KEY_2, RENDER, FakeBgpd, md5
+from .test_frr_apply import FEATURES, HEADER, KEY_1, KEY_2, RENDER, FakeBgpd, md5, no_sleep
 
 SHUT = "rkmpd: no usable key"
 PEER_C = "192.0.2.3"  # in the sink's configuration, not in bgpd's: its password fails
@@ -83,7 +83,7 @@ def reload_applier(fake: ReloadingBgpd, render: FrrRenderConfig = RENDER) -> Frr
     opts = FrrApplierOptions(
         vtysh=VtyshCommand(), render=render, kernel_check=False, mode=FrrApplyMode.FRR_RELOAD
     )
-    frr = FrrApplier(opts, FEATURES, runner=fake)
+    frr = FrrApplier(opts, FEATURES, runner=fake, sleep=no_sleep)
     frr.keyed = KeyedState("frr", None, {frr_bgp(PEER)})
     return frr
 
@@ -143,8 +143,9 @@ def test_a_failed_reload_takes_out_what_it_added() -> None:
     assert fake.reloads[-2][0] == {PEER: KEY_1, PEER_B: KEY_2}  # the failed attempt
     assert fake.passwords == {PEER: KEY_1} and fake.shutdown == {}
     assert frr.keyed.items == {frr_bgp(PEER)}  # PEER_B handed back as it was
-    # The next apply starts from what FRR runs.
+    # The operator configures PEER_C; the next apply starts from what FRR runs.
     fake.refuse_neighbors.clear()
+    fake.neighbors += (PEER_C,)
     again = asyncio.run(frr.apply(attempt, T0 + 20))
     assert again.status is ApplyStatus.APPLIED, again.describe()
     assert fake.passwords == {PEER: KEY_1, PEER_B: KEY_2, PEER_C: KEY_3}

@@ -1,0 +1,254 @@
+"""frr-reload mode (sans-I/O): the file given to ``frr-reload.py
+--reload``, and the check that it changes only rkmpd's lines.
+
+frr-reload.py makes FRR's running config equal to a whole file: it reads
+the running config itself and removes every running line the file does not
+have. :func:`reload_config` makes that file from a running config read just
+before: the same lines, with rkmpd's replaced. If FRR's configuration
+changes after that read (FRR still loading it after a restart, an operator
+typing), frr-reload.py would remove what came in meanwhile: the operator's
+lines. :func:`foreign_changes` is the guard against that: what the file
+would remove or add, against a running config read again just before
+frr-reload.py runs, that is not rkmpd's (:class:`ReloadOwnership`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from rkmp_frr.sinks.frr_readiness import ConfigLine, config_lines
+from rkmp_frr.sinks.frr_render import FrrChange
+from rkmp_frr.sinks.frr_running_config import ConfigExpectation
+
+# Blocks rkmpd may create when the running config has none: an interface's
+# block holds per-interface settings only. A routing instance (``router
+# bgp``, ``router ospf``) is the operator's: creating one starts a protocol.
+CREATABLE_BLOCKS = frozenset({"interface"})
+
+
+@dataclass
+class _Block:
+    """A top-level line of a configuration and, for a block, its body (the
+    indented lines, nested blocks included, without the closing exit)."""
+
+    header: str
+    body: list[str] = field(default_factory=list)
+    closed: bool = False  # had an "exit"
+
+    def words(self) -> tuple[str, ...]:
+        return tuple(self.header.split())
+
+    def text(self) -> list[str]:
+        if not self.body and not self.closed:
+            return [self.header]
+        return [self.header, *self.body, "exit"]
+
+
+def _blocks(config: str) -> list[_Block]:
+    """``show running-config`` as top-level blocks ("!" separators, the
+    "Building configuration..." preamble and "end" left out)."""
+    blocks: list[_Block] = []
+    lines = config.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip() == "!"), 0)
+    for raw in lines[start:]:
+        text = raw.rstrip()
+        stripped = text.strip()
+        if not stripped or stripped in ("!", "end"):
+            continue
+        if text.startswith(" "):
+            if blocks:
+                blocks[-1].body.append(text)
+            continue
+        if stripped == "exit":
+            if blocks:
+                blocks[-1].closed = True
+            continue
+        blocks.append(_Block(stripped))
+    return blocks
+
+
+def _line(expectation: ConfigExpectation) -> ConfigLine:
+    return tuple(" ".join(h.split()) for h in expectation.context), tuple(expectation.line.split())
+
+
+def _full_lines(change: FrrChange) -> list[ConfigLine]:
+    return [_line(e) for e in change.running_config_expectations if e.present]
+
+
+def _matches(
+    context: tuple[str, ...], words: tuple[str, ...], absent: Iterable[ConfigLine]
+) -> bool:
+    """Whether a running line is one an absent expectation forbids (its
+    words start with the expectation's, in the same block)."""
+    return any(context == c and words[: len(w)] == w for c, w in absent)
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadOwnership:
+    """The lines :func:`reload_config` may take out, put in or replace:
+    rkmpd's. Whole key chains named by the plans; the lines of the plans
+    (present ones, in their block); running lines the desired plan must
+    not leave (rkmpd's shutdown or passive lines on what it reopens)."""
+
+    chains: frozenset[str]  # "key chain <name>"
+    lines: frozenset[ConfigLine]
+    unwanted: tuple[ConfigLine, ...]  # prefixes
+
+    def owns(self, line: ConfigLine) -> bool:
+        context, words = line
+        if context[:1] and context[0] in self.chains:
+            return True
+        if not context and " ".join(words) in self.chains:
+            return True
+        if line in self.lines:
+            return True
+        return len(context) == 1 and _matches(context, words, self.unwanted)
+
+
+def reload_ownership(
+    owned: Sequence[FrrChange], wanted: FrrChange, hold: Iterable[ConfigExpectation] = ()
+) -> ReloadOwnership:
+    """What :func:`reload_config` with the same arguments owns."""
+    chains = frozenset(
+        f"key chain {name}" for change in (*owned, wanted) for name in change.desired.key_chains
+    )
+    held = {_line(e) for e in hold if not e.present}
+    # Lines the desired plan must not leave, whoever's plan put them there
+    # (after a restart no plan is owned: rkmpd's own shutdown or passive
+    # line on an item it reopens is found by these alone).
+    unwanted = tuple(
+        line
+        for line in (_line(e) for e in wanted.running_config_expectations if not e.present)
+        if len(line[0]) == 1 and line not in held
+    )
+    lines = frozenset(line for change in (*owned, wanted) for line in _full_lines(change))
+    return ReloadOwnership(chains, lines, unwanted)
+
+
+def reload_config(
+    running: str,
+    owned: Sequence[FrrChange],
+    wanted: FrrChange,
+    hold: Iterable[ConfigExpectation] = (),
+) -> str:
+    """A full FRR configuration for frr-reload.py: ``running`` without the
+    sink's lines of ``owned`` (the full renderings of the plans whose lines
+    FRR may run: the plan applied, and after a failed apply the attempted
+    one) and with those of ``wanted`` (the full rendering of the desired
+    plan). frr-reload.py removes the running lines the file does not have,
+    so a line of ``owned`` that ``wanted`` lacks goes. Key chains are
+    replaced whole and placed before the first block; other lines go at
+    the end of their block (appended if it does not exist). Running lines
+    ``wanted`` says must be absent go too (a shutdown or passive line rkmpd
+    put there before a restart, on an item it now reopens). ``hold``: "is
+    open" expectations (absent lines) whose running lines stay for now,
+    though ``owned`` has them (the first of two reloads keeps a neighbour
+    shut until its key is read back)."""
+    ownership = reload_ownership(owned, wanted, hold)
+    chains = ownership.chains
+    held = [_line(e) for e in hold if not e.present]
+    drop = {
+        (context, words)
+        for change in owned
+        for context, words in _full_lines(change)
+        if len(context) == 1 and not any(h == context and words[: len(w)] == w for h, w in held)
+    }
+    unwanted = ownership.unwanted
+    blocks = [b for b in _blocks(running) if " ".join(b.words()) not in chains]
+    for block in blocks:
+        header = (" ".join(block.words()),)
+        block.body = [
+            raw
+            for raw in block.body
+            if raw.startswith("  ")
+            or (
+                (header, tuple(raw.split())) not in drop
+                and not _matches(header, tuple(raw.split()), unwanted)
+            )
+        ]
+    chain_keys: dict[str, dict[str, list[str]]] = {}  # chain -> key line -> its lines
+    for context, words in _full_lines(wanted):
+        line = " ".join(words)
+        if not context and line in chains:
+            chain_keys.setdefault(line, {})
+        elif context and context[0] in chains:
+            keys = chain_keys.setdefault(context[0], {})
+            if len(context) == 1:
+                keys.setdefault(line, [])
+            else:
+                keys.setdefault(context[1], []).append(line)
+        elif len(context) == 1:
+            target = next((b for b in blocks if " ".join(b.words()) == context[0]), None)
+            if target is None:
+                target = _Block(context[0], closed=True)
+                blocks.append(target)
+            if f" {line}" not in target.body:
+                target.body.append(f" {line}")
+                target.closed = True
+    chain_blocks = [
+        _Block(
+            chain,
+            [
+                part
+                for key, lines in keys.items()
+                for part in (f" {key}", *(f"  {x}" for x in lines), " exit")
+            ],
+            closed=True,
+        )
+        for chain, keys in chain_keys.items()
+    ]
+    first_block = next((i for i, b in enumerate(blocks) if b.closed), len(blocks))
+    ordered = blocks[:first_block] + chain_blocks + blocks[first_block:]
+    out: list[str] = []
+    for block in ordered:
+        out.extend(block.text())
+        out.append("!")
+    return "\n".join(out) + "\n"
+
+
+# --- the guard ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ForeignChanges:
+    """What a reload file would do to lines that are not rkmpd's."""
+
+    removed: frozenset[ConfigLine]  # running lines the file lacks
+    added: frozenset[ConfigLine]  # file lines the running config lacks
+
+    def __bool__(self) -> bool:
+        return bool(self.removed or self.added)
+
+
+def _created_block(
+    line: ConfigLine,
+    lines: Mapping[tuple[str, ...], list[ConfigLine]],
+    ownership: ReloadOwnership,
+) -> bool:
+    """Whether ``line`` heads a block rkmpd may create that holds nothing
+    but rkmpd's lines."""
+    context, words = line
+    if context or not words or words[0] not in CREATABLE_BLOCKS:
+        return False
+    body = lines.get((" ".join(words),), [])
+    return bool(body) and all(ownership.owns(inner) for inner in body)
+
+
+def foreign_changes(reload_file: str, running: str, ownership: ReloadOwnership) -> ForeignChanges:
+    """What frr-reload.py, given ``reload_file`` while FRR runs ``running``,
+    would remove or add that ``ownership`` does not give to rkmpd (nothing,
+    when the file was made from the same running config). Compared line by
+    line in their blocks; a line that changes is one removed and one
+    added."""
+    in_file, in_running = config_lines(reload_file), config_lines(running)
+    by_block: dict[tuple[str, ...], list[ConfigLine]] = {}
+    for line in in_file:
+        by_block.setdefault(line[0], []).append(line)
+    removed = frozenset(line for line in in_running - in_file if not ownership.owns(line))
+    added = frozenset(
+        line
+        for line in in_file - in_running
+        if not ownership.owns(line) and not _created_block(line, by_block, ownership)
+    )
+    return ForeignChanges(removed, added)
