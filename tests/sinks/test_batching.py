@@ -151,6 +151,29 @@ def test_refused_change_waits_for_new_rows_unknown_outcome_is_retried() -> None:
     asyncio.run(main())
 
 
+def test_a_daemon_not_ready_is_tried_again_with_backoff() -> None:
+    """Nothing was applied (the daemon still starting): the same rows again
+    later, though no drift check asked for a repair."""
+
+    async def main() -> None:
+        statuses = [ApplyStatus.NOT_READY, ApplyStatus.NOT_READY, ApplyStatus.APPLIED]
+        applier = RecordingApplier(statuses=statuses)
+        sink = BatchingSink(applier, wall=lambda: T0, retry_first=0.01)
+        sink(RowInserted(md5_rows(1)[0]))
+        await sink.drain()
+        assert not sink.status().ok and "not-ready" in sink.status().describe()
+        for _ in range(300):
+            if len(applier.calls) == 3:
+                break
+            await asyncio.sleep(0.01)
+        await sink.drain()
+        assert len(applier.calls) == 3 and len(set(applier.calls)) == 1
+        status = sink.status()
+        assert status.failures == 2 and status.ok and not status.pending
+
+    asyncio.run(main())
+
+
 def test_time_driven_reapply() -> None:
     """A rendering that changes at next_change_at is applied again then."""
 
