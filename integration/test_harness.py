@@ -100,9 +100,9 @@ def test_harness_charon_key_log_parser() -> None:
     assert [d.data for d in dumps if d.thread == 7] == [b"\xaa" * 20]
     (parsed,) = parse_ike_key_sets(text)
     assert parsed.g_ir == keys["shared Diffie Hellman secret"]
-    assert parsed.sk_ei == keys["Sk_ei secret"] and len(parsed.sk_ei) == 36
-    assert parsed.sk_pr == keys["Sk_pr secret"]
-    assert parsed.sk_ai == parsed.sk_ar == b""  # AEAD: charon logs no SK_a
+    assert parsed.keys.sk_ei == keys["Sk_ei secret"] and len(parsed.keys.sk_ei) == 36
+    assert parsed.keys.sk_pr == keys["Sk_pr secret"]
+    assert parsed.keys.sk_ai == parsed.keys.sk_ar == b""  # AEAD: charon logs no SK_a
     assert keys["SKEYSEED"].hex() not in repr(parsed)
 
 

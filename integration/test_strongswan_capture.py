@@ -37,7 +37,6 @@ from integration.harness.tshark import (
 from integration.harness.workdir import make_work_dir, remove_work_dir
 from rkmp_frr.crypto import (
     IntegrityError,
-    RkmpKeys,
     decrypt_message,
     derive_rekeyed_keys,
     derive_rkmp_keys,
@@ -154,14 +153,10 @@ def sa_keys_for(record: ExchangeRecord, spi_i: bytes) -> LoggedIkeKeys:
 def open_sk(record: ExchangeRecord, data: bytes) -> Message:
     """Decrypt with the sending side's keys as logged by charon."""
     header = decode_message(data).header
-    keys = sa_keys_for(record, header.spi_i)
+    keys = sa_keys_for(record, header.spi_i).keys
     if header.is_initiator:
         return decrypt_message(data, record.proposal, keys.sk_ei, keys.sk_ai)
     return decrypt_message(data, record.proposal, keys.sk_er, keys.sk_ar)
-
-
-def as_rkmp_keys(logged: LoggedIkeKeys) -> RkmpKeys:
-    return RkmpKeys(**{name: getattr(logged, name) for name in KEY_FIELDS})
 
 
 def payload_types(message: Message) -> set[int]:
@@ -234,7 +229,7 @@ def test_strongswan_key_schedule(exchange: ExchangeRecord) -> None:
         response.header.spi_r,
     )
     for name in KEY_FIELDS:
-        assert getattr(keys, name) == getattr(logged, name), f"{name} differs from charon's"
+        assert getattr(keys, name) == getattr(logged.keys, name), f"{name} differs from charon's"
     if parse_suite(exchange.proposal).encr.aead:
         assert keys.sk_ai == keys.sk_ar == b""  # RFC 5282 §7.1: no integrity keys
 
@@ -255,10 +250,10 @@ def test_strongswan_rekey_key_schedule(exchange: ExchangeRecord) -> None:
     assert (new_spi_i, new_spi_r) == (exchange.rekeyed_sa.spi_i, exchange.rekeyed_sa.spi_r)
     suite = parse_suite(exchange.proposal)
     keys = derive_rekeyed_keys(
-        suite.prf, old.sk_d, suite, logged.g_ir, ni.data, nr.data, new_spi_i, new_spi_r
+        suite.prf, old.keys.sk_d, suite, logged.g_ir, ni.data, nr.data, new_spi_i, new_spi_r
     )
     for name in KEY_FIELDS:
-        assert getattr(keys, name) == getattr(logged, name), f"rekeyed {name} differs"
+        assert getattr(keys, name) == getattr(logged.keys, name), f"rekeyed {name} differs"
 
 
 # --- SK payloads ---------------------------------------------------------------------
@@ -292,7 +287,7 @@ def test_strongswan_ike_auth_response_contents(exchange: ExchangeRecord) -> None
 
 def test_strongswan_psk_auth_values(exchange: ExchangeRecord) -> None:
     """Both AUTH payloads equal the project's RFC 7296 §2.15 computation."""
-    keys = logged_keys(exchange)[0]
+    keys = logged_keys(exchange)[0].keys
     prf = parse_suite(exchange.proposal).prf
     init_request = only(select(exchange, ExchangeType.IKE_SA_INIT, False))
     init_response = only(select(exchange, ExchangeType.IKE_SA_INIT, True))
@@ -350,7 +345,7 @@ def test_strongswan_wireshark_checks_project_keylog(exchange: ExchangeRecord) ->
     path = make_work_dir("keylog")
     try:
         lines = [
-            keylog_line(sa.spi_i, sa.spi_r, as_rkmp_keys(keys), exchange.proposal)
+            keylog_line(sa.spi_i, sa.spi_r, keys.keys, exchange.proposal)
             for sa, keys in ((exchange.first_sa, first), (exchange.rekeyed_sa, rekeyed))
         ]
         write_decryption_table(path / "wireshark", lines)

@@ -446,7 +446,7 @@ def test_strongswan_keys_equal_charon_log(suite: str, role: Role, lab_dir: Path)
         (logged,) = parse_ike_key_sets(lab.charon.log_text())
         aead = "gcm" in suite
         for name in KEY_FIELDS:
-            expected = getattr(logged, name)
+            expected = getattr(logged.keys, name)
             derived = getattr(ours.keys, name)
             if aead and name in ("sk_ai", "sk_ar"):
                 # charon logs no integrity keys for AEAD suites; we have none either.

@@ -358,14 +358,16 @@ def _tail_text(path: Path, lines: int) -> str:
 
 
 @dataclass(frozen=True)
-class LoggedIkeKeys(RkmpKeys):
+class LoggedIkeKeys:
     """One IKE SA key derivation as charon logged it (RFC 7296 §2.14): the
-    project's key set plus the DH secret it came from.
+    project's key set and the DH secret it came from. (Not a subclass of
+    RkmpKeys: the compiled core's classes take no Python subclasses.)
 
     SK_ai/SK_ar are empty for AEAD suites (charon does not log them).
     """
 
-    g_ir: bytes = field(repr=False, default=b"")
+    keys: RkmpKeys
+    g_ir: bytes = field(repr=False)
 
 
 # "<time> 12[IKE] <label> => 32 bytes @ 0x7f..." then
@@ -454,6 +456,7 @@ def parse_ike_key_sets(log_text: str) -> list[LoggedIkeKeys]:
         if name == "sk_pr":
             fields.setdefault("sk_ai", b"")
             fields.setdefault("sk_ar", b"")
-            sets.append(LoggedIkeKeys(**fields))
+            g_ir = fields.pop("g_ir")
+            sets.append(LoggedIkeKeys(RkmpKeys(**fields), g_ir))
             del current[dump.thread]
     return sets
