@@ -22,9 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent  # the checkout (or site-packages)
 COMPILED_PACKAGES = ("rkmp_frr/wire", "rkmp_frr/crypto", "rkmp_frr/engine")
 # Not compiled: engine/state.py (its errors subclass RuntimeError, which a
-# mypyc class cannot), engine/policy.py (configuration classes the daemon
-# subclasses in pure Python).
-NOT_COMPILED = frozenset({"rkmp_frr/engine/state.py", "rkmp_frr/engine/policy.py"})
+# mypyc class cannot).
+NOT_COMPILED = frozenset({"rkmp_frr/engine/state.py"})
 # Modules the build compiles; all or none of them are loaded compiled.
 CORE_MODULES = ("rkmp_frr.wire.header", "rkmp_frr.crypto.protection", "rkmp_frr.engine.engine")
 BUILD_SCRIPT = "setup.py"

@@ -49,7 +49,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -76,7 +76,6 @@ from rkmp_frr.engine import (
     RkmpSaRef,
     RkmpSaRekeyed,
 )
-from rkmp_frr.engine.policy import LocalConfig, PeerPolicy
 from rkmp_frr.engine.types import Address
 from rkmp_frr.keytable import DeleteCause, KeyRow, KeyTableStore, Sink
 from rkmp_frr.keytable.changes import SinkErrors
@@ -163,54 +162,6 @@ class SaDetails:
     proposal: str
     initiator: bool
     established_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class IndexedLocalConfig(LocalConfig):
-    """The engine's ``LocalConfig`` with ``peer_for`` answered from an index
-    instead of a scan of every peer: the engine asks once per new peer
-    address, so with N peers a scan makes setting up N peers O(N^2). The
-    answer is the scan's: the first policy, in order, that matches."""
-
-    _exact: dict[IPAddress, tuple[int, PeerPolicy]] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
-    _others: tuple[tuple[int, PeerPolicy], ...] = field(
-        default=(), init=False, repr=False, compare=False
-    )
-
-    def __post_init__(self) -> None:
-        LocalConfig.__post_init__(self)
-        exact: dict[IPAddress, tuple[int, PeerPolicy]] = {}
-        others: list[tuple[int, PeerPolicy]] = []
-        for order, peer in enumerate(self.peers):
-            try:
-                network = ipaddress.ip_network(peer.address, strict=False)
-            except ValueError:
-                network = None
-            if network is not None and network.num_addresses == 1:
-                exact.setdefault(network.network_address, (order, peer))
-            else:
-                others.append((order, peer))
-        object.__setattr__(self, "_exact", exact)
-        object.__setattr__(self, "_others", tuple(others))
-
-    @classmethod
-    def of(cls, config: LocalConfig) -> IndexedLocalConfig:
-        return cls(**{f.name: getattr(config, f.name) for f in fields(config) if f.init})
-
-    def peer_for(self, host: str) -> PeerPolicy | None:
-        try:
-            found = self._exact.get(ipaddress.ip_address(host))
-        except ValueError:
-            found = None
-        limit = found[0] if found is not None else len(self.peers)
-        for order, peer in self._others:
-            if order >= limit:
-                break
-            if peer.matches(host):
-                return peer
-        return found[1] if found is not None else None
 
 
 class PeerIndex:
@@ -354,7 +305,7 @@ class Service:
         for sink in self.sinks:
             self._attach_sink(sink, rows)
         self.engine = Engine(
-            IndexedLocalConfig.of(config.engine_config()),
+            config.engine_config(),
             rng=self._rng,
             key_ids_in_use=self._key_ids_in_use,
         )
@@ -1006,7 +957,7 @@ class Service:
         old_peers = self.peers
         self.config = new
         self.peers = PeerIndex(new)
-        engine.reconfigure(IndexedLocalConfig.of(new.engine_config()))
+        engine.reconfigure(new.engine_config())
         if self.hooks is not None:
             self.hooks.hooks_dir = new.local.hooks_dir
             self.hooks.timeout = new.local.hook_timeout

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import os
 import random
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -191,6 +192,11 @@ class Engine:
         # An injected rng (tests) serves both, so runs stay reproducible.
         self.draws: random.Random = (
             random.Random(self.rng.getrandbits(128)) if self._system_rng else self.rng
+        )
+        # Octets from ``rng``: SystemRandom's randbytes is os.urandom behind
+        # a Python method; call it directly.
+        self.random_bytes: Callable[[int], bytes] = (
+            os.urandom if self._system_rng else self.rng.randbytes
         )
         self._external_key_ids = key_ids_in_use
         self._policies: dict[str, PeerPolicy | None] = {}
@@ -473,11 +479,11 @@ class Engine:
         injected rng when one was given (deterministic tests)."""
         if self._system_rng:
             return get_ke_group(group).generate()
-        return get_ke_group(group).generate(self.rng.randbytes)
+        return get_ke_group(group).generate(self.random_bytes)
 
     def new_spi(self) -> bytes:
         while True:
-            spi = self.rng.randbytes(IKE_SPI_LENGTH)
+            spi = self.random_bytes(IKE_SPI_LENGTH)
             if spi != ZERO_SPI and spi not in self._sas:
                 return spi
 
@@ -830,10 +836,10 @@ class Engine:
     def policy_for(self, host: str) -> PeerPolicy | None:
         """The peer policy for ``host`` (memoised: the configuration is
         immutable and address parsing is not free)."""
-        try:
+        # ``in`` rather than try/except: the compiled core builds a traceback
+        # for every exception, and each new peer would raise one here.
+        if host in self._policies:
             return self._policies[host]
-        except KeyError:
-            pass
         policy = self.config.peer_for(host)
         if len(self._policies) < 65536:
             self._policies[host] = policy

@@ -47,6 +47,7 @@ def id_payload_of(text: str, initiator: bool) -> IdPayload:
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 @lru_cache(maxsize=1024)
@@ -60,7 +61,7 @@ def _network_of(address: str) -> Network | None:
 
 
 @lru_cache(maxsize=4096)
-def _address_of(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+def _address_of(host: str) -> IPAddress | None:
     try:
         return ipaddress.ip_address(host)
     except ValueError:
@@ -275,21 +276,46 @@ class LocalConfig:
     # Announce RKMP_SUPPORTED (DESIGN.md §2). Off only to act as a plain
     # IKEv2 peer in tests of the childless fallback.
     announce_rkmp: bool = True
+    # peer_for's index: single-address peers by address, with their place in
+    # ``peers``; the others (prefixes, other text) in order.
+    _exact: dict[IPAddress, tuple[int, PeerPolicy]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _others: tuple[tuple[int, PeerPolicy], ...] = field(
+        default=(), init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if not 16 <= self.nonce_size <= 256:  # RFC 7296 §3.9
             raise ValueError("nonce size must be 16..256 octets")
         identity_of(self.identity)  # ValueError if it cannot be an ID payload
-        for peer in self.peers:
+        exact: dict[IPAddress, tuple[int, PeerPolicy]] = {}
+        others: list[tuple[int, PeerPolicy]] = []
+        for order, peer in enumerate(self.peers):
             self.remote_auth_for(peer)  # ValueError if the peer cannot be authenticated
+            network = _network_of(peer.address)
+            if network is not None and network.num_addresses == 1:
+                exact.setdefault(network.network_address, (order, peer))
+            else:
+                others.append((order, peer))
+        object.__setattr__(self, "_exact", exact)
+        object.__setattr__(self, "_others", tuple(others))
 
     def peer_for(self, host: str) -> PeerPolicy | None:
-        """The first peer policy matching ``host`` (most specific first is
-        the configuration's job)."""
-        for peer in self.peers:
+        """The first peer policy, in order, matching ``host`` (most specific
+        first is the configuration's job). Single addresses come from an
+        index, so that the engine, which asks once per new peer address,
+        does not make setting up N peers O(N^2)."""
+        found = None
+        if self._exact and (address := _address_of(host)) is not None:
+            found = self._exact.get(address)
+        limit = found[0] if found is not None else len(self.peers)
+        for order, peer in self._others:
+            if order >= limit:
+                break
             if peer.matches(host):
                 return peer
-        return None
+        return found[1] if found is not None else None
 
     def retransmit_for(self, peer: PeerPolicy) -> RetransmitPolicy:
         return peer.retransmit or self.retransmit

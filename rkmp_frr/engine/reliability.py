@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from rkmp_frr.engine import draws
 from rkmp_frr.engine.policy import RetransmitPolicy
 from rkmp_frr.engine.tasks.base import Task
 
@@ -20,7 +21,7 @@ def wait_time(policy: RetransmitPolicy, attempt: int, rng: random.Random) -> flo
     """How long to wait after transmission ``attempt`` (0 = first)."""
     wait = policy.interval(attempt)
     if policy.jitter:
-        wait -= wait * rng.uniform(0.0, policy.jitter)
+        wait -= wait * draws.uniform(rng, 0.0, policy.jitter)
     return wait
 
 

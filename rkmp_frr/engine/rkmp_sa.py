@@ -26,6 +26,7 @@ from rkmp_frr.crypto.prf import Prf
 from rkmp_frr.crypto.proposals import CryptoProposal
 from rkmp_frr.crypto.protection import SkCipher
 from rkmp_frr.crypto.suites import CryptoSuite
+from rkmp_frr.engine import draws
 from rkmp_frr.engine.child_sa import ChildSa, ChildState
 from rkmp_frr.engine.events import (
     ChildParams,
@@ -234,7 +235,7 @@ class RkmpSa:
     def seal(self, header: Header, payloads: tuple[Payload, ...]) -> bytes:
         outbound = self.outbound
         assert outbound is not None
-        return outbound.seal(header, payloads, outbound.next_iv(self.engine.rng.randbytes))
+        return outbound.seal(header, payloads, outbound.next_iv(self.engine.random_bytes))
 
     def _send_request(self, task: Task, payloads: tuple[Payload, ...], now: float) -> None:
         header = self.header(task.exchange, self.next_request_id, response=False)
@@ -270,7 +271,7 @@ class RkmpSa:
     def defer(self, task: Task, now: float) -> None:
         """Retry ``task`` a few seconds from now (after TEMPORARY_FAILURE)."""
         home = self.home() if task.migratable else self
-        home.deferred += ((now + self.engine.draws.uniform(*RETRY_DELAY), task),)
+        home.deferred += ((now + draws.uniform(self.engine.draws, *RETRY_DELAY), task),)
         self.engine.touch(home)
 
     def tasks(self) -> list[Task]:
@@ -551,7 +552,9 @@ class RkmpSa:
 
     def start_lifetime(self, now: float) -> None:
         lifetime = self.policy.rkmp_lifetime
-        self.rekey_at = now + lifetime.rekey_time - self.engine.draws.uniform(0.0, lifetime.jitter)
+        self.rekey_at = (
+            now + lifetime.rekey_time - draws.uniform(self.engine.draws, 0.0, lifetime.jitter)
+        )
         self.expire_at = now + lifetime.hard_time
         self.rekey_queued = False
 
@@ -686,7 +689,9 @@ class RkmpSa:
         policy = self.policy.child_policy(ref.protocol)
         assert policy is not None
         lifetime = policy.lifetime
-        rekey_at = now + lifetime.rekey_time - self.engine.draws.uniform(0.0, lifetime.jitter)
+        rekey_at = (
+            now + lifetime.rekey_time - draws.uniform(self.engine.draws, 0.0, lifetime.jitter)
+        )
         return ChildParams(
             ref=ref,
             integ=integ,

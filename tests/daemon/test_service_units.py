@@ -3,13 +3,11 @@ the scans they replace; event log lines carry no key material."""
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 from rkmp_frr.daemon.config_load import load_config
-from rkmp_frr.daemon.service import IndexedLocalConfig, PeerIndex, describe_event
+from rkmp_frr.daemon.service import PeerIndex, describe_event
 from rkmp_frr.engine import ChildParams, ChildRef, ChildSaCreated, ChildSaRekeyed
-from rkmp_frr.engine.policy import LocalConfig, PeerPolicy, PskCredential
 from rkmp_frr.wire.constants import IntegId, ProtocolId
 
 from .test_service_support import write_psk
@@ -43,21 +41,6 @@ HOSTS = [
     "not-an-address",
     "bogus",
 ]
-
-
-def test_indexed_engine_config_answers_like_the_scan() -> None:
-    rng = random.Random(3)
-    for _ in range(50):
-        order = rng.sample(SELECTORS, rng.randrange(1, len(SELECTORS)))
-        plain = LocalConfig(
-            "r1.example",
-            PskCredential(b"k"),
-            peers=tuple(PeerPolicy(f"p{i}", sel) for i, sel in enumerate(order)),
-        )
-        indexed = IndexedLocalConfig.of(plain)
-        assert indexed.peers == plain.peers
-        for host in HOSTS:
-            assert indexed.peer_for(host) == plain.peer_for(host), (order, host)
 
 
 def test_peer_index_answers_like_the_configuration(tmp_path: Path) -> None:

@@ -338,3 +338,37 @@ def test_orphans_expire_in_order_and_children_taken_early_do_not_count() -> None
     assert all(e.reason is DeleteReason.EXPIRED for e in sink.emitted)  # type: ignore[attr-defined]
     assert orphans.by_peer == {peers[3]: [children[3]]}
     assert orphans.next_deadline() == 130.0
+
+
+PEER_SELECTORS = [
+    "10.0.0.1",
+    "10.0.0.0/30",
+    "10.0.0.0/24",
+    "10.0.1.7",
+    "10.0.0.0/8",
+    "192.0.2.9",
+    "2001:db8::1",
+    "2001:db8::/64",
+    "10.0.0.2",
+    "10.0.0.3/32",
+    "2001:db8::2/128",
+    "not-an-address",
+]
+PEER_HOSTS = [
+    *("10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.77", "10.0.1.7", "10.9.9.9"),
+    *("192.0.2.9", "192.0.2.10", "2001:db8::1", "2001:db8::2", "2001:db9::1"),
+    *("::ffff:10.0.0.1", "not-an-address", "bogus"),
+]
+
+
+def test_peer_for_answers_like_a_scan_in_order() -> None:
+    """LocalConfig's index of single addresses gives the first matching
+    policy in configuration order, whatever that order."""
+    rng = random.Random(3)
+    for _ in range(60):
+        order = rng.sample(PEER_SELECTORS, rng.randrange(1, len(PEER_SELECTORS)))
+        peers = tuple(PeerPolicy(f"p{i}", sel) for i, sel in enumerate(order))
+        config = LocalConfig("r1.example", PskCredential(b"k"), peers=peers)
+        for host in PEER_HOSTS:
+            scanned = next((peer for peer in peers if peer.matches(host)), None)
+            assert config.peer_for(host) is scanned, (order, host)

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 from rkmp_frr.crypto.dh import KeyExchange, available_ke_ids
 from rkmp_frr.crypto.errors import InvalidPublicValue
 from rkmp_frr.crypto.keyschedule import child_keymat
+from rkmp_frr.engine import draws
 from rkmp_frr.engine.child_sa import ChildSa, ChildState
 from rkmp_frr.engine.events import ChildRef, ChildSaFailed, DeleteReason, FailureReason
 from rkmp_frr.engine.policy import ChildPolicy
@@ -97,13 +98,13 @@ def allocate_key_id(
     rng = sa.engine.draws
     if len(taken) < len(space) // 2:
         for _ in range(16):  # usually the first draw is free
-            candidate = space[rng.randrange(len(space))]
+            candidate = space[draws.below(rng, len(space))]
             if candidate not in taken:
                 return candidate
     if len(space) > 0x10000:
         return None
     free = [k for k in space if k not in taken]
-    return rng.choice(free) if free else None
+    return free[draws.below(rng, len(free))] if free else None
 
 
 @dataclass(slots=True)
@@ -258,7 +259,7 @@ class CreateChildTask(Task):
         self._reserve(sa)
         if old is not None:
             old.state = ChildState.REKEYING
-        self.ni = sa.engine.rng.randbytes(sa.engine.config.nonce_size)
+        self.ni = sa.engine.random_bytes(sa.engine.config.nonce_size)
         payloads: list[Payload] = []
         if old is not None:
             payloads.append(
@@ -302,7 +303,7 @@ class CreateChildTask(Task):
             old.rival = None
             # Jittered, so that two sides that failed together do not
             # collide again.
-            old.rekey_due = now + sa.engine.draws.uniform(REKEY_RETRY / 2, REKEY_RETRY)
+            old.rekey_due = now + draws.uniform(sa.engine.draws, REKEY_RETRY / 2, REKEY_RETRY)
             sa.engine.touch(sa)
 
     def _release_rival(self, sa: RkmpSa, now: float) -> None:
@@ -640,7 +641,7 @@ def _respond_child(
         except InvalidPublicValue:
             return (notify(NotifyType.INVALID_SYNTAX),)
         reply_ke = (KePayload(ke.group, exchange_value.public_bytes),)
-    nr = sa.engine.rng.randbytes(sa.engine.config.nonce_size)
+    nr = sa.engine.random_bytes(sa.engine.config.nonce_size)
     child = make_child(
         sa,
         accepted.policy,

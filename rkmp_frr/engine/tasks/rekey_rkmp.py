@@ -20,6 +20,7 @@ from rkmp_frr.crypto.dh import KeyExchange
 from rkmp_frr.crypto.errors import CryptoError, InvalidPublicValue, ProposalError
 from rkmp_frr.crypto.keyschedule import derive_rekeyed_keys
 from rkmp_frr.crypto.proposals import check_response, proposals_to_wire, select_offer
+from rkmp_frr.engine import draws
 from rkmp_frr.engine.events import DeleteReason, RkmpSaRekeyed
 from rkmp_frr.engine.state import SaState
 from rkmp_frr.engine.tasks.base import (
@@ -57,7 +58,7 @@ class RekeyRkmpTask(Task):
         assert sa.suite is not None
         engine = sa.engine
         self.spi = engine.new_spi()
-        self.ni = engine.rng.randbytes(engine.config.nonce_size)
+        self.ni = engine.random_bytes(engine.config.nonce_size)
         if self.group is None:
             self.group = sa.suite.ke.ke_id
         self.exchange_value = engine.key_exchange(self.group)
@@ -70,7 +71,7 @@ class RekeyRkmpTask(Task):
 
     def _later(self, sa: RkmpSa, now: float) -> None:
         sa.rekey_queued = False
-        sa.rekey_at = now + sa.engine.draws.uniform(RETRY_LATER / 2, RETRY_LATER)  # jittered
+        sa.rekey_at = now + draws.uniform(sa.engine.draws, RETRY_LATER / 2, RETRY_LATER)  # jittered
         sa.engine.touch(sa)
 
     def on_response(self, sa: RkmpSa, message: Message, datagram: bytes, now: float) -> bool:
@@ -221,7 +222,7 @@ def respond(
         g_ir = exchange_value.shared_secret(ke.data)
     except InvalidPublicValue:
         return (notify(NotifyType.INVALID_SYNTAX),), None
-    nr = engine.rng.randbytes(engine.config.nonce_size)
+    nr = engine.random_bytes(engine.config.nonce_size)
     spi_r = engine.new_spi()
     assert sa.keys is not None
     keys = derive_rekeyed_keys(

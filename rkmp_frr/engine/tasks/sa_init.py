@@ -115,7 +115,7 @@ class SaInitTask(Task):
         if self.exchange_value is None or self.exchange_value.ke_id != self.group:
             self.exchange_value = engine.key_exchange(self.group)
         if not sa.ni:
-            sa.ni = engine.rng.randbytes(engine.config.nonce_size)
+            sa.ni = engine.random_bytes(engine.config.nonce_size)
         offer = engine.offer_payload(sa.policy)
         ke = KePayload(self.group, self.exchange_value.public_bytes)
         nonce = NoncePayload(sa.ni)
@@ -272,7 +272,7 @@ def respond(engine: Engine, data: bytes, message: Message, addr: Address, now: f
         now=now,
     )
     sa.ni = nonce.data
-    sa.nr = engine.rng.randbytes(engine.config.nonce_size)
+    sa.nr = engine.random_bytes(engine.config.nonce_size)
     sa.peer_rkmp = message.notify(NotifyType.RKMP_SUPPORTED) is not None
     sa.peer_hashes = _peer_hashes(message)
     sa.install_keys(suite, derive_keys(suite, g_ir, sa.ni, sa.nr, sa.spi_i, spi_r))
