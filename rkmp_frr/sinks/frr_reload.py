@@ -10,10 +10,14 @@ typing), frr-reload.py would remove what came in meanwhile: the operator's
 lines. :func:`foreign_changes` is the guard against that: what the file
 would remove or add, against a running config read again just before
 frr-reload.py runs, that is not rkmpd's (:class:`ReloadOwnership`).
+frr-reload.py's own read comes a moment later still: what it says it
+removed (:func:`reload_deletions`) is checked afterwards
+(:func:`foreign_deletions`), which can only report.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -221,18 +225,23 @@ class ForeignChanges:
         return bool(self.removed or self.added)
 
 
-def _created_block(
+def _by_block(lines: Iterable[ConfigLine]) -> dict[tuple[str, ...], list[ConfigLine]]:
+    found: dict[tuple[str, ...], list[ConfigLine]] = {}
+    for line in lines:
+        found.setdefault(line[0], []).append(line)
+    return found
+
+
+def _rkmpds_block(
     line: ConfigLine,
     lines: Mapping[tuple[str, ...], list[ConfigLine]],
     ownership: ReloadOwnership,
 ) -> bool:
-    """Whether ``line`` heads a block rkmpd may create that holds nothing
-    but rkmpd's lines."""
+    """Whether ``line`` heads a top-level block that holds nothing but
+    rkmpd's lines (FRR shows no block without lines)."""
     context, words = line
-    if context or not words or words[0] not in CREATABLE_BLOCKS:
-        return False
     body = lines.get((" ".join(words),), [])
-    return bool(body) and all(ownership.owns(inner) for inner in body)
+    return not context and bool(body) and all(ownership.owns(inner) for inner in body)
 
 
 def foreign_changes(reload_file: str, running: str, ownership: ReloadOwnership) -> ForeignChanges:
@@ -242,13 +251,54 @@ def foreign_changes(reload_file: str, running: str, ownership: ReloadOwnership) 
     line in their blocks; a line that changes is one removed and one
     added."""
     in_file, in_running = config_lines(reload_file), config_lines(running)
-    by_block: dict[tuple[str, ...], list[ConfigLine]] = {}
-    for line in in_file:
-        by_block.setdefault(line[0], []).append(line)
+    blocks = _by_block(in_file)
     removed = frozenset(line for line in in_running - in_file if not ownership.owns(line))
+
+    def created(line: ConfigLine) -> bool:  # a block rkmpd may make for its lines
+        return line[1][0] in CREATABLE_BLOCKS and _rkmpds_block(line, blocks, ownership)
+
     added = frozenset(
-        line
-        for line in in_file - in_running
-        if not ownership.owns(line) and not _created_block(line, by_block, ownership)
+        line for line in in_file - in_running if not (ownership.owns(line) or created(line))
     )
     return ForeignChanges(removed, added)
+
+
+# frr-reload.py --reload logs each line it removes (with --stdout, on
+# stderr): 'Executed "<command>"', the command being its blocks' headers and
+# the "no" line, each indented one space deeper than the last and joined
+# with spaces. It removes lines in its first pass only.
+_EXECUTED = re.compile(r'Executed "(.*)"\s*$')
+
+
+def reload_deletions(log_text: str) -> tuple[ConfigLine, ...]:
+    """The lines frr-reload.py says it removed. A line is removed with
+    ``no <line>``, one that reads ``no X`` with ``X``; a block as a whole
+    with ``no <header>``. A removal frr-reload.py had to shorten (ospfd
+    takes only ``no ip ospf authentication``) gives the words it ran."""
+    found: list[ConfigLine] = []
+    for raw in log_text.splitlines():
+        match = _EXECUTED.search(raw)
+        if match is None:
+            continue
+        *context, command = re.split(r" {2,}", match[1].strip())
+        words = tuple(command.split())
+        words = words[1:] if words[:1] == ("no",) else ("no", *words)
+        found.append((tuple(" ".join(header.split()) for header in context), words))
+    return tuple(found)
+
+
+def foreign_deletions(
+    deletions: Iterable[ConfigLine], ownership: ReloadOwnership
+) -> frozenset[ConfigLine]:
+    """Of the lines frr-reload.py removed, those that were not rkmpd's: it
+    read FRR's configuration after the guard did, and removed what came in
+    between. A shortened removal counts as rkmpd's when one of its lines
+    starts with it."""
+
+    def shortened(line: ConfigLine) -> bool:
+        context, words = line
+        return bool(words) and any(
+            c == context and w[: len(words)] == words for c, w in ownership.lines
+        )
+
+    return frozenset(d for d in deletions if not (ownership.owns(d) or shortened(d)))

@@ -86,3 +86,31 @@ bgp as-path access-list op seq 5 permit ^65002$
 end
 """
 )
+
+# frr-reload.py --reload --stdout (FRR 8.4.4) on stderr, for a file without
+# six of the running lines (an as-path list, an interface's authentication,
+# "no bgp ebgp-requires-policy", a description, a password, a network);
+# paths shortened, vtysh's complaints about vtysh.conf left out.
+RELOAD_LOG = """\
+2026-11-28 07:58:29,656  INFO: Called via "Namespace(input=None, reload=True, test=False, \
+debug=False, log_level='info', stdout=True, pathspace=None, filename='/tmp/rkmp-frr-x/frr.conf', \
+overwrite=False, bindir='/usr/bin', confdir='/tmp/rkmp-frr-x', rundir='/var/run/frr', \
+vty_socket='/run/frr/r1', daemon='', test_reset=False)"
+2026-11-28 07:58:29,656  INFO: Loading Config object from file /tmp/rkmp-frr-x/frr.conf
+2026-11-28 07:58:29,703  INFO: Loading Config object from vtysh show running
+2026-11-28 07:58:29,775  INFO: Executed "no bgp as-path access-list op seq 5 permit ^1$"
+2026-11-28 07:58:29,801  INFO: Executed "interface veth0  no ip ospf authentication message-digest"
+2026-11-28 07:58:29,827  INFO: Executed "router bgp 65001  bgp ebgp-requires-policy"
+2026-11-28 07:58:29,852  INFO: Executed "router bgp 65001  no neighbor 10.250.0.2 description \
+op "x""
+2026-11-28 07:58:29,878  INFO: Executed "router bgp 65001  no neighbor 10.250.0.2 password 4455"
+2026-11-28 07:58:29,910  INFO: Executed "router bgp 65001  address-family ipv4 unicast   \
+no network 10.9.0.0/24 "
+2026-11-28 07:58:29,910  INFO: /var/run/frr/reload-UN5ZL4.txt content
+['service integrated-vtysh-config\\n']
+2026-11-28 07:58:29,934  INFO: Loading Config object from vtysh show running
+2026-11-28 07:58:29,982  INFO: /var/run/frr/reload-DV0OTU.txt content
+['service integrated-vtysh-config\\n',
+ 'router bgp 65001\\n address-family ipv4 unicast\\n',
+ 'service integrated-vtysh-config\\n']
+"""

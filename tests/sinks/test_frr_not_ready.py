@@ -8,8 +8,12 @@ to grow between reads (a restarted FRR still loading it)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+import pytest
 
 from rkmp_frr.keytable.row import KeyRow
 from rkmp_frr.sinks.batching import ApplyStatus
@@ -42,6 +46,7 @@ class LoadingFrr(ReloadingBgpd):
     loads_after_reload: list[list[str]] = field(default_factory=list)
     files: list[str] = field(default_factory=list)  # what frr-reload.py was given
     answers: bool = True  # False: the daemons do not answer
+    reload_log: str = ""  # what frr-reload.py logs on stderr
 
     def running_config(self) -> str:
         if self.loads:
@@ -55,7 +60,8 @@ class LoadingFrr(ReloadingBgpd):
         self.files.append(text)
         if self.loads_after_reload:
             self.loads, self.loads_after_reload = self.loads_after_reload, []
-        return super().reload(text)
+        result = super().reload(text)
+        return dataclasses.replace(result, stderr=f"{result.stderr}{self.reload_log}")
 
     async def __call__(
         self, argv: Sequence[str], *, input_text: str | None = None, timeout: float = 30.0
@@ -186,3 +192,26 @@ def test_a_second_reload_held_back_is_undone_like_any_failure() -> None:
     assert fake.reloads[-2] == ({PEER: KEY_1}, {PEER: SHUT})  # the first reload: keys, shut
     assert fake.shutdown == {PEER: SHUT} and fake.passwords == {}
     assert AS_PATH in fake.files[-1]  # the restore kept the operator's line
+
+
+def test_operator_lines_frr_reload_removed_anyway_are_reported(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The guard's read and frr-reload.py's own are a moment apart: what
+    frr-reload.py says it removed is checked too, and lines that were not
+    rkmpd's are reported (they cannot be put back)."""
+    fake, naps = LoadingFrr(), Naps()
+    frr = applier(fake, naps, FrrApplyMode.FRR_RELOAD)
+    assert apply(frr, [md5(PEER, 1, KEY_1)], T0)[0] is ApplyStatus.APPLIED
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    fake.reload_log = (
+        '2026-11-28 07:58:29,775  INFO: Executed "no bgp as-path access-list op seq 5 permit ^1$"\n'
+        f'2026-11-28 07:58:29,878  INFO: Executed "router bgp 65001  no neighbor {PEER} password'
+        f' {KEY_1}"\n'
+    )
+    with caplog.at_level(logging.ERROR):
+        assert apply(frr, [md5(PEER, 2, KEY_2)], T0 + 10)[0] is ApplyStatus.APPLIED
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1, errors
+    assert "removed 1 line(s) that are not rkmpd's" in errors[0]
+    assert "bgp as-path access-list op seq 5" in errors[0] and KEY_1 not in errors[0]

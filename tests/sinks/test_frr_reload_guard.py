@@ -8,12 +8,18 @@ from __future__ import annotations
 from rkmp_frr.sinks.frr_config import FrrBgpNeighbor, FrrRenderConfig
 from rkmp_frr.sinks.frr_plan import EMPTY_PLAN, FrrPlan, frr_plan
 from rkmp_frr.sinks.frr_readiness import shown_lines
-from rkmp_frr.sinks.frr_reload import foreign_changes, reload_config, reload_ownership
+from rkmp_frr.sinks.frr_reload import (
+    foreign_changes,
+    foreign_deletions,
+    reload_config,
+    reload_deletions,
+    reload_ownership,
+)
 from rkmp_frr.sinks.frr_render import FrrChange, frr_change
 from rkmp_frr.sinks.keyed import frr_bgp
-from rkmp_frr.wire.constants import ProtocolId
+from rkmp_frr.wire.constants import IntegId, ProtocolId
 
-from .frr84_running import BARE, FULL, PARTIAL, RKMPD_CHAIN_KEY
+from .frr84_running import BARE, FULL, PARTIAL, RELOAD_LOG, RKMPD_CHAIN_KEY
 from .sink_rows import T0, make_row, since
 from .test_frr_apply import FEATURES, KEY_1, KEY_2, md5
 
@@ -113,3 +119,42 @@ def test_rkmpds_own_stale_lines_are_its_to_replace() -> None:
     held = reload_config(running, (), wanted, hold)
     assert shut in held
     assert not foreign_changes(held, running, reload_ownership((), wanted, hold))
+
+
+# --- what frr-reload.py says it removed ------------------------------------------------------
+
+
+def test_frr_reloads_log_tells_the_lines_it_removed() -> None:
+    assert reload_deletions(RELOAD_LOG) == (
+        ((), ("bgp", "as-path", "access-list", "op", "seq", "5", "permit", "^1$")),
+        (("interface veth0",), ("ip", "ospf", "authentication", "message-digest")),
+        ((ROUTER,), ("no", "bgp", "ebgp-requires-policy")),  # removed with the positive form
+        ((ROUTER,), ("neighbor", "10.250.0.2", "description", "op", '"x"')),
+        ((ROUTER,), ("neighbor", "10.250.0.2", "password", "4455")),
+        ((ROUTER, "address-family ipv4 unicast"), ("network", "10.9.0.0/24")),
+    )
+    assert reload_deletions("2026-11-28 07:58:29,656  INFO: Loading Config object") == ()
+
+
+def test_removed_lines_that_were_not_rkmpds_are_found() -> None:
+    render = FrrRenderConfig(
+        bgp_neighbors=(FrrBgpNeighbor("10.250.0.2", 65001),), ospf_interfaces=("veth0",)
+    )
+    v2 = make_row(
+        ProtocolId.OSPFV2, 1, since(T0), interfaces=frozenset({"veth0"}),
+        integ=IntegId.RKMP_KEYED_MD5,
+    )  # fmt: skip
+    old = frr_plan([md5("10.250.0.2", 1, "4455"), v2], render, FEATURES, T0)
+    owned = (frr_change(EMPTY_PLAN, old, render, FEATURES),)
+    ownership = reload_ownership(owned, frr_change(EMPTY_PLAN, EMPTY_PLAN, render, FEATURES))
+    foreign = foreign_deletions(reload_deletions(RELOAD_LOG), ownership)
+    assert {words[:3] for _, words in foreign} == {
+        ("bgp", "as-path", "access-list"),
+        ("no", "bgp", "ebgp-requires-policy"),
+        ("neighbor", "10.250.0.2", "description"),
+        ("network", "10.9.0.0/24"),
+    }
+    # A removal frr-reload.py shortened (ospfd's "no ip ospf authentication")
+    # is rkmpd's when one of its lines starts with it.
+    shortened = ((("interface veth0",), ("ip", "ospf", "authentication")),)
+    assert not foreign_deletions(shortened, ownership)
