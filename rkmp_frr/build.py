@@ -8,6 +8,14 @@ prefers, so a checkout's compiled modules must match its sources: the
 build records a digest of them (:func:`source_digest`) and the test suites
 refuse to run against a stale build (:func:`stale_build_reason`).
 
+What the source does for the compiler: the hot frozen dataclasses write
+their ``__init__`` out (``object.__setattr__`` per field, which mypyc turns
+into a native store), since the one ``dataclass`` generates stays Python
+code, ~25 times slower compiled (tests/test_written_out_inits.py checks
+that each is the generated one); classes of the core take no Python
+subclass, and exceptions on a hot path are avoided (a compiled raise
+builds its traceback eagerly).
+
     python -m rkmp_frr.build status|fresh|stamp   (see main)
 """
 

@@ -38,6 +38,28 @@ class RkmpKeys:
     sk_pi: bytes = field(repr=False)
     sk_pr: bytes = field(repr=False)
 
+    # Written out, same signature as the generated one: mypyc compiles it
+    # into a native constructor (see rkmp_frr/build.py).
+    def __init__(
+        self,
+        skeyseed: bytes,
+        sk_d: bytes,
+        sk_ai: bytes,
+        sk_ar: bytes,
+        sk_ei: bytes,
+        sk_er: bytes,
+        sk_pi: bytes,
+        sk_pr: bytes,
+    ) -> None:
+        object.__setattr__(self, "skeyseed", skeyseed)
+        object.__setattr__(self, "sk_d", sk_d)
+        object.__setattr__(self, "sk_ai", sk_ai)
+        object.__setattr__(self, "sk_ar", sk_ar)
+        object.__setattr__(self, "sk_ei", sk_ei)
+        object.__setattr__(self, "sk_er", sk_er)
+        object.__setattr__(self, "sk_pi", sk_pi)
+        object.__setattr__(self, "sk_pr", sk_pr)
+
 
 def _check_spis(spi_i: bytes, spi_r: bytes) -> None:
     if len(spi_i) != IKE_SPI_LENGTH or len(spi_r) != IKE_SPI_LENGTH:

@@ -54,6 +54,13 @@ class RkmpSaRef:
     spi_i: bytes
     spi_r: bytes
 
+    # Written out, same signature as the generated one: mypyc compiles it
+    # into a native constructor (see rkmp_frr/build.py).
+    def __init__(self, peer: Address, spi_i: bytes, spi_r: bytes) -> None:
+        object.__setattr__(self, "peer", peer)
+        object.__setattr__(self, "spi_i", spi_i)
+        object.__setattr__(self, "spi_r", spi_r)
+
 
 @dataclass(frozen=True, slots=True)
 class ChildRef:
@@ -68,6 +75,20 @@ class ChildRef:
     protocol: ProtocolId
     local_key_id: int
     remote_key_id: int
+
+    # Written out, same signature as the generated one: mypyc compiles it
+    # into a native constructor (see rkmp_frr/build.py).
+    def __init__(
+        self,
+        peer: Address,
+        protocol: ProtocolId,
+        local_key_id: int,
+        remote_key_id: int,
+    ) -> None:
+        object.__setattr__(self, "peer", peer)
+        object.__setattr__(self, "protocol", protocol)
+        object.__setattr__(self, "local_key_id", local_key_id)
+        object.__setattr__(self, "remote_key_id", remote_key_id)
 
     @property
     def send_id(self) -> int:
@@ -91,6 +112,28 @@ class ChildParams:
     initiator: bool  # this side proposed the child SA
     master_key: bytes = field(repr=False)
 
+    # Written out, same signature as the generated one: mypyc compiles it
+    # into a native constructor (see rkmp_frr/build.py).
+    def __init__(
+        self,
+        ref: ChildRef,
+        integ: int,
+        options: tuple[int, ...],
+        pfs_group: int | None,
+        rekey_at: float,
+        expires_at: float,
+        initiator: bool,
+        master_key: bytes,
+    ) -> None:
+        object.__setattr__(self, "ref", ref)
+        object.__setattr__(self, "integ", integ)
+        object.__setattr__(self, "options", options)
+        object.__setattr__(self, "pfs_group", pfs_group)
+        object.__setattr__(self, "rekey_at", rekey_at)
+        object.__setattr__(self, "expires_at", expires_at)
+        object.__setattr__(self, "initiator", initiator)
+        object.__setattr__(self, "master_key", master_key)
+
     @property
     def key_text(self) -> str:
         """The key as routing daemons take it: lower-case hex (DESIGN.md §2)."""
@@ -104,6 +147,22 @@ class RkmpSaEstablished:
     local_identity: str
     remote_identity: str
     proposal: str
+
+    # Written out, same signature as the generated one: mypyc compiles it
+    # into a native constructor (see rkmp_frr/build.py).
+    def __init__(
+        self,
+        sa: RkmpSaRef,
+        initiator: bool,
+        local_identity: str,
+        remote_identity: str,
+        proposal: str,
+    ) -> None:
+        object.__setattr__(self, "sa", sa)
+        object.__setattr__(self, "initiator", initiator)
+        object.__setattr__(self, "local_identity", local_identity)
+        object.__setattr__(self, "remote_identity", remote_identity)
+        object.__setattr__(self, "proposal", proposal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +196,11 @@ class RkmpSaDeleted:
 @dataclass(frozen=True, slots=True)
 class ChildSaCreated:
     child: ChildParams
+
+    # Written out, same signature as the generated one: mypyc compiles it
+    # into a native constructor (see rkmp_frr/build.py).
+    def __init__(self, child: ChildParams) -> None:
+        object.__setattr__(self, "child", child)
 
 
 @dataclass(frozen=True, slots=True)

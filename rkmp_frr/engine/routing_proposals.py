@@ -159,6 +159,13 @@ class ChildSelection:
     option: RkmpOptionId | None
     pfs_group: KeId | None
 
+    # Written out, same signature as the generated one: mypyc compiles it
+    # into a native constructor (see rkmp_frr/build.py).
+    def __init__(self, integ: IntegId, option: RkmpOptionId | None, pfs_group: KeId | None) -> None:
+        object.__setattr__(self, "integ", integ)
+        object.__setattr__(self, "option", option)
+        object.__setattr__(self, "pfs_group", pfs_group)
+
 
 def build_child_proposal(
     policy: ChildPolicy, key_id: int, pfs_group: KeId | None, number: int = 1

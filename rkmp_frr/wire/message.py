@@ -105,6 +105,12 @@ class Message:
     header: Header
     payloads: tuple[Payload, ...]
 
+    # Written out, same signature as the generated one: mypyc compiles it
+    # into a native constructor (see rkmp_frr/build.py).
+    def __init__(self, header: Header, payloads: tuple[Payload, ...]) -> None:
+        object.__setattr__(self, "header", header)
+        object.__setattr__(self, "payloads", payloads)
+
     def find(self, cls: type[_P]) -> _P | None:
         """The first payload of class ``cls``, or None."""
         for payload in self.payloads:

@@ -11,7 +11,7 @@ outside the project's enums decode fine and the engine decides about them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from struct import Struct
 from typing import TypeAlias
 
@@ -73,7 +73,14 @@ class KePayload:
 
     group: int
     data: bytes
-    critical: bool = field(default=False, kw_only=True)
+    critical: bool = False
+
+    # Written out, same signature as the generated one: mypyc compiles it
+    # into a native constructor (see rkmp_frr/build.py).
+    def __init__(self, group: int, data: bytes, critical: bool = False) -> None:
+        object.__setattr__(self, "group", group)
+        object.__setattr__(self, "data", data)
+        object.__setattr__(self, "critical", critical)
 
     def encode_body(self) -> bytes:
         group, data = self.group, self.data
@@ -99,7 +106,15 @@ class IdPayload:
     id_type: int
     data: bytes
     initiator: bool
-    critical: bool = field(default=False, kw_only=True)
+    critical: bool = False
+
+    # Written out, same signature as the generated one: mypyc compiles it
+    # into a native constructor (see rkmp_frr/build.py).
+    def __init__(self, id_type: int, data: bytes, initiator: bool, critical: bool = False) -> None:
+        object.__setattr__(self, "id_type", id_type)
+        object.__setattr__(self, "data", data)
+        object.__setattr__(self, "initiator", initiator)
+        object.__setattr__(self, "critical", critical)
 
     @property
     def payload_type(self) -> int:
@@ -132,7 +147,7 @@ class CertPayload:
 
     encoding: int
     data: bytes
-    critical: bool = field(default=False, kw_only=True)
+    critical: bool = False
 
     def encode_body(self) -> bytes:
         check_bool("CertPayload.critical", self.critical)
@@ -150,7 +165,7 @@ class CertReqPayload:
 
     encoding: int
     data: bytes
-    critical: bool = field(default=False, kw_only=True)
+    critical: bool = False
 
     def encode_body(self) -> bytes:
         check_bool("CertReqPayload.critical", self.critical)
@@ -168,7 +183,14 @@ class AuthPayload:
 
     method: int
     data: bytes
-    critical: bool = field(default=False, kw_only=True)
+    critical: bool = False
+
+    # Written out, same signature as the generated one: mypyc compiles it
+    # into a native constructor (see rkmp_frr/build.py).
+    def __init__(self, method: int, data: bytes, critical: bool = False) -> None:
+        object.__setattr__(self, "method", method)
+        object.__setattr__(self, "data", data)
+        object.__setattr__(self, "critical", critical)
 
     def encode_body(self) -> bytes:
         method, data = self.method, self.data
@@ -194,7 +216,13 @@ class NoncePayload:
         return PayloadType.NONCE
 
     data: bytes
-    critical: bool = field(default=False, kw_only=True)
+    critical: bool = False
+
+    # Written out, same signature as the generated one: mypyc compiles it
+    # into a native constructor (see rkmp_frr/build.py).
+    def __init__(self, data: bytes, critical: bool = False) -> None:
+        object.__setattr__(self, "data", data)
+        object.__setattr__(self, "critical", critical)
 
     def encode_body(self) -> bytes:
         data = self.data
@@ -221,7 +249,23 @@ class NotifyPayload:
     protocol_id: int = 0
     spi: bytes = b""
     data: bytes = b""
-    critical: bool = field(default=False, kw_only=True)
+    critical: bool = False
+
+    # Written out, same signature as the generated one: mypyc compiles it
+    # into a native constructor (see rkmp_frr/build.py).
+    def __init__(
+        self,
+        notify_type: int,
+        protocol_id: int = 0,
+        spi: bytes = b"",
+        data: bytes = b"",
+        critical: bool = False,
+    ) -> None:
+        object.__setattr__(self, "notify_type", notify_type)
+        object.__setattr__(self, "protocol_id", protocol_id)
+        object.__setattr__(self, "spi", spi)
+        object.__setattr__(self, "data", data)
+        object.__setattr__(self, "critical", critical)
 
     @property
     def is_error(self) -> bool:
@@ -281,7 +325,7 @@ class DeletePayload:
     protocol_id: int
     spi_size: int
     spis: tuple[bytes, ...]
-    critical: bool = field(default=False, kw_only=True)
+    critical: bool = False
 
     def encode_body(self) -> bytes:
         check_bool("DeletePayload.critical", self.critical)
@@ -323,7 +367,7 @@ class VendorIdPayload:
         return PayloadType.VENDOR_ID
 
     data: bytes
-    critical: bool = field(default=False, kw_only=True)
+    critical: bool = False
 
     def encode_body(self) -> bytes:
         check_bool("VendorIdPayload.critical", self.critical)
@@ -346,7 +390,14 @@ class EncryptedPayload:
 
     first_payload: int
     data: bytes
-    critical: bool = field(default=False, kw_only=True)
+    critical: bool = False
+
+    # Written out, same signature as the generated one: mypyc compiles it
+    # into a native constructor (see rkmp_frr/build.py).
+    def __init__(self, first_payload: int, data: bytes, critical: bool = False) -> None:
+        object.__setattr__(self, "first_payload", first_payload)
+        object.__setattr__(self, "data", data)
+        object.__setattr__(self, "critical", critical)
 
     def encode_body(self) -> bytes:
         first, data = self.first_payload, self.data
@@ -380,7 +431,7 @@ class EncryptedFragmentPayload:
     total_fragments: int
     first_payload: int
     data: bytes
-    critical: bool = field(default=False, kw_only=True)
+    critical: bool = False
 
     def encode_body(self) -> bytes:
         check_bool("EncryptedFragmentPayload.critical", self.critical)
@@ -404,7 +455,7 @@ class RawPayload:
 
     payload_type: int
     data: bytes
-    critical: bool = field(default=False, kw_only=True)
+    critical: bool = False
 
     def encode_body(self) -> bytes:
         check_bool("RawPayload.critical", self.critical)
@@ -425,7 +476,7 @@ class UnknownPayload:
 
     payload_type: int
     data: bytes
-    critical: bool = field(default=False, kw_only=True)
+    critical: bool = False
 
     def encode_body(self) -> bytes:
         check_bool("UnknownPayload.critical", self.critical)

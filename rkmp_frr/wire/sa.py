@@ -18,7 +18,7 @@ RESERVED fields must be zero (see message.py for why the codec is strict).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from struct import Struct
 
 from rkmp_frr.wire._checks import (
@@ -90,6 +90,12 @@ class TransformAttribute:
     attribute_type: int
     value: int | bytes
 
+    # Written out, same signature as the generated one: mypyc compiles it
+    # into a native constructor (see rkmp_frr/build.py).
+    def __init__(self, attribute_type: int, value: int | bytes) -> None:
+        object.__setattr__(self, "attribute_type", attribute_type)
+        object.__setattr__(self, "value", value)
+
 
 @dataclass(frozen=True, slots=True)
 class Transform:
@@ -98,6 +104,18 @@ class Transform:
     transform_type: int
     transform_id: int
     attributes: tuple[TransformAttribute, ...] = ()
+
+    # Written out, same signature as the generated one: mypyc compiles it
+    # into a native constructor (see rkmp_frr/build.py).
+    def __init__(
+        self,
+        transform_type: int,
+        transform_id: int,
+        attributes: tuple[TransformAttribute, ...] = (),
+    ) -> None:
+        object.__setattr__(self, "transform_type", transform_type)
+        object.__setattr__(self, "transform_id", transform_id)
+        object.__setattr__(self, "attributes", attributes)
 
     @property
     def key_length(self) -> int | None:
@@ -119,6 +137,20 @@ class Proposal:
     spi: bytes
     transforms: tuple[Transform, ...]
 
+    # Written out, same signature as the generated one: mypyc compiles it
+    # into a native constructor (see rkmp_frr/build.py).
+    def __init__(
+        self,
+        number: int,
+        protocol_id: int,
+        spi: bytes,
+        transforms: tuple[Transform, ...],
+    ) -> None:
+        object.__setattr__(self, "number", number)
+        object.__setattr__(self, "protocol_id", protocol_id)
+        object.__setattr__(self, "spi", spi)
+        object.__setattr__(self, "transforms", transforms)
+
 
 @dataclass(frozen=True, slots=True)
 class SaPayload:
@@ -129,7 +161,13 @@ class SaPayload:
         return PayloadType.SA
 
     proposals: tuple[Proposal, ...]
-    critical: bool = field(default=False, kw_only=True)
+    critical: bool = False
+
+    # Written out, same signature as the generated one: mypyc compiles it
+    # into a native constructor (see rkmp_frr/build.py).
+    def __init__(self, proposals: tuple[Proposal, ...], critical: bool = False) -> None:
+        object.__setattr__(self, "proposals", proposals)
+        object.__setattr__(self, "critical", critical)
 
     def encode_body(self) -> bytes:
         """The payload body (after the generic payload header)."""
