@@ -31,6 +31,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from rkmp_frr.build import stale_build_reason
 from rkmp_frr.daemon.config import EXIT_CONFIG_ERROR, check_config
 from rkmp_frr.daemon.config_load import ConfigError, load_config
 from rkmp_frr.daemon.config_model import DEFAULT_CONFIG_FILE, DaemonConfig
@@ -149,6 +150,9 @@ async def reload_daemon(service: Service, config_path: Path) -> bool:
 
 
 async def run_daemon(config_path: Path, config: DaemonConfig, keylog: Path | None) -> int:
+    if (stale := stale_build_reason()) is not None:
+        # A checkout's compiled modules shadow its sources: this runs old code.
+        log.warning("%s: run scripts/setup.sh to rebuild them", stale)
     try:
         sinks = await build_sinks(config)
     except ConfigError as exc:
