@@ -175,7 +175,7 @@ class SinkApplyInfo:
 
     # rkmp_frr.sinks.batching.ApplyStatus's value (importing the sinks here
     # would load the renderers into every rkmpctl run):
-    # applied | unchanged | dry-run | failed-restored | failed | not-ready (sinks.batching.ApplyStatus)
+    # applied | unchanged | dry-run | failed-restored | failed | not-ready
     status: str
     ok: bool  # taken (or nothing to do), nothing refused, kernel check passed
     started_at: float  # POSIX time
