@@ -15,7 +15,9 @@ that run vtysh and birdc build on them).
 - :mod:`rkmp_frr.sinks.features`: what each FRR/BIRD version can do, and
   version-string parsers.
 - :mod:`rkmp_frr.sinks.render`: templates (operator directory first),
-  filters, errors, key masking.
+  filters, errors.
+- :mod:`rkmp_frr.sinks.secrets`: how text that may hold keys is shown
+  (rkmpd's keys fingerprinted, anyone's passwords hidden).
 """
 
 from __future__ import annotations
@@ -52,9 +54,9 @@ from rkmp_frr.sinks.render import (
     TemplatesNotFound,
     UnrenderableRow,
     UnsupportedFeature,
-    mask_key,
     template_environment,
 )
+from rkmp_frr.sinks.secrets import mask_key, mask_secrets
 
 __all__ = [
     "EMPTY_PLAN",
@@ -86,6 +88,7 @@ __all__ = [
     "frr_features",
     "frr_plan",
     "mask_key",
+    "mask_secrets",
     "parse_bird_version",
     "parse_frr_version",
     "render_bird",

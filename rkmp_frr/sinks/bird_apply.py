@@ -41,8 +41,9 @@ from rkmp_frr.sinks.bird_render import BirdConfig, BirdRenderConfig, render_bird
 from rkmp_frr.sinks.features import BirdFeatures
 from rkmp_frr.sinks.keyed import KeyedState, Secured
 from rkmp_frr.sinks.md5_verify import Md5Checker, default_md5_check, md5_problem
-from rkmp_frr.sinks.render import SinkError, scrub, template_environment
+from rkmp_frr.sinks.render import SinkError, template_environment
 from rkmp_frr.sinks.runner import CommandError, CommandResult, CommandRunner, run_command
+from rkmp_frr.sinks.secrets import mask_secrets
 
 log = logging.getLogger(__name__)
 
@@ -233,7 +234,7 @@ class BirdApplier:
     ) -> CommandResult:
         answer = await self._birdc(words)
         if not answer.ok or not any(a in answer.stdout for a in answers):
-            raise ApplyFailed(f"birdc {' '.join(words)}: {scrub(_answer(answer), secrets)}")
+            raise ApplyFailed(f"birdc {' '.join(words)}: {_answer(answer, secrets)}")
         return answer
 
     async def _configure(self, secrets: set[str]) -> None:
@@ -251,7 +252,7 @@ class BirdApplier:
             return
         answer = await self._birdc(("show", "protocols"))
         if not answer.ok:
-            raise ApplyFailed(f"birdc show protocols: {_answer(answer)}")
+            raise ApplyFailed(f"birdc show protocols: {_answer(answer, set())}")
         listed = {m[1] for m in _PROTOCOL_LINE.finditer(answer.stdout)}
         missing = sorted(wanted - listed)
         if missing:
@@ -304,11 +305,12 @@ class BirdApplier:
         return tuple(problems)
 
 
-def _answer(result: CommandResult) -> str:
-    """birdc's answer without its greeting, on one line."""
+def _answer(result: CommandResult, secrets: set[str]) -> str:
+    """birdc's answer without its greeting, on one line, masked (rkmpd's
+    keys ``secrets``, and anything after a password keyword)."""
     lines = [
         line.strip()
-        for line in result.output.splitlines()
+        for line in mask_secrets(result.output, secrets).splitlines()
         if line.strip() and not line.startswith("BIRD ") and "Reading configuration" not in line
     ]
     return " / ".join(lines) or f"exit status {result.returncode}"

@@ -99,10 +99,10 @@ from rkmp_frr.sinks.render import (
     SinkError,
     UnrenderableRow,
     default_environment,
-    mask_key,
     next_change,
     render_template,
 )
+from rkmp_frr.sinks.secrets import mask_key
 from rkmp_frr.wire.constants import ProtocolId
 
 SINK = "bird"

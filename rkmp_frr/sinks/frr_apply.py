@@ -75,6 +75,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import re
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
@@ -111,6 +112,7 @@ from rkmp_frr.sinks.keyed import KeyedState, Secured
 from rkmp_frr.sinks.md5_verify import Md5Checker, default_md5_check, md5_problem
 from rkmp_frr.sinks.render import SinkError, template_environment
 from rkmp_frr.sinks.runner import CommandError, CommandResult, CommandRunner, run_command
+from rkmp_frr.sinks.secrets import config_secrets
 
 log = logging.getLogger(__name__)
 
@@ -537,7 +539,8 @@ class FrrApplier:
         # cost a second frr-reload.py run per reload and its output parsed,
         # and leave the same window (until frr-reload.py's own read).
         ownership = reload_ownership(owned, wanted, hold)
-        foreign = foreign_changes(text, await self.running_config(), ownership)
+        latest = await self.running_config()
+        foreign = foreign_changes(text, latest, ownership)
         if foreign:
             detail = (
                 f"its configuration changed after it was read: the reload would remove"
@@ -562,8 +565,12 @@ class FrrApplier:
             result = await self._run([*argv, "--confdir", str(path.parent), str(path)])
         _report_foreign_deletions(result, ownership)
         if not result.ok:
-            # frr-reload.py logs what it runs: the keys it removes too.
-            shown = _scrubbed(result, change, wanted, *owned)
+            # frr-reload.py logs what it runs: the keys it removes too, and
+            # the operator's lines it touched (as they were in the file or
+            # in the running config it read).
+            shown = _scrubbed(
+                _reload_answer(result), change, wanted, *owned, config=f"{text}\n{latest}"
+            )
             raise ApplyFailed(f"frr-reload.py failed: {shown}")
 
     async def _kernel_check(self, change: FrrChange, desired: FrrPlan) -> tuple[str, ...]:
@@ -599,6 +606,26 @@ def _report_foreign_deletions(result: CommandResult, ownership: ReloadOwnership)
         )
 
 
+# frr-reload.py's lines that say nothing about a failure (its arguments, the
+# configurations it loads, vtysh's complaint about the vtysh.conf the private
+# --confdir lacks) and the colours of its log levels: left out of a message,
+# which shows the start of the output only.
+_RELOAD_NOISE = re.compile(
+    r"INFO: (?:Called via|Loading Config object)|Can't open configuration file \S*vtysh\.conf"
+)
+_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _reload_answer(result: CommandResult) -> CommandResult:
+    """frr-reload.py's answer with what tells the failure only."""
+
+    def kept(text: str) -> str:
+        lines = _COLOUR.sub("", text).splitlines()
+        return "\n".join(line for line in lines if not _RELOAD_NOISE.search(line))
+
+    return dataclasses.replace(result, stdout=kept(result.stdout), stderr=kept(result.stderr))
+
+
 def _lines_text(lines: Iterable[str]) -> str:
     return "".join(f"{line}\n" for line in lines)
 
@@ -615,12 +642,12 @@ def _secrets(*changes: FrrChange) -> set[str]:
     return found
 
 
-def _scrubbed(result: CommandResult, *changes: FrrChange) -> str:
-    """A tool's answer for a message: vtysh echoes failing lines, keys
-    included; they are masked."""
-    from rkmp_frr.sinks.render import scrub
-
-    return scrub(result.describe(), _secrets(*changes))
+def _scrubbed(result: CommandResult, *changes: FrrChange, config: str = "") -> str:
+    """A tool's answer for a message: vtysh echoes failing lines, and
+    frr-reload.py the lines it runs; every key in them is masked, rkmpd's
+    (of ``changes``) and the operator's (those of ``config``, the
+    configuration the tool worked on, and any after a password keyword)."""
+    return result.describe(keys=_secrets(*changes), known=config_secrets(config))
 
 
 @contextlib.contextmanager

@@ -39,6 +39,7 @@ from rkmp_frr.sinks.features import Daemon
 from rkmp_frr.sinks.frr_config import BgpRouter
 from rkmp_frr.sinks.frr_plan import BgpPassword, FrrPlan
 from rkmp_frr.sinks.frr_running_config import parse_running_config
+from rkmp_frr.sinks.secrets import mask_secrets
 
 ConfigLine = tuple[tuple[str, ...], tuple[str, ...]]
 """One line of a configuration: (the headers of its enclosing blocks,
@@ -46,8 +47,6 @@ outermost first, whitespace-normalised; its words)."""
 
 # vtysh prints these before the configuration itself.
 _PREAMBLE = frozenset({"Building configuration...", "Current configuration:"})
-# Words after which a line carries a secret (the operator's own keys too).
-_SECRET_AFTER = frozenset({"key-string", "authentication-key", "md5", "clear", "encrypted"})
 SHOWN_LINES = 3  # example lines in a message
 
 
@@ -61,18 +60,11 @@ def config_lines(text: str) -> frozenset[ConfigLine]:
 
 
 def shown_line(line: ConfigLine) -> str:
-    """A line for a message: its blocks and words, the words after a
-    password or key keyword hidden (operators' keys must not be logged
-    either)."""
+    """A line for a message: its blocks and words, the secret after a
+    password or key keyword hidden (``mask_secrets``: operators' keys must
+    not be logged either)."""
     context, words = line
-    shown: list[str] = []
-    for word in words:
-        shown.append(word)
-        if word in _SECRET_AFTER or "password" in word:
-            if len(shown) < len(words):
-                shown.append("<hidden>")
-            break
-    return " / ".join((*context, " ".join(shown)))
+    return mask_secrets(" / ".join((*context, " ".join(words))))
 
 
 def shown_lines(lines: Iterable[ConfigLine], limit: int = SHOWN_LINES) -> str:

@@ -70,7 +70,8 @@ from rkmp_frr.sinks.frr_plan import (
 )
 from rkmp_frr.sinks.frr_running_config import ConfigExpectation, expect
 from rkmp_frr.sinks.keyed import Secured, SecuredKind, frr_bgp, secured_interface
-from rkmp_frr.sinks.render import SinkError, default_environment, mask_key, render_template
+from rkmp_frr.sinks.render import SinkError, default_environment, render_template
+from rkmp_frr.sinks.secrets import mask_key
 
 # Sent to the BGP peer in the Cease notification (RFC 9003) and kept in the
 # running config, so both operators see why the session is down.

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from rkmp_frr.sinks.frr_plan import PlanPart
-from rkmp_frr.sinks.render import mask_key
+from rkmp_frr.sinks.secrets import mask_key
 
 
 @dataclass(frozen=True, slots=True)

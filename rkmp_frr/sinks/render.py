@@ -1,7 +1,7 @@
 """What the FRR and BIRD renderers share: their errors, the jinja2
 environment (operator templates first, then the packaged ones), the
-filters templates format times and numbers with, key masking, and the next
-instant at which a rendering can change.
+filters templates format times and numbers with, and the next instant at
+which a rendering can change.
 
 Templates
 ---------
@@ -22,14 +22,15 @@ configuration, not HTML).
 Secrets
 -------
 Renderers render every template twice: once with the keys (what is
-applied) and once with every key replaced by :func:`mask_key` (what may be
-printed or logged). Errors raised while rendering have every key of the
-rendering scrubbed from their messages.
+applied) and once with every key replaced by
+:func:`rkmp_frr.sinks.secrets.mask_key` (what may be printed or logged).
+Errors raised while rendering have their messages masked
+(:func:`rkmp_frr.sinks.secrets.mask_secrets`, with every key of the
+rendering).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 import sysconfig
@@ -43,6 +44,7 @@ import jinja2
 
 from rkmp_frr.keytable.row import KeyRow
 from rkmp_frr.keytable.utc import BEGINNING, FOREVER, UtcSeconds, format_utc
+from rkmp_frr.sinks.secrets import mask_secrets
 
 TEMPLATES_ENV_VAR = "RKMP_TEMPLATES_DIR"  # where the packaged templates are, if moved
 DATA_SUBDIR = Path("share", "rkmp-frr", "templates")
@@ -102,24 +104,6 @@ class UnsupportedFeature(SinkError):
         super().__init__(
             f"{daemon} ({version}) cannot do {protocol}: {feature} needs {requirement}"
         )
-
-
-# --- keys ------------------------------------------------------------------------------
-
-
-def mask_key(key_hex: str) -> str:
-    """A key as it may be shown: its length and a short fingerprint, so two
-    renderings can be seen to hold the same key without showing it."""
-    digest = hashlib.sha256(key_hex.encode("ascii")).hexdigest()[:8]
-    return f"<key:{len(key_hex) // 2}B:{digest}>"
-
-
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret replaced by its mask."""
-    for secret in sorted(set(secrets), key=len, reverse=True):
-        if secret:
-            text = text.replace(secret, mask_key(secret))
-    return text
 
 
 # --- time ------------------------------------------------------------------------------
@@ -285,8 +269,8 @@ def render_template(
     except jinja2.TemplateSyntaxError as exc:
         where = f"{exc.name or name}:{exc.lineno}"
         raise TemplateRenderError(
-            f"template {where}: syntax error: {scrub(exc.message or '', secrets)}"
+            f"template {where}: syntax error: {mask_secrets(exc.message or '', secrets)}"
         ) from None
     except (jinja2.TemplateError, ValueError, TypeError, ArithmeticError, LookupError) as exc:
-        message = scrub(str(exc), secrets)
+        message = mask_secrets(str(exc), secrets)
         raise TemplateRenderError(f"template {name}: {type(exc).__name__}: {message}") from None

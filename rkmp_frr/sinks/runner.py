@@ -5,7 +5,8 @@ One seam, :class:`CommandRunner`, so the appliers' decisions (check,
 apply, verify, restore) can be tested with scripted answers, and the real
 tools are driven by the integration tests. Keys travel on standard input
 or in files the applier writes with mode 0600/0640, never in argv (argv is
-world-readable through /proc).
+world-readable through /proc). What a tool says is shown only masked
+(``rkmp_frr.sinks.secrets``): it may echo keys, the operator's too.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shlex
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
+
+from rkmp_frr.sinks.secrets import mask_secrets
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -37,9 +40,13 @@ class CommandResult:
     def output(self) -> str:
         return (self.stdout + self.stderr).strip()
 
-    def describe(self, limit: int = 400) -> str:
-        """One line: the command, its status and (the start of) its output."""
-        text = " ".join(self.output.split())
+    def describe(
+        self, limit: int = 400, *, keys: Iterable[str] = (), known: Iterable[str] = ()
+    ) -> str:
+        """One line: the command, its status and (the start of) its output,
+        every secret in it masked (``mask_secrets``: rkmpd's ``keys``,
+        ``known`` others, and whatever follows a password keyword)."""
+        text = " ".join(mask_secrets(self.output, keys, known).split())
         if len(text) > limit:
             text = text[:limit] + "..."
         return f"`{shlex.join(self.argv)}` exited with {self.returncode}: {text or '(no output)'}"

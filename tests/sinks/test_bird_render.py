@@ -28,7 +28,8 @@ from rkmp_frr.sinks.bird_render import (
 )
 from rkmp_frr.sinks.features import Version, bird_features
 from rkmp_frr.sinks.keyed import Secured, SecuredKind
-from rkmp_frr.sinks.render import MissingSinkConfig, UnrenderableRow, UnsupportedFeature, mask_key
+from rkmp_frr.sinks.render import MissingSinkConfig, UnrenderableRow, UnsupportedFeature
+from rkmp_frr.sinks.secrets import mask_key
 from rkmp_frr.wire.constants import IntegId, ProtocolId
 
 from .sink_rows import (

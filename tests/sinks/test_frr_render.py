@@ -16,7 +16,8 @@ from rkmp_frr.sinks.frr_lifetime import frr_lifetime
 from rkmp_frr.sinks.frr_plan import EMPTY_PLAN, frr_plan
 from rkmp_frr.sinks.frr_render import FrrChange, frr_change, render_frr_change
 from rkmp_frr.sinks.keyed import SecuredKind, frr_bgp, secured_interface
-from rkmp_frr.sinks.render import MissingSinkConfig, UnrenderableRow, UnsupportedFeature, mask_key
+from rkmp_frr.sinks.render import MissingSinkConfig, UnrenderableRow, UnsupportedFeature
+from rkmp_frr.sinks.secrets import mask_key
 from rkmp_frr.wire.constants import IntegId, ProtocolId
 
 from .sink_rows import (
