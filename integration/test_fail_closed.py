@@ -51,6 +51,7 @@ from integration.harness.routing import (
     bird_ospf_protocol,
     bird_unavailable_reason,
     frr_bgp_config,
+    frr_reload_path,
     frr_unavailable_reason,
     ospf_packets,
     routing_lab,
@@ -74,7 +75,7 @@ from rkmp_frr.sinks.features import (
     parse_bird_version,
     parse_frr_version,
 )
-from rkmp_frr.sinks.frr_apply import FrrApplier, FrrApplierOptions, VtyshCommand
+from rkmp_frr.sinks.frr_apply import FrrApplier, FrrApplierOptions, FrrApplyMode, VtyshCommand
 from rkmp_frr.sinks.frr_config import FrrBgpNeighbor, FrrRenderConfig
 from rkmp_frr.sinks.keyed import KeyedState
 from rkmp_frr.sinks.render import packaged_templates_dir
@@ -156,11 +157,19 @@ def stays_down(is_up: Callable[[], bool], what: str) -> None:
 # --- FRR ---------------------------------------------------------------------------------
 
 
-def frr_applier(node: FrrNode, render: FrrRenderConfig, state: Path | None = None) -> FrrApplier:
+def frr_applier(
+    node: FrrNode,
+    render: FrrRenderConfig,
+    state: Path | None = None,
+    mode: FrrApplyMode = FrrApplyMode.VTYSH,
+) -> FrrApplier:
     """An FRR applier; ``state``: its keyed-state file (None: in memory)."""
     vtysh = VtyshCommand(vty_socket=node.vty_dir, wrapper=("ip", "netns", "exec", node.ns.name))
     features = frr_features(parse_frr_version(node.vtysh("show version").stdout))
-    options = FrrApplierOptions(vtysh=vtysh, render=render, kernel_check=False)
+    options = FrrApplierOptions(vtysh=vtysh, render=render, kernel_check=False, mode=mode)
+    reload = frr_reload_path()
+    if reload is not None:
+        options = dataclasses.replace(options, frr_reload=str(reload))
     return FrrApplier(options, features, keyed=KeyedState.load("frr", state))
 
 
@@ -304,14 +313,18 @@ def test_frr_refused_key_line_never_opens_the_neighbour(
     assert a.bgp_established_count(B) == established
 
 
+@pytest.mark.parametrize("mode", [FrrApplyMode.VTYSH, FrrApplyMode.FRR_RELOAD])
 def test_frr_operator_shutdown_and_passive_stay_through_rekeys(
-    two_nodes: Link, lab: RoutingLab, work_dir: Path
+    two_nodes: Link, lab: RoutingLab, work_dir: Path, mode: FrrApplyMode
 ) -> None:
     """A neighbour shut and an interface made passive by the operator, on
-    purpose: keys, a rekey and a restarted rkmpd leave both as they are,
-    and every apply verifies (no restore). rkmpd's own closing (a revoke)
-    is lifted again when keys return."""
+    purpose: keys, a rekey, a restarted rkmpd, a revoke and keys again
+    leave both as they are, and every apply verifies (no restore). The
+    revoke takes the keys out (fail closed) but finds both closed already:
+    the operator's lines stay, not rkmpd's, so keys back do not lift them."""
     need_frr()
+    if mode is FrrApplyMode.FRR_RELOAD and frr_reload_path() is None:
+        pytest.skip("frr-reload.py not found")
     daemons = (FrrDaemon.ZEBRA, FrrDaemon.BGPD, FrrDaemon.OSPFD)
     config = frr_bgp_config(65001, A, B, 65002).replace(
         f" neighbor {B} timers connect 1", f" neighbor {B} timers connect 1\n neighbor {B} shutdown"
@@ -334,23 +347,31 @@ def test_frr_operator_shutdown_and_passive_stay_through_rekeys(
     def operators_lines_there() -> None:
         running = a.running_config()
         assert f" neighbor {B} shutdown\n" in running and " ip ospf passive\n" in running
+        assert "rkmpd: no usable key" not in running
 
-    applier = frr_applier(a, render, state)
+    applier = frr_applier(a, render, state, mode)
     apply(applier, keys(1))
     operators_lines_there()
     apply(applier, keys(2))  # the rekey: verified with the operator's lines in place
     assert f"neighbor {B} password {MD5_KEYS[0]}" in a.running_config()
     operators_lines_there()
-    restarted = frr_applier(a, render, state)
+    restarted = frr_applier(a, render, state, mode)
     apply(restarted, keys(3))
     operators_lines_there()
-    # A revoke closes both (rkmpd's shutdown message); keys back open them.
-    apply(restarted, [])
+    # A revoke: the keys go, the operator's closing stays theirs.
+    result = apply(restarted, [])
+    assert any("by the operator already" in note for note in result.notes), result.notes
+    operators_lines_there()
     running = a.running_config()
-    assert f"neighbor {B} shutdown message rkmpd" in running and "ip ospf passive" in running
-    apply(frr_applier(a, render, state), keys(4))
+    assert "password" not in running.split("router bgp")[1]
+    assert "ip ospf authentication" not in running
+    assert not any(line.startswith("closed ") for line in state.read_text().splitlines())
+    # Keys back, after a restart too: the operator's lines stay.
+    apply(frr_applier(a, render, state, mode), keys(4))
+    operators_lines_there()
     running = a.running_config()
-    assert "shutdown" not in running and "passive" not in running
+    assert f"neighbor {B} password {MD5_KEYS[0]}" in running
+    assert f"ip ospf message-digest-key 4 md5 {MD5_KEYS[0]}" in running
 
 
 def _sent_by(pcap: Path, router_id: str) -> list[int]:

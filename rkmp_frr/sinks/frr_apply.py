@@ -14,7 +14,11 @@ plans: ``rkmp_frr.sinks.frr_render``):
    and a repair made against half of it goes wrong (below).
 1. Render the change (vtysh commands, keys masked for the log) and the
    lines ``show running-config`` must then show. Rows FRR cannot take are
-   left out and reported.
+   left out and reported. When the change would close a neighbour or
+   interface that rkmpd has not closed itself (its keys revoked), the
+   running config is read first: one the operator has closed already keeps
+   the operator's line, and is not rkmpd's to lift later
+   (``rkmp_frr.sinks.frr_discovery``).
 2. Check it: ``vtysh --dryrun -f`` parses the commands without touching
    the daemons; a refusal here changes nothing.
 3. Apply it: ``vtysh -f /dev/stdin`` (keys on stdin, never in argv), or in
@@ -90,7 +94,14 @@ from rkmp_frr.keytable.utc import UtcSeconds
 from rkmp_frr.sinks.batching import ApplyResult, ApplyStatus, CheckResult
 from rkmp_frr.sinks.features import FrrFeatures
 from rkmp_frr.sinks.frr_config import FrrRenderConfig
-from rkmp_frr.sinks.frr_plan import EMPTY_PLAN, FrrPlan, frr_plan, plan_without
+from rkmp_frr.sinks.frr_discovery import operator_closed
+from rkmp_frr.sinks.frr_plan import (
+    EMPTY_PLAN,
+    FrrPlan,
+    frr_plan,
+    plan_without,
+    with_operator_closed,
+)
 from rkmp_frr.sinks.frr_readiness import (
     NotReady,
     NotReadyKind,
@@ -226,11 +237,17 @@ class FrrApplier:
     async def _apply(self, rows: Sequence[KeyRow], now: UtcSeconds) -> ApplyResult:
         started, clock = time.time(), time.monotonic()
         config, features = self.options.render, self.features
+        desired = frr_plan(
+            rows, config, features, now, keyed=self.keyed.items, rkmpd_closed=self.keyed.closed
+        )
         try:
-            desired = frr_plan(
-                rows, config, features, now,
-                keyed=self.keyed.items, rkmpd_closed=self.keyed.closed,
+            desired = await self._whose_closing(desired)
+        except FrrNotReady as exc:  # nothing was touched
+            return self._result(
+                ApplyStatus.NOT_READY, started, clock, rows, error=str(exc),
+                refused=tuple(str(error) for error in desired.refused),
             )  # fmt: skip
+        try:
             change = frr_change(self.current, desired, config, features, env=self._environment())
         except SinkError as exc:  # a template problem: nothing was touched
             return self._result(ApplyStatus.FAILED_RESTORED, started, clock, rows, error=str(exc))
@@ -355,13 +372,34 @@ class FrrApplier:
 
     # --- steps -----------------------------------------------------------------------------
 
+    async def _whose_closing(self, desired: FrrPlan) -> FrrPlan:
+        """``desired`` with what it closes that the operator had closed
+        already (``rkmp_frr.sinks.frr_discovery``): known from the applied
+        plan, else read from the running config for the items it closes
+        anew that rkmpd has not recorded as its own. FrrNotReady if FRR
+        cannot be read (then nothing can be applied either). A dry run
+        reads nothing: it counts each such closing as rkmpd's."""
+        closing = desired.closed_items()
+        known = self.current.closed_items()
+        carried = self.current.operator_closed & known & closing
+        unknown = closing - known - self.keyed.closed
+        if not unknown or self.options.dry_run:
+            return with_operator_closed(desired, carried)
+        try:
+            running = await self.running_config()
+        except ApplyFailed as exc:
+            raise FrrNotReady(NotReady(NotReadyKind.UNREACHABLE, str(exc))) from None
+        return with_operator_closed(desired, carried | operator_closed(desired, running, unknown))
+
     def _record_keyed(self, plan: FrrPlan) -> frozenset[Secured]:
         """Note what ``plan`` keys (``rkmp_frr.sinks.keyed``); ApplyFailed
         if that cannot be written (then no key may go in)."""
         try:
             # What the plan closes is noted as closed by rkmpd before the
             # closing lines go in: a restart must reopen it with its keys.
-            return self.keyed.record(plan.keyed_items(), closing=plan.closed_items())
+            # What the operator had closed already is not rkmpd's to reopen.
+            closing = plan.closed_items() - plan.operator_closed
+            return self.keyed.record(plan.keyed_items(), closing=closing)
         except OSError as exc:
             raise ApplyFailed(
                 f"cannot record the keyed neighbours in {self.keyed.path}: {exc.strerror or exc}"

@@ -37,7 +37,10 @@ credentials must not change the routing config. Secured neighbours: those
 of :attr:`FrrRenderConfig.bgp_neighbors`. A key chain interface whose keys
 are none of them valid for sending now stays closed (with its chain)
 until one is, at ``next_change_at``. How closing is rendered:
-``rkmp_frr.sinks.frr_render``.
+``rkmp_frr.sinks.frr_render``. One the operator had shut or made passive
+already is closed with the operator's line (``FrrPlan.operator_closed``,
+found by the applier: ``rkmp_frr.sinks.frr_discovery``), which rkmpd
+leaves as it is, then and when keys return.
 """
 
 from __future__ import annotations
@@ -181,6 +184,11 @@ class FrrPlan:
     # are reopened when their keys return (an operator's own shutdown or
     # passive setting stays).
     rkmpd_closed: frozenset[Secured] = frozenset()
+    # Of what this plan closes, what the operator had closed already when
+    # rkmpd would have (rkmp_frr.sinks.frr_discovery): rkmpd expects it
+    # closed but leaves the operator's line as it is, does not record it as
+    # closed by rkmpd, and never lifts it.
+    operator_closed: frozenset[Secured] = frozenset()
 
     def closed_items(self) -> frozenset[Secured]:
         """The neighbours and interfaces this plan closes (shut, passive)."""
@@ -236,7 +244,7 @@ def plan_without(plan: FrrPlan, parts: Iterable[PlanPart]) -> FrrPlan:
     gone_chains = {p.name for p in kinds.get(PartKind.KEY_CHAIN, ())}
     gone_ospf = {p.name for p in kinds.get(PartKind.OSPF, ())}
     gone_ospf6 = {p.name for p in kinds.get(PartKind.OSPF6, ())}
-    return dataclasses.replace(
+    remaining = dataclasses.replace(
         plan,
         bgp={slot: entry for slot, entry in plan.bgp.items() if slot not in gone_bgp},
         bgp_closed=tuple(slot for slot in plan.bgp_closed if slot not in gone_bgp),
@@ -244,6 +252,13 @@ def plan_without(plan: FrrPlan, parts: Iterable[PlanPart]) -> FrrPlan:
         ospf={n: i for n, i in plan.ospf.items() if n not in gone_ospf},
         ospf6={n: i for n, i in plan.ospf6.items() if n not in gone_ospf6},
     )
+    return with_operator_closed(remaining, plan.operator_closed)
+
+
+def with_operator_closed(plan: FrrPlan, items: Iterable[Secured]) -> FrrPlan:
+    """``plan``, noting that of the items it closes, those of ``items``
+    were closed by the operator (``FrrPlan.operator_closed``)."""
+    return dataclasses.replace(plan, operator_closed=frozenset(items) & plan.closed_items())
 
 
 def _preference(row: KeyRow) -> tuple[int, int, int]:

@@ -77,7 +77,9 @@ def _line(expectation: ConfigExpectation) -> ConfigLine:
 
 
 def _full_lines(change: FrrChange) -> list[ConfigLine]:
-    return [_line(e) for e in change.running_config_expectations if e.present]
+    """rkmpd's lines of a full rendering (an operator's shutdown or passive
+    line it expects is not one: it stays in the file as it runs)."""
+    return [_line(e) for e in change.running_config_expectations if e.present and not e.operators]
 
 
 def _matches(

@@ -38,7 +38,12 @@ plan, or (state not known: a restart, a drifted part) recorded as closed
 by rkmpd (``FrrPlan.rkmpd_closed``, ``rkmp_frr.sinks.keyed``). A first
 key, a rekey, or keys after a restart do not touch a shutdown or passive
 setting rkmpd did not put there (the operator's), and nothing is expected
-of it. There is no option to fail open.
+of it. A neighbour or interface that loses its keys while the operator has
+it closed (``FrrPlan.operator_closed``) loses its password or
+authentication, gets no closing line of rkmpd's (the operator's stays as
+it is, message and all), and that line is expected there (an operator
+who lifts it while there is no key is drift: rkmpd closes it then, and
+that closing is rkmpd's). There is no option to fail open.
 """
 
 from __future__ import annotations
@@ -194,6 +199,16 @@ class _Change:
         passive setting; an operator's own stays, and is not expected gone."""
         return item in self.desired.rkmpd_closed
 
+    def operators_before(self, item: Secured) -> bool:
+        """Whether the applied plan found ``item`` closed by the operator
+        (and so did not close it, and never lifts it)."""
+        return item in self.current.operator_closed
+
+    def operators_now(self, item: Secured) -> bool:
+        """Whether the desired plan closes ``item`` with the operator's own
+        line: expected there, left as it is."""
+        return item in self.desired.operator_closed
+
     def lifetime(self, window: Window) -> str:
         return frr_lifetime(window, self.tz, zero_pad_day=self.pad)
 
@@ -221,16 +236,18 @@ class _Change:
             )  # fmt: skip
             context = (router.header,)
             part = PlanPart(PartKind.BGP, neighbor, router)
+            item = frr_bgp(neighbor, router.vrf)
+            # Shut by rkmpd in the applied plan (not found shut by the operator).
+            shut_before = slot in closed_before and not self.operators_before(item)
             if after is not None:
                 line = f"neighbor {neighbor} password {after.key}"
                 self.expectations.append(expect(context, line, secret=after.key, part=part))
                 # Reopened only if rkmpd shut it: closed in the applied plan,
                 # or recorded as closed by rkmpd (state not known after a
                 # restart or drift). A shutdown rkmpd did not put there (a
-                # first key, an operator's own) stays the operator's.
-                reopen = before is None and (
-                    slot in closed_before or self.closed_by_rkmpd(frr_bgp(neighbor, router.vrf))
-                )
+                # first key, an operator's own, also one found when keys
+                # were revoked) stays the operator's.
+                reopen = before is None and (shut_before or self.closed_by_rkmpd(item))
                 if reopen:
                     self.expectations.append(
                         expect(
@@ -250,10 +267,12 @@ class _Change:
                     entry["open"].append({"neighbor": neighbor})
                     if slot in closed_before:
                         self.notes.append(f"BGP neighbour {neighbor}: key back, shutdown lifted")
+                elif before is None and self.operators_before(item):
+                    self.notes.append(
+                        f"BGP neighbour {neighbor}: key back; the operator's shutdown stays"
+                    )
                 continue
-            if slot not in self.desired.bgp_closed and not self.is_keyed(
-                frr_bgp(neighbor, router.vrf)
-            ):
+            if slot not in self.desired.bgp_closed and not self.is_keyed(item):
                 # Never keyed before the plan applied (a failed first key
                 # being undone): handed back as it was, not shut.
                 self.expectations.append(
@@ -262,17 +281,28 @@ class _Change:
                 if before is not None:
                     entry["unset"].append({"neighbor": neighbor})
                 continue
-            shutdown = f"neighbor {neighbor} shutdown message {SHUTDOWN_MESSAGE}"
-            self.expectations.append(expect(context, shutdown, part=part))
+            if self.operators_now(item):
+                # Shut by the operator already: their line stays as it is
+                # (message and all), expected there, never lifted by rkmpd.
+                shutdown = f"neighbor {neighbor} shutdown"
+                self.expectations.append(expect(context, shutdown, operators=True, part=part))
+                if slot not in closed_before:
+                    self.notes.append(
+                        f"BGP neighbour {neighbor}: no usable key; shut down by the operator"
+                        " already, left so (fail closed)"
+                    )
+            else:
+                shutdown = f"neighbor {neighbor} shutdown message {SHUTDOWN_MESSAGE}"
+                self.expectations.append(expect(context, shutdown, part=part))
+                if not shut_before:
+                    entry["close"].append({"neighbor": neighbor})
+                    resets.append(neighbor)
+                    self.notes.append(
+                        f"BGP neighbour {neighbor}: no usable key, shut down (fail closed)"
+                    )
             self.expectations.append(
                 expect(context, f"neighbor {neighbor} password", present=False, part=part)
             )
-            if slot not in closed_before:
-                entry["close"].append({"neighbor": neighbor})
-                resets.append(neighbor)
-                self.notes.append(
-                    f"BGP neighbour {neighbor}: no usable key, shut down (fail closed)"
-                )
             # A state not known yet (rkmpd restarted after the keys went):
             # FRR may still hold the password rkmpd set before.
             if before is not None or slot not in closed_before:
@@ -369,7 +399,7 @@ class _Change:
                 self.expectations.append(expect(context, line, present=False, part=part))
             close, reopen = self.passive(
                 part, "ip ospf passive", before, after, released=released,
-                rkmpd_closed=self.closed_by_rkmpd(secured_interface(SecuredKind.OSPF, name)),
+                item=secured_interface(SecuredKind.OSPF, name),
             )  # fmt: skip
             for key in after_md5:
                 self.secrets.add(key.key)
@@ -415,29 +445,41 @@ class _Change:
         after: OspfInterface | Ospf6Interface,
         *,
         released: bool,
-        rkmpd_closed: bool,
+        item: Secured,
     ) -> tuple[bool, bool]:
-        """(close, reopen) for one interface, with the expectation. Only a
-        passive setting rkmpd put there is lifted (and then expected gone):
-        ``before`` closed it, or, in a state not known yet (no ``before``:
-        rkmpd restarted, or the part drifted), rkmpd recorded that it had
-        closed it (``rkmpd_closed``). An operator's own passive setting
-        stays: on a first key, on a rekey, after a restart. A ``released``
-        one (handed back to the operator: a refused first key undone) is
+        """(close, reopen) for one interface (``item``), with the
+        expectation. Only a passive setting rkmpd put there is lifted (and
+        then expected gone): ``before`` closed it (and had not found it
+        passive by the operator), or, in a state not known yet (no
+        ``before``: rkmpd restarted, or the part drifted), rkmpd recorded
+        that it had closed it. An operator's own passive setting stays: on
+        a first key, on a rekey, after a restart, after a revoke that found
+        it (then it is expected, and not set again). A ``released`` one
+        (handed back to the operator: a refused first key undone) is
         reopened only if ``before`` closed it, and nothing is expected of
         it."""
         what = f"{'OSPFv2' if isinstance(after, OspfInterface) else 'OSPFv3'} on {after.name}"
         if released and (before is None or not before.closed):
             return False, False
         context = (f"interface {part.name}",)
+        closed_before = before is not None and before.closed and not self.operators_before(item)
+        if after.closed and self.operators_now(item):
+            self.expectations.append(expect(context, line, operators=True, part=part))
+            if before is None or not before.closed:
+                self.notes.append(
+                    f"{what}: no usable key; passive by the operator already, left so (fail closed)"
+                )
+            return False, False
         if after.closed:
             self.expectations.append(expect(context, line, part=part))
-            close = before is None or not before.closed
+            close = not closed_before
             if close:
                 self.notes.append(f"{what}: no usable key, interface passive (fail closed)")
             return close, False
-        reopen = before.closed if before is not None else rkmpd_closed
+        reopen = closed_before if before is not None else self.closed_by_rkmpd(item)
         if not reopen:
+            if before is not None and before.closed and self.operators_before(item):
+                self.notes.append(f"{what}: key back; the operator's passive setting stays")
             return False, False
         self.expectations.append(expect(context, line, present=False, opening=True, part=part))
         if before is not None:
@@ -462,7 +504,7 @@ class _Change:
                 )
             close, reopen = self.passive(
                 part, "ipv6 ospf6 passive", before, after, released=released,
-                rkmpd_closed=self.closed_by_rkmpd(secured_interface(SecuredKind.OSPF6, name)),
+                item=secured_interface(SecuredKind.OSPF6, name),
             )  # fmt: skip
             before_chain = before.key_chain if before else None
             auth_on = after.key_chain if after.key_chain != before_chain else None

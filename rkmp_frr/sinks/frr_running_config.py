@@ -17,11 +17,16 @@ from rkmp_frr.sinks.secrets import mask_key
 class ConfigExpectation:
     """A line ``show running-config`` must (``present``) or must not show
     inside the blocks ``context`` (their header lines, outermost first).
-    An absent line matches every line that starts with its words."""
+    An absent line matches every line that starts with its words. An
+    ``operators`` line is not rkmpd's: the operator's shutdown or passive
+    setting, which rkmpd expects there (fail closed) but neither puts in
+    nor takes out; any line that closes the same way meets it
+    (:func:`closes`)."""
 
     context: tuple[str, ...]
     line: str = field(repr=False)  # may hold a key
     present: bool = True
+    operators: bool = False
     shown: str = field(default="", compare=False)  # the line with keys masked
     # An "is open" expectation (no shutdown / no passive): met only after
     # the second, opening vtysh run (see frr_render.FrrChange.open_phase).
@@ -31,6 +36,7 @@ class ConfigExpectation:
 
     def __repr__(self) -> str:
         state = "present" if self.present else "absent"
+        state += " (the operator's)" if self.operators else ""
         return f"ConfigExpectation({' / '.join(self.context) or '<top>'}: {self.shown!r} {state})"
 
     __str__ = __repr__
@@ -43,11 +49,26 @@ def expect(
     secret: str = "",
     present: bool = True,
     opening: bool = False,
+    operators: bool = False,
     part: PlanPart | None = None,
 ) -> ConfigExpectation:
     """An expectation; ``secret`` (a key in ``line``) is masked in ``shown``."""
     shown = line.replace(secret, mask_key(secret)) if secret else line
-    return ConfigExpectation(context, line, present, shown, opening, part)
+    return ConfigExpectation(context, line, present, operators, shown, opening, part)
+
+
+def closes(words: tuple[str, ...], closing: tuple[str, ...]) -> bool:
+    """Whether a running line (``words``) closes a neighbour or interface
+    the way ``closing`` does (``neighbor X shutdown``, ``ip ospf passive``,
+    ``ipv6 ospf6 passive``): the same words, or a shutdown with a message
+    (``neighbor X shutdown message TEXT``). ``ip ospf passive A.B.C.D``
+    (one address of the interface) and ``neighbor X shutdown rtt N`` (only
+    above a round-trip time) do not close it."""
+    if words == closing:
+        return True
+    n = len(closing)
+    shutdown = closing[-1:] == ("shutdown",)
+    return shutdown and words[:n] == closing and words[n : n + 1] == ("message",)
 
 
 _IGNORED = frozenset({"!", "exit", "end", "exit-address-family", "exit-vrf", "exit-vnc", "quit"})
@@ -81,7 +102,9 @@ def unmet_expectations(
         wanted = tuple(expectation.line.split())
         context = tuple(" ".join(h.split()) for h in expectation.context)
         here = lines.get(context, [])
-        if expectation.present:
+        if expectation.operators:
+            ok = any(closes(words, wanted) for words in here)
+        elif expectation.present:
             ok = wanted in here
         else:
             ok = not any(words[: len(wanted)] == wanted for words in here)

@@ -26,8 +26,13 @@ passive`` on a keyed item stays, and a rekey does not expect it gone
 (ospfd's passive line carries no message that would say whose it is, so
 this record is the only way to tell). The item is recorded as closed
 before the closing command goes in, and as open again only after an apply
-that gives it keys was read back. (The BIRD sink does not use this: its
-include file is rkmpd's own, with nothing of the operator's in it.)
+that gives it keys was read back. An item the operator had closed already
+when its keys were revoked is not recorded as closed: rkmpd finds it so
+(``rkmp_frr.sinks.frr_discovery``), leaves the operator's line, and does
+not lift it when keys return. (The BIRD sink does not use this: its
+include file is rendered from the sink configuration each time, so an
+operator's ``disabled;`` or ``stub yes;`` there stays whatever rkmpd adds
+or takes out around it.)
 
 Lines: ``keyed bgp 192.0.2.1`` (keyed, open as far as rkmpd is
 concerned), ``closed ospf eth0`` (keyed, closed by rkmpd). A line without

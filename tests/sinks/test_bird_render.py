@@ -512,3 +512,40 @@ def test_rendering_names_what_it_keys() -> None:
     }
     # A password not valid for sending yet: keyed, so stub until it is.
     assert out.closed == ("core6/eth1",)
+
+
+def test_an_operators_disabled_and_stub_stay_through_a_revoke_and_keys_back() -> None:
+    """BIRD's equivalent of an operator's shutdown or passive setting is a
+    statement in the sink configuration (``disabled;`` in a session's
+    options, ``stub yes;`` in an interface's): the include file is rendered
+    from it each time, so rkmpd's own closing comes and goes around it.
+    (``birdc disable`` lasts until the next ``birdc configure`` whatever
+    rkmpd does: BIRD 2.0.12 here enables the protocol again at any
+    reconfiguration, even of an unchanged file.)"""
+    session = dataclasses.replace(CONFIG.bgp[0], options=("hold time 9;", "disabled;"))
+    area = CONFIG.ospf[0].areas[0]
+    eth0 = dataclasses.replace(area.interfaces[0], options=("type ptp;", "stub yes;"))
+    ospf_instance = dataclasses.replace(
+        CONFIG.ospf[0], areas=(dataclasses.replace(area, interfaces=(eth0, *area.interfaces[1:])),)
+    )
+    config = dataclasses.replace(
+        CONFIG, bgp=(session, *CONFIG.bgp[1:]), ospf=(ospf_instance, *CONFIG.ospf[1:])
+    )
+
+    def operators_lines(text: str) -> None:
+        peer1 = block(text, "protocol bgp rkmp_peer1")
+        assert "\thold time 9;\n\tdisabled;\n" in peer1
+        assert '\t\tinterface "eth0" {\n\t\t\ttype ptp;\n\t\t\tstub yes;\n' in text
+
+    keys = [md5(1, since(T0)), ospf(3, since(T0))]
+    first = render_bird(keys, config, BIRD2012, T0)
+    operators_lines(first.text)
+    assert 'password "' in block(first.text, "protocol bgp rkmp_peer1")
+    revoked = render_bird([], config, BIRD2012, T0 + 10, keyed=first.keyed)
+    operators_lines(revoked.text)
+    assert "# fail closed" in block(revoked.text, "protocol bgp rkmp_peer1")
+    assert "password" not in revoked.text
+    back = render_bird([md5(2, since(T0 + 20)), ospf(4, since(T0 + 20))], config, BIRD2012,
+                       T0 + 20, keyed=first.keyed)  # fmt: skip
+    operators_lines(back.text)
+    assert "# fail closed" not in back.text and back.closed == ()

@@ -1,7 +1,8 @@
 """Fail closed lifts only what rkmpd closed: an operator's own neighbour
 shutdown or passive interface on a keyed item stays, through first keys,
-rekeys and restarts, and is no verification failure; what rkmpd closed
-(a revoke) is opened again when keys return, after a restart too.
+rekeys, restarts and a revoke (rkmpd finds it closed already and does not
+take the closing for its own), and is no verification failure; what rkmpd
+closed (a revoke) is opened again when keys return, after a restart too.
 
 The scripted vtysh models FRR's running config as blocks of lines and
 interprets set / ``no`` commands; the real FRR is in
@@ -237,17 +238,153 @@ def test_what_rkmpd_closed_is_opened_when_keys_return_after_a_restart(tmp_path: 
     assert fake.shows(ETH0, PASSIVE) and "passive" not in fake.applied_text()
 
 
-def test_a_revoke_closes_an_item_the_operator_had_closed_too(tmp_path: Path) -> None:
-    """Fail closed stays: keys revoked on an operator-shut neighbour leave it
-    shut (now with rkmpd's message) and passive, never open."""
+def keyless(fake: FakeFrr) -> None:
+    """Fail closed: no key or authentication left on any of the three (a
+    key chain no interface uses may stay after a restart)."""
+    assert not any("password" in line for line in fake.blocks[ROUTER])
+    assert not any("authentication" in line for line in fake.blocks[ETH0] + fake.blocks[ETH1])
+
+
+def test_a_revoke_leaves_the_operators_closing_and_keys_do_not_lift_it(tmp_path: Path) -> None:
+    """Keys revoked on a neighbour and interfaces the operator had closed:
+    fail closed holds (their keys go, they stay closed), but with the
+    operator's own lines, which rkmpd does not record as its own, so they
+    stay when keys return."""
+    state = tmp_path / "frr-sink.keyed"
+    fake = operator_closed()
+    frr = applier(fake, state)
+    apply(frr, rows(1, T0), T0)
+    fake.calls.clear()
+    result = asyncio.run(frr.apply([], T0 + 10))
+    assert result.status is ApplyStatus.APPLIED, result.describe()
+    keyless(fake)
+    assert not fake.keys
+    assert_operator_closed(fake)  # the same lines, none sent by rkmpd
+    assert frr.keyed.items == ALL and frr.keyed.closed == frozenset()
+    assert KeyedState.load("frr", state).closed == frozenset()
+    assert any("shut down by the operator already" in note for note in result.notes)
+    fake.calls.clear()
+    apply(frr, rows(2, T0 + 20), T0 + 20)
+    assert_operator_closed(fake)
+    assert fake.shows(ROUTER, f"neighbor {PEER} password {rows(2, T0 + 20)[0].key}")
+
+
+def test_the_operators_closing_stays_through_a_revoke_across_restarts(tmp_path: Path) -> None:
+    state = tmp_path / "frr-sink.keyed"
+    fake = operator_closed()
+    apply(applier(fake, state), rows(1, T0), T0)
+    apply(applier(fake, state), [], T0 + 10)  # restarted, then revoked
+    keyless(fake)
+    fake.calls.clear()
+    restarted = applier(fake, state)
+    apply(restarted, [], T0 + 20)  # restarted while revoked: FRR runs the plan
+    assert fake.applied_text() == ""
+    apply(applier(fake, state), rows(2, T0 + 30), T0 + 30)  # and again, keys back
+    assert_operator_closed(fake)
+
+
+def test_an_operators_shutdown_message_is_kept_as_it_is(tmp_path: Path) -> None:
+    mine = f"neighbor {PEER} shutdown message maintenance until 18:00"
+    fake = FakeFrr(blocks={ROUTER: [mine]})
+    frr = applier(fake, tmp_path / "frr-sink.keyed")
+    apply(frr, rows(1, T0), T0)
+    apply(frr, [], T0 + 10)
+    assert fake.shows(ROUTER, mine) and not fake.shows(ROUTER, RKMPD_SHUTDOWN)
+    assert frozenset({frr_bgp(PEER)}) & frr.keyed.closed == frozenset()
+    apply(frr, rows(2, T0 + 20), T0 + 20)
+    assert fake.shows(ROUTER, mine)
+
+
+def test_an_operators_closing_lifted_while_revoked_is_closed_by_rkmpd(tmp_path: Path) -> None:
+    """Still fail closed: the operator opens the neighbour by hand while it
+    has no key. The drift check sees it, rkmpd closes it with its own
+    shutdown, and this one it lifts when keys return."""
     fake = operator_closed()
     frr = applier(fake, tmp_path / "frr-sink.keyed")
     apply(frr, rows(1, T0), T0)
     apply(frr, [], T0 + 10)
+    fake.set_line(fake.blocks[ROUTER], ("no", "neighbor", PEER, "shutdown"))
+    check = asyncio.run(frr.check_drift())
+    assert check is not None and check.drift is not None, check
+    assert f"'neighbor {PEER} shutdown' missing" in check.drift
+    apply(frr, [], T0 + 20)  # the repair
     assert fake.shows(ROUTER, RKMPD_SHUTDOWN)
+    assert frr.keyed.closed == frozenset({frr_bgp(PEER)})
+    assert_operator_closed_interfaces(fake)
+    apply(frr, rows(2, T0 + 30), T0 + 30)
+    assert not any("shutdown" in line for line in fake.blocks[ROUTER])
+    assert_operator_closed_interfaces(fake)
+
+
+def assert_operator_closed_interfaces(fake: FakeFrr) -> None:
     assert fake.shows(ETH0, PASSIVE) and fake.shows(ETH1, PASSIVE6)
-    assert not any("password" in line for line in fake.blocks[ROUTER])
+
+
+def test_lines_that_close_only_in_part_are_not_the_operators_closing(tmp_path: Path) -> None:
+    """A shutdown above a round-trip time and a passive setting for one
+    address leave the neighbour and interface open: rkmpd closes them
+    itself (and records it), and lifts its own closing later."""
+    rtt = f"neighbor {PEER} shutdown rtt 100 count 3"
+    fake = FakeFrr(blocks={ROUTER: [rtt], ETH0: ["ip ospf passive 10.0.0.1"]})
+    frr = applier(fake, tmp_path / "frr-sink.keyed")
+    apply(frr, rows(1, T0), T0)
+    apply(frr, [], T0 + 10)
+    assert fake.shows(ROUTER, RKMPD_SHUTDOWN) and fake.shows(ETH0, PASSIVE)
     assert frr.keyed.closed == ALL
+
+
+def test_rkmpds_own_shutdown_message_is_never_the_operators(tmp_path: Path) -> None:
+    """rkmpd's shutdown line on a neighbour its state file holds as keyed
+    (the operator edited the file, and left the line): still rkmpd's."""
+    state = tmp_path / "frr-sink.keyed"
+    state.write_text(f"keyed bgp {PEER}\n")
+    fake = FakeFrr(blocks={ROUTER: [RKMPD_SHUTDOWN]})
+    frr = applier(fake, state)
+    apply(frr, [], T0)
+    assert frr.keyed.closed == frozenset({frr_bgp(PEER)})
+    apply(frr, rows(1, T0 + 10), T0 + 10)
+    assert not any("shutdown" in line for line in fake.blocks[ROUTER])
+
+
+def test_an_unreadable_frr_at_a_revoke_changes_nothing(tmp_path: Path) -> None:
+    fake = operator_closed()
+    frr = applier(fake, tmp_path / "frr-sink.keyed")
+    apply(frr, rows(1, T0), T0)
+    before = fake.running_config()
+
+    async def down(
+        argv: Sequence[str], *, input_text: str | None = None, timeout: float = 30.0
+    ) -> CommandResult:
+        return CommandResult(tuple(argv), 1, "", "Exiting: failed to connect to any daemons.")
+
+    frr.runner = down
+    result = asyncio.run(frr.apply([], T0 + 10))
+    assert result.status is ApplyStatus.NOT_READY, result.describe()
+    assert fake.running_config() == before and frr.keyed.closed == frozenset()
+    frr.runner = fake
+    apply(frr, [], T0 + 20)  # FRR back: closed, the operator's lines kept
+    keyless(fake)
+    assert_operator_closed(fake)
+
+
+def test_frr_reload_keeps_the_operators_closing_lines(tmp_path: Path) -> None:
+    """frr-reload mode: the operator's shutdown and passive lines that a
+    revoked plan expects are not rkmpd's, so the reload file that brings
+    the keys back keeps them (frr-reload.py would remove them otherwise)."""
+    fake = operator_closed()
+    frr = applier(fake, tmp_path / "frr-sink.keyed")
+    apply(frr, rows(1, T0), T0)
+    apply(frr, [], T0 + 10)
+    revoked = frr.current
+    assert revoked.operator_closed == ALL
+    desired = frr_plan(rows(2, T0 + 20), RENDER, FEATURES, T0 + 20, keyed=frr.keyed.items,
+                       rkmpd_closed=frr.keyed.closed)  # fmt: skip
+    owned = (frr_change(EMPTY_PLAN, revoked, RENDER, FEATURES),)
+    wanted = frr_change(EMPTY_PLAN, desired, RENDER, FEATURES)
+    text = reload_config(fake.running_config(), owned, wanted)
+    for line in (OPERATOR_SHUTDOWN, PASSIVE, PASSIVE6):
+        assert f" {line}\n" in text
+    assert f"password {desired_key(desired)}" in text
 
 
 def test_a_state_file_without_closing_records_reopens_as_before(tmp_path: Path) -> None:
