@@ -374,6 +374,40 @@ def test_frr_operator_shutdown_and_passive_stay_through_rekeys(
     assert f"ip ospf message-digest-key 4 md5 {MD5_KEYS[0]}" in running
 
 
+def test_frr_unlisted_neighbour_stays_shut_after_a_restart(
+    two_nodes: Link, lab: RoutingLab, work_dir: Path
+) -> None:
+    """A keyed neighbour whose ``[[sinks.frr.bgp_neighbor]]`` entry the
+    operator removed, and rkmpd restarted: the restarted sink finds its
+    ``router bgp`` in FRR's running config and shuts it there (its key
+    out); a further restart changes nothing."""
+    need_frr()
+    c = "10.250.0.3"
+    config = frr_bgp_config(65001, A, B, 65002).replace(
+        "exit\n", f" neighbor {c} remote-as 65003\nexit\n"
+    )
+    a = lab.frr(two_nodes.left.ns, "a", config=config)
+    state = work_dir / "frr-a.keyed"
+    both = FrrRenderConfig(bgp_neighbors=(FrrBgpNeighbor(B, 65001), FrrBgpNeighbor(c, 65001)))
+    only_b = FrrRenderConfig(bgp_neighbors=(FrrBgpNeighbor(B, 65001),))
+    b_key = row(ProtocolId.TCP_MD5, B, 1, MD5_KEYS[0], "KEYED-MD5")
+    apply(
+        frr_applier(a, both, state),
+        [b_key, row(ProtocolId.TCP_MD5, c, 2, MD5_KEYS[1], "KEYED-MD5")],
+    )
+    assert f"neighbor {c} password {MD5_KEYS[1]}" in a.running_config()
+    restarted = frr_applier(a, only_b, state)
+    result = apply(restarted, [b_key])
+    assert f"BGP neighbour {c}: no usable key, shut down (fail closed)" in result.notes
+    running = a.running_config()
+    assert f" neighbor {c} shutdown message rkmpd: no usable key\n" in running
+    assert MD5_KEYS[1] not in running and f"neighbor {B} password {MD5_KEYS[0]}" in running
+    assert f"closed bgp {c}\n" in state.read_text()
+    again = frr_applier(a, only_b, state)
+    assert apply(again, [b_key]).status is ApplyStatus.UNCHANGED
+    assert a.running_config() == running
+
+
 def _sent_by(pcap: Path, router_id: str) -> list[int]:
     """AuTypes of the OSPFv2 packets ``router_id`` sent."""
     packets = ospf_packets(read_pcap(pcap, allow_truncated=True))

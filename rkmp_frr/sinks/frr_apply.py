@@ -93,11 +93,12 @@ from rkmp_frr.keytable.row import KeyRow
 from rkmp_frr.keytable.utc import UtcSeconds
 from rkmp_frr.sinks.batching import ApplyResult, ApplyStatus, CheckResult
 from rkmp_frr.sinks.features import FrrFeatures
-from rkmp_frr.sinks.frr_config import FrrRenderConfig
-from rkmp_frr.sinks.frr_discovery import operator_closed
+from rkmp_frr.sinks.frr_config import BgpRouter, FrrBgpNeighbor, FrrRenderConfig
+from rkmp_frr.sinks.frr_discovery import bgp_neighbor_name, bgp_router_of, operator_closed
 from rkmp_frr.sinks.frr_plan import (
     EMPTY_PLAN,
     FrrPlan,
+    PartKind,
     frr_plan,
     plan_without,
     with_operator_closed,
@@ -119,7 +120,7 @@ from rkmp_frr.sinks.frr_reload import (
 )
 from rkmp_frr.sinks.frr_render import FrrChange, applied_expectations, frr_change
 from rkmp_frr.sinks.frr_running_config import ConfigExpectation, find_drift, unmet_expectations
-from rkmp_frr.sinks.keyed import KeyedState, Secured
+from rkmp_frr.sinks.keyed import KeyedState, Secured, SecuredKind, frr_bgp
 from rkmp_frr.sinks.md5_verify import Md5Checker, default_md5_check, md5_problem
 from rkmp_frr.sinks.render import SinkError, template_environment
 from rkmp_frr.sinks.runner import CommandError, CommandResult, CommandRunner, run_command
@@ -213,6 +214,11 @@ class FrrApplier:
     # What rkmpd has keyed (fail closed applies to these only); persisted
     # under state_dir by rkmpd, in memory by default.
     keyed: KeyedState = field(default_factory=lambda: KeyedState(SINK))
+    # Keyed BGP neighbours no [[sinks.frr.bgp_neighbor]] lists any more, and
+    # the router bgp each was found in (rkmp_frr.sinks.frr_discovery): they
+    # stay secured there, closed without a key.
+    unlisted: dict[Secured, BgpRouter] = field(default_factory=dict)
+    _unlisted_missing: set[Secured] = field(default_factory=set, repr=False)  # logged once
     _env: jinja2.Environment | None = field(default=None, repr=False)
     # The applied plan's expectations, rendered once per plan for the checks.
     _applied: tuple[FrrPlan, tuple[ConfigExpectation, ...]] | None = field(default=None, repr=False)
@@ -237,16 +243,17 @@ class FrrApplier:
     async def _apply(self, rows: Sequence[KeyRow], now: UtcSeconds) -> ApplyResult:
         started, clock = time.time(), time.monotonic()
         config, features = self.options.render, self.features
-        desired = frr_plan(
-            rows, config, features, now, keyed=self.keyed.items, rkmpd_closed=self.keyed.closed
-        )
+        # What only FRR's running config tells, read once and only if needed.
+        running = _ReadOnce(self.running_config)
         try:
-            desired = await self._whose_closing(desired)
-        except FrrNotReady as exc:  # nothing was touched
-            return self._result(
-                ApplyStatus.NOT_READY, started, clock, rows, error=str(exc),
-                refused=tuple(str(error) for error in desired.refused),
+            unlisted = await self._unlisted_neighbors(running)
+            desired = frr_plan(
+                rows, config, features, now, keyed=self.keyed.items,
+                rkmpd_closed=self.keyed.closed, unlisted=unlisted,
             )  # fmt: skip
+            desired = await self._whose_closing(desired, running)
+        except FrrNotReady as exc:  # nothing was touched
+            return self._result(ApplyStatus.NOT_READY, started, clock, rows, error=str(exc))
         try:
             change = frr_change(self.current, desired, config, features, env=self._environment())
         except SinkError as exc:  # a template problem: nothing was touched
@@ -346,7 +353,8 @@ class FrrApplier:
             expectations = self._applied_expectations()
         except SinkError as exc:  # a template problem: the next apply reports it
             return CheckResult(SINK, time.time(), error=str(exc))
-        if not expectations:
+        missing = self._unlisted_items() - set(self.unlisted)  # not found in FRR yet
+        if not expectations and not missing:
             return CheckResult(SINK, time.time())  # nothing of rkmpd's in FRR
         try:
             running = await self.running_config()
@@ -354,11 +362,26 @@ class FrrApplier:
             self.unsettled = True
             return CheckResult(SINK, time.time(), error=str(exc))
         drift = find_drift(running, expectations)
-        if drift is None:
+        appeared = sorted(
+            (item for item in missing if bgp_router_of(running, item) is not None),
+            key=lambda item: item.sort_key,
+        )
+        if drift is None and not appeared:
             return CheckResult(SINK, time.time())
-        self.current = plan_without(self.current, drift.parts)
+        found: list[str] = []
+        if drift is not None:
+            self.current = plan_without(self.current, drift.parts)
+            for part in drift.parts:  # found again where FRR has it now
+                if part.kind is PartKind.BGP and part.router is not None:
+                    self.unlisted.pop(frr_bgp(part.name, part.router.vrf), None)
+            found.append(drift.describe())
+        found += (
+            f"BGP neighbour {item.name}: keyed by rkmpd, in no [[sinks.frr.bgp_neighbor]],"
+            " now configured in FRR"
+            for item in appeared
+        )
         self.unsettled = True  # most likely FRR restarted: the repair waits for it
-        return CheckResult(SINK, time.time(), drift=drift.describe())
+        return CheckResult(SINK, time.time(), drift="; ".join(found))
 
     def _applied_expectations(self) -> tuple[ConfigExpectation, ...]:
         cached = self._applied
@@ -372,7 +395,7 @@ class FrrApplier:
 
     # --- steps -----------------------------------------------------------------------------
 
-    async def _whose_closing(self, desired: FrrPlan) -> FrrPlan:
+    async def _whose_closing(self, desired: FrrPlan, running: _ReadOnce) -> FrrPlan:
         """``desired`` with what it closes that the operator had closed
         already (``rkmp_frr.sinks.frr_discovery``): known from the applied
         plan, else read from the running config for the items it closes
@@ -385,11 +408,56 @@ class FrrApplier:
         unknown = closing - known - self.keyed.closed
         if not unknown or self.options.dry_run:
             return with_operator_closed(desired, carried)
-        try:
-            running = await self.running_config()
-        except ApplyFailed as exc:
-            raise FrrNotReady(NotReady(NotReadyKind.UNREACHABLE, str(exc))) from None
-        return with_operator_closed(desired, carried | operator_closed(desired, running, unknown))
+        found = operator_closed(desired, await running(), unknown)
+        return with_operator_closed(desired, carried | found)
+
+    def _unlisted_items(self) -> frozenset[Secured]:
+        """The keyed BGP neighbours no ``bgp_neighbors`` entry lists."""
+        listed = {frr_bgp(n.address, n.router.vrf) for n in self.options.render.bgp_neighbors}
+        keyed = {item for item in self.keyed.items if item.kind is SecuredKind.BGP}
+        return frozenset(keyed - listed)
+
+    async def _unlisted_neighbors(self, running: _ReadOnce) -> tuple[FrrBgpNeighbor, ...]:
+        """The keyed neighbours no ``[[sinks.frr.bgp_neighbor]]`` lists any
+        more, each in the ``router bgp`` it is in: the one the applied plan
+        had it in (a SIGHUP dropped its entry), else the one FRR's running
+        config configures it in (``frr_discovery.bgp_router_of``; a dry run
+        reads nothing). One FRR does not configure has nothing to close: it
+        is looked for again at the next apply and drift check."""
+        wanted = self._unlisted_items()
+        for gone in set(self.unlisted) - wanted:  # listed again, or given back
+            del self.unlisted[gone]
+        applied = {
+            frr_bgp(address, router.vrf): router
+            for router, address in (*self.current.bgp, *self.current.bgp_closed)
+        }
+        for item in sorted(wanted - set(self.unlisted), key=lambda i: i.sort_key):
+            router, where = applied.get(item), "the configuration rkmpd applied"
+            if router is None and not self.options.dry_run:
+                router, where = bgp_router_of(await running(), item), "FRR's running config"
+            if router is None:
+                if item not in self._unlisted_missing:
+                    self._unlisted_missing.add(item)
+                    log.warning(
+                        "frr sink: BGP neighbour %s was keyed by rkmpd and no"
+                        " [[sinks.frr.bgp_neighbor]] lists it any more; FRR configures no such"
+                        " neighbour, so there is nothing to close (rkmpd looks for it again)",
+                        item.name,
+                    )
+                continue
+            self._unlisted_missing.discard(item)
+            self.unlisted[item] = router
+            log.warning(
+                "frr sink: BGP neighbour %s was keyed by rkmpd and no [[sinks.frr.bgp_neighbor]]"
+                " lists it any more: it stays secured in '%s' (found in %s), shut without a key"
+                " (fail closed). To give it back: stop rkmpd, delete its line from %s, start"
+                " rkmpd, and lift the shutdown by hand",
+                item.name, router.header, where, self.keyed.path or "the state file",
+            )  # fmt: skip
+        return tuple(
+            FrrBgpNeighbor(bgp_neighbor_name(item)[0], router.asn, router.vrf or None)
+            for item, router in sorted(self.unlisted.items(), key=lambda x: x[0].sort_key)
+        )
 
     def _record_keyed(self, plan: FrrPlan) -> frozenset[Secured]:
         """Note what ``plan`` keys (``rkmp_frr.sinks.keyed``); ApplyFailed
@@ -627,6 +695,23 @@ class FrrApplier:
             if problem is not None:
                 problems.append(problem)
         return tuple(problems)
+
+
+class _ReadOnce:
+    """FRR's running config for one apply: read at the first call only.
+    FrrNotReady if it cannot be read (nothing was applied)."""
+
+    def __init__(self, read: Callable[[], Awaitable[str]]) -> None:
+        self._read = read
+        self._text: str | None = None
+
+    async def __call__(self) -> str:
+        if self._text is None:
+            try:
+                self._text = await self._read()
+            except ApplyFailed as exc:
+                raise FrrNotReady(NotReady(NotReadyKind.UNREACHABLE, str(exc))) from None
+        return self._text
 
 
 def _report_foreign_deletions(result: CommandResult, ownership: ReloadOwnership) -> None:

@@ -13,12 +13,24 @@ operator's line as it is, message and all, and the state file keeps them
 as keyed, not as closed by rkmpd. A shutdown with rkmpd's own message is
 rkmpd's, whatever the state file says (a file given back by hand, an
 older version).
+
+Where an unlisted neighbour is. A BGP neighbour rkmpd has keyed stays
+secured until the operator gives it back (``rkmp_frr.sinks.keyed``), also
+when ``[[sinks.frr.bgp_neighbor]]`` no longer lists it (the operator
+removed the peer from rkmpd, or moved it to another VRF): without a key it
+is kept shut, as keyed OSPF interfaces no longer configured are, and as a
+SIGHUP that drops the entry does. Only the entry said which ``router bgp``
+the neighbour is in; after a restart :func:`bgp_router_of` finds it in the
+running config instead: the ``router bgp`` of the neighbour's VRF that
+configures it (``neighbor X remote-as`` or ``peer-group``). A neighbour
+FRR does not configure has nothing to close.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from rkmp_frr.sinks.frr_config import BgpRouter, canonical_address
 from rkmp_frr.sinks.frr_plan import FrrPlan
 from rkmp_frr.sinks.frr_readiness import ConfigLine
 from rkmp_frr.sinks.frr_render import SHUTDOWN_MESSAGE
@@ -64,3 +76,35 @@ def operator_closed(plan: FrrPlan, running: str, items: Iterable[Secured]) -> fr
             if closes(words, closing) and words[len(closing) - 1 :] != rkmpds:
                 found.add(item)
     return frozenset(found)
+
+
+def bgp_neighbor_name(item: Secured) -> tuple[str, str]:
+    """(address, VRF or "") of a BGP item (``keyed.frr_bgp``'s naming)."""
+    address, _, vrf = item.name.partition(" vrf ")
+    return address, vrf
+
+
+def bgp_router_of(running: str, item: Secured) -> BgpRouter | None:
+    """The ``router bgp`` in ``running`` (``show running-config``) that
+    configures the neighbour ``item`` (a BGP item: address and VRF), in
+    the item's VRF; None when there is none. Views are not searched."""
+    address, vrf = bgp_neighbor_name(item)
+    for context, lines in parse_running_config(running).items():
+        header = context[0].split() if len(context) == 1 else []
+        if header[:2] != ["router", "bgp"] or header[3:] != (["vrf", vrf] if vrf else []):
+            continue
+        if not header[2:3] or not header[2].isdigit():
+            continue
+        if any(_configures(words, address) for words in lines):
+            return BgpRouter(int(header[2]), vrf)
+    return None
+
+
+def _configures(words: tuple[str, ...], address: str) -> bool:
+    """``neighbor <address> remote-as|peer-group ...``"""
+    if words[:1] != ("neighbor",) or words[2:3] not in (("remote-as",), ("peer-group",)):
+        return False
+    try:
+        return canonical_address(words[1]) == address
+    except ValueError:
+        return False

@@ -34,9 +34,11 @@ unauthenticated: RP_revokeSA means the routing protocol stops using the
 SA, so it must not fall back to sending unsecured messages either. One
 rkmpd has never keyed is not in the plan at all: mismatched RKMP
 credentials must not change the routing config. Secured neighbours: those
-of :attr:`FrrRenderConfig.bgp_neighbors`. A key chain interface whose keys
-are none of them valid for sending now stays closed (with its chain)
-until one is, at ``next_change_at``. How closing is rendered:
+of :attr:`FrrRenderConfig.bgp_neighbors`, and keyed ones no entry lists
+any more (``unlisted``: kept closed in the ``router bgp`` the applier
+found them in). A key chain interface whose keys are none of them valid
+for sending now stays closed (with its chain) until one is, at
+``next_change_at``. How closing is rendered:
 ``rkmp_frr.sinks.frr_render``. One the operator had shut or made passive
 already is closed with the operator's line (``FrrPlan.operator_closed``,
 found by the applier: ``rkmp_frr.sinks.frr_discovery``), which rkmpd
@@ -66,7 +68,7 @@ from rkmp_frr.sinks.features import (
     FeatureGate,
     FrrFeatures,
 )
-from rkmp_frr.sinks.frr_config import PLAIN_NAME, BgpRouter, FrrRenderConfig
+from rkmp_frr.sinks.frr_config import PLAIN_NAME, BgpRouter, FrrBgpNeighbor, FrrRenderConfig
 from rkmp_frr.sinks.keyed import Secured, SecuredKind, frr_bgp, secured_interface
 from rkmp_frr.sinks.render import (
     MissingSinkConfig,
@@ -337,12 +339,14 @@ class _Planner(FeatureGate[FrrFeatures]):
         now: UtcSeconds,
         keyed: frozenset[Secured],
         rkmpd_closed: frozenset[Secured],
+        unlisted: tuple[FrrBgpNeighbor, ...] = (),
     ) -> None:
         self.config = config
         super().__init__(features)
         self.now = now
         self.keyed = keyed
         self.rkmpd_closed = rkmpd_closed
+        self.unlisted = unlisted
         self.notes: list[str] = []
 
     def plan(self, rows: Iterable[KeyRow]) -> FrrPlan:
@@ -364,11 +368,12 @@ class _Planner(FeatureGate[FrrFeatures]):
             if by_protocol.get(protocol):
                 self.need(requirement, protocol_name(protocol))
         bgp = self.bgp(by_protocol.get(ProtocolId.TCP_MD5, []))
-        # Fail closed only what rkmpd has keyed (rkmp_frr.sinks.keyed).
+        # Fail closed only what rkmpd has keyed (rkmp_frr.sinks.keyed); a
+        # keyed neighbour no longer listed never gets a key again.
         bgp_closed = tuple(
             sorted(
                 (n.router, n.address)
-                for n in self.config.bgp_neighbors
+                for n in (*self.config.bgp_neighbors, *self.unlisted)
                 if (n.router, n.address) not in bgp
                 and frr_bgp(n.address, n.router.vrf) in self.keyed
             )
@@ -572,6 +577,7 @@ def frr_plan(
     *,
     keyed: Iterable[Secured] = (),
     rkmpd_closed: Iterable[Secured] | None = None,
+    unlisted: Iterable[FrrBgpNeighbor] = (),
 ) -> FrrPlan:
     """The FRR configuration the sink owns for ``rows`` at ``now``. Rows FRR
     cannot take are left out and named in ``refused``. ``keyed``: what rkmpd
@@ -579,7 +585,11 @@ def frr_plan(
     and interfaces without a usable key, only these are closed.
     ``rkmpd_closed``: those of them rkmpd closed and has not reopened (the
     only ones a change reopens when their keys return); None: not known,
-    any keyed one may be (``KeyedState.closed`` of an older state file)."""
+    any keyed one may be (``KeyedState.closed`` of an older state file).
+    ``unlisted``: keyed BGP neighbours no ``bgp_neighbors`` entry lists any
+    more, each in the ``router bgp`` it was found in: still secured, and
+    closed (no row places a key there)."""
     keyed = frozenset(keyed)
     closed = keyed if rkmpd_closed is None else frozenset(rkmpd_closed) & keyed
-    return _Planner(config, features, now, keyed, closed).plan(rows)
+    planner = _Planner(config, features, now, keyed, closed, tuple(unlisted))
+    return planner.plan(rows)
