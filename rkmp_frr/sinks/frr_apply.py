@@ -744,7 +744,7 @@ def _reload_answer(result: CommandResult) -> CommandResult:
 
     def kept(text: str) -> str:
         lines = _COLOUR.sub("", text).splitlines()
-        return "\n".join(line for line in lines if not _RELOAD_NOISE.search(line))
+        return "".join(f"{line}\n" for line in lines if not _RELOAD_NOISE.search(line))
 
     return dataclasses.replace(result, stdout=kept(result.stdout), stderr=kept(result.stderr))
 
