@@ -505,6 +505,109 @@ def test_frr_frr_ospf6_keychain_revoke_fails_closed(lab: RoutingLab) -> None:
         assert "passive" not in a.running_config()
 
 
+OPERATOR_KEYS = """interface lo
+ ip ospf message-digest-key 9 md5 opkey9
+exit
+key chain ops-chain
+ key 1
+  key-string opchainkey
+ exit
+exit
+"""
+
+
+def frr_ospf_both_config() -> str:
+    """ospfd and ospf6d on veth0 (rkmpd's), and the operator's own keys
+    elsewhere: a message-digest key on lo, a key chain of their own."""
+    return f"""interface veth0
+ ip ospf area 0
+ ipv6 ospf6 area 0
+exit
+{OPERATOR_KEYS}router ospf
+ ospf router-id 1.1.1.1
+exit
+router ospf6
+ ospf6 router-id 1.1.1.1
+exit
+"""
+
+
+def rkmpd_key_lines(running: str) -> list[str]:
+    """The key lines of rkmpd's in a running config: veth0's message-digest
+    keys and the lines of its key chains (keys masked)."""
+    found: list[str] = []
+    block = ""
+    for line in running.splitlines():
+        if line and not line.startswith(" "):
+            block = line.strip()
+        words = line.split()
+        if block == "interface veth0" and words[:3] == ["ip", "ospf", "message-digest-key"]:
+            found.append(f"{block}: {' '.join(words[:4])}")
+        elif block.startswith("key chain rkmp-") and line.startswith(" key "):
+            found.append(f"{block}: {' '.join(words)}")
+    return found
+
+
+@pytest.mark.parametrize("mode", [FrrApplyMode.VTYSH, FrrApplyMode.FRR_RELOAD])
+def test_frr_restart_with_new_key_ids_then_revoke_leaves_no_old_key(
+    two_nodes: Link, lab: RoutingLab, work_dir: Path, mode: FrrApplyMode
+) -> None:
+    """FRR keeps rkmpd's key lines through an rkmpd restart: the restarted
+    rkmpd (an applier from the same state file) removes its old message-
+    digest key and its key chain's old key when it puts in keys with new
+    IDs, and a revoke then leaves none of its key lines; the operator's own
+    message-digest key (on lo) and key chain stay as they were."""
+    need_frr()
+    if mode is FrrApplyMode.FRR_RELOAD and frr_reload_path() is None:
+        pytest.skip("frr-reload.py is not installed")
+    daemons = (FrrDaemon.OSPFD, FrrDaemon.OSPF6D)
+    a = lab.frr(two_nodes.left.ns, "a", daemons, frr_ospf_both_config())
+    version = parse_frr_version(a.vtysh("show version").stdout)
+    if not frr_features(version).has(FRR_OSPF6_AUTH_TRAILER):
+        pytest.skip(f"FRR {version}: ospf6d has no key chains")
+    render = FrrRenderConfig(ospf_interfaces=("veth0",), ospf6_interfaces=("veth0",))
+    state = work_dir / "frr-sink.keyed"
+    eth = frozenset({"veth0"})
+    chain_v2 = "KEYED-MD5" if not frr_features(version).ospf_key_chains else "HMAC-SHA-256"
+    v2_keys = MD5_KEYS if chain_v2 == "KEYED-MD5" else HMAC_KEYS
+
+    def rows(spi: int, index: int) -> list[KeyRow]:
+        return [
+            row(ProtocolId.OSPFV2, B, spi, v2_keys[index], chain_v2, eth),
+            row(ProtocolId.OSPFV3, B, spi, HMAC_KEYS[index], "HMAC-SHA-256", eth),
+        ]
+
+    def operators_keys_stay(running: str) -> None:
+        assert " ip ospf message-digest-key 9 md5 opkey9" in running
+        assert "key chain ops-chain" in running and "key-string opchainkey" in running
+
+    apply(frr_applier(a, render, state, mode), rows(1, 0))
+    assert len(rkmpd_key_lines(a.running_config())) == 2
+    # rkmpd restarts; its new SAs have new key IDs.
+    restarted = frr_applier(a, render, state, mode)
+    apply(restarted, rows(2, 1))
+    running = a.running_config()
+    assert sorted(rkmpd_key_lines(running)) == sorted(
+        [
+            *(["interface veth0: ip ospf message-digest-key 2"] if chain_v2 == "KEYED-MD5" else []),
+            *(["key chain rkmp-ospf-veth0: key 2"] if chain_v2 != "KEYED-MD5" else []),
+            "key chain rkmp-ospf6-veth0: key 2",
+        ]
+    ), running
+    assert v2_keys[0] not in running and HMAC_KEYS[0] not in running
+    operators_keys_stay(running)
+    # Restarted again, its keys revoked (the RKMP SAs failed): none left.
+    revoking = frr_applier(a, render, state, mode)
+    apply(revoking, [])
+    running = a.running_config()
+    assert rkmpd_key_lines(running) == [] and "key chain rkmp-" not in running, running
+    assert v2_keys[1] not in running and HMAC_KEYS[1] not in running
+    assert " ip ospf passive" in running and " ipv6 ospf6 passive" in running  # fail closed
+    operators_keys_stay(running)
+    state_lines = state.read_text().splitlines()
+    assert not [line for line in state_lines if line.startswith(("md5-key", "key-chain"))]
+
+
 # --- BIRD ---------------------------------------------------------------------------------
 
 BGP_OPTIONS = (

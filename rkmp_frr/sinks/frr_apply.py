@@ -34,7 +34,10 @@ plans: ``rkmp_frr.sinks.frr_render``):
    typing) would be lost. If it would, nothing is applied (``NOT_READY``,
    tried again later). What frr-reload.py then says it removed is checked
    too (its own read comes a moment later): a line that was not rkmpd's
-   is logged as an error. The lines that open
+   is logged as an error. FRR 8.4's frr-reload.py cannot delete a key
+   chain (it makes it anew, empty, when it goes on to remove its keys,
+   and exits 1 for that alone): a chain of rkmpd's the file leaves out and
+   FRR still shows is deleted with vtysh after the reload. The lines that open
    neighbours and interfaces (``no neighbor X shutdown``, ``no ip ospf
    passive``, ``no ipv6 ospf6 passive``) go in a second run, only after
    the first run's keys were read back: ``vtysh -f`` goes on past a failed
@@ -58,6 +61,18 @@ plans: ``rkmp_frr.sinks.frr_render``):
 The first apply after start adopts what FRR already runs when it matches
 (a restarted rkmpd must not reset BGP sessions by setting the same
 passwords again).
+
+Old keys. rkmpd records the key lines it puts in (``ip ospf
+message-digest-key`` IDs, key chain names: ``rkmp_frr.sinks.keyed``)
+before they go in. Those the applied plan does not hold (after a restart:
+all of them) are looked for in the running config at the next apply
+(``frr_discovery.leftover_keys``; after a start also the key chains that
+rkmpd's naming gives its keyed interfaces, which older state files do not
+record), and the change removes those the desired plan does not hold: a
+new key ID after a restart, or a revoke, leaves no old key of rkmpd's in
+FRR. A record is dropped once its line was read back gone (one not found
+while FRR may still have been loading its configuration is looked for
+again at the next apply).
 
 Drift (:meth:`FrrApplier.check_drift`, run every ``check_interval`` by the
 batching sink, never during an apply): rkmpd's lines live in FRR's running
@@ -93,13 +108,22 @@ from rkmp_frr.keytable.row import KeyRow
 from rkmp_frr.keytable.utc import UtcSeconds
 from rkmp_frr.sinks.batching import ApplyResult, ApplyStatus, CheckResult
 from rkmp_frr.sinks.features import FrrFeatures
-from rkmp_frr.sinks.frr_config import BgpRouter, FrrBgpNeighbor, FrrRenderConfig
-from rkmp_frr.sinks.frr_discovery import bgp_neighbor_name, bgp_router_of, operator_closed
+from rkmp_frr.sinks.frr_config import PLAIN_NAME, BgpRouter, FrrBgpNeighbor, FrrRenderConfig
+from rkmp_frr.sinks.frr_discovery import (
+    bgp_neighbor_name,
+    bgp_router_of,
+    leftover_keys,
+    operator_closed,
+)
 from rkmp_frr.sinks.frr_plan import (
+    CHAIN_DAEMON,
     EMPTY_PLAN,
+    NO_LEFTOVERS,
     FrrPlan,
     PartKind,
     frr_plan,
+    key_records,
+    leftover_records,
     plan_without,
     with_operator_closed,
 )
@@ -107,6 +131,7 @@ from rkmp_frr.sinks.frr_readiness import (
     NotReady,
     NotReadyKind,
     change_dependencies,
+    config_lines,
     readiness,
     shown_lines,
 )
@@ -114,13 +139,14 @@ from rkmp_frr.sinks.frr_reload import (
     ReloadOwnership,
     foreign_changes,
     foreign_deletions,
+    only_deleted_chain_failures,
     reload_config,
     reload_deletions,
     reload_ownership,
 )
 from rkmp_frr.sinks.frr_render import FrrChange, applied_expectations, frr_change
 from rkmp_frr.sinks.frr_running_config import ConfigExpectation, find_drift, unmet_expectations
-from rkmp_frr.sinks.keyed import KeyedState, Secured, SecuredKind, frr_bgp
+from rkmp_frr.sinks.keyed import KeyedState, KeyRecord, Secured, SecuredKind, frr_bgp, key_chain
 from rkmp_frr.sinks.md5_verify import Md5Checker, default_md5_check, md5_problem
 from rkmp_frr.sinks.render import SinkError, template_environment
 from rkmp_frr.sinks.runner import CommandError, CommandResult, CommandRunner, run_command
@@ -219,6 +245,9 @@ class FrrApplier:
     # stay secured there, closed without a key.
     unlisted: dict[Secured, BgpRouter] = field(default_factory=dict)
     _unlisted_missing: set[Secured] = field(default_factory=set, repr=False)  # logged once
+    # Recorded key lines this apply did not find while FRR may have been
+    # loading its configuration: kept, looked for again next time.
+    _unseen_keys: frozenset[KeyRecord] = field(default=frozenset(), repr=False)
     _env: jinja2.Environment | None = field(default=None, repr=False)
     # The applied plan's expectations, rendered once per plan for the checks.
     _applied: tuple[FrrPlan, tuple[ConfigExpectation, ...]] | None = field(default=None, repr=False)
@@ -252,6 +281,7 @@ class FrrApplier:
                 rkmpd_closed=self.keyed.closed, unlisted=unlisted,
             )  # fmt: skip
             desired = await self._whose_closing(desired, running)
+            desired = await self._with_leftovers(desired, running)
         except FrrNotReady as exc:  # nothing was touched
             return self._result(ApplyStatus.NOT_READY, started, clock, rows, error=str(exc))
         try:
@@ -263,12 +293,14 @@ class FrrApplier:
 
         if change.empty:  # on a first apply: nothing of rkmpd's to compare either
             self.synced = self.synced or not self.options.dry_run
-            self.current = desired
+            self.current = _held(desired)
+            if not self.options.dry_run:
+                self._forget_gone_keys(desired)
             return self._result(ApplyStatus.UNCHANGED, started, clock, rows, **base)
         shown = change.masked_text()
         if self.options.dry_run:
             log.info("frr sink (dry run) would apply:\n%s", shown)
-            self.current = desired
+            self.current = _held(desired)
             self._record_keyed(desired)
             self._record_reopened(desired)
             return self._result(ApplyStatus.DRY_RUN, started, clock, rows, change=shown, **base)
@@ -311,9 +343,10 @@ class FrrApplier:
                 status, started, clock, rows, change=shown, error=str(exc),
                 restore_error=restore_error, **base,
             )  # fmt: skip
-        self.current = desired
+        self.current = _held(desired)
         self.synced = True
         self._record_reopened(desired)
+        self._forget_gone_keys(desired)
         notes = change.notes
         if change.reset_neighbors:
             notes += (f"BGP sessions reset by the key change: {', '.join(change.reset_neighbors)}",)
@@ -411,6 +444,43 @@ class FrrApplier:
         found = operator_closed(desired, await running(), unknown)
         return with_operator_closed(desired, carried | found)
 
+    async def _with_leftovers(self, desired: FrrPlan, running: _ReadOnce) -> FrrPlan:
+        """``desired`` with rkmpd's key lines that FRR runs and the applied
+        plan does not hold (``FrrPlan.leftovers``): recorded ones, and
+        after a start the key chains rkmpd's naming gives its keyed
+        interfaces (older state files record no key lines). Read from the
+        running config only when there are any; a dry run reads nothing."""
+        self._unseen_keys = frozenset()
+        candidates = self._leftover_candidates()
+        if not candidates or self.options.dry_run:
+            return desired
+        loading = self.unsettled  # FRR may still be loading what it runs
+        leftovers = leftover_keys(await running(), candidates)
+        if loading:
+            self._unseen_keys = candidates - leftover_records(leftovers)
+        return dataclasses.replace(desired, leftovers=leftovers)
+
+    def _leftover_candidates(self) -> frozenset[KeyRecord]:
+        records = set(self.keyed.keys)
+        if not self.synced:
+            chain_name = self.options.render.chain_name
+            records.update(
+                key_chain(item.kind, chain_name(CHAIN_DAEMON[item.kind], item.name))
+                for item in self.keyed.items
+                if item.kind in CHAIN_DAEMON and PLAIN_NAME.fullmatch(item.name)
+            )
+        return frozenset(records) - key_records(self.current)
+
+    def _forget_gone_keys(self, applied: FrrPlan) -> None:
+        """After ``applied`` went in and was read back (or was found in
+        place): of rkmpd's recorded key lines, FRR runs those it holds, and
+        perhaps ones not found while FRR was loading; the others are gone."""
+        gone = self.keyed.keys - key_records(applied) - self._unseen_keys
+        try:
+            self.keyed.forget_keys(gone)
+        except OSError as exc:  # they stay recorded: looked for, not found, next time
+            log.warning("frr sink: cannot update %s: %s", self.keyed.path, exc.strerror or exc)
+
     def _unlisted_items(self) -> frozenset[Secured]:
         """The keyed BGP neighbours no ``bgp_neighbors`` entry lists."""
         listed = {frr_bgp(n.address, n.router.vrf) for n in self.options.render.bgp_neighbors}
@@ -467,6 +537,8 @@ class FrrApplier:
             # closing lines go in: a restart must reopen it with its keys.
             # What the operator had closed already is not rkmpd's to reopen.
             closing = plan.closed_items() - plan.operator_closed
+            # Its key lines too: a restarted rkmpd removes them when unused.
+            self.keyed.record_keys(key_records(plan))
             return self.keyed.record(plan.keyed_items(), closing=closing)
         except OSError as exc:
             raise ApplyFailed(
@@ -533,8 +605,9 @@ class FrrApplier:
             self._record_keyed(desired)
         except ApplyFailed:
             return False  # the full apply records it (or fails visibly)
-        self.current = desired
+        self.current = _held(desired)
         self._record_reopened(desired)
+        self._forget_gone_keys(desired)
         return True
 
     def _full(self, plan: FrrPlan) -> FrrChange:
@@ -670,14 +743,37 @@ class FrrApplier:
             # running config only, as in vtysh mode).
             result = await self._run([*argv, "--confdir", str(path.parent), str(path)])
         _report_foreign_deletions(result, ownership)
-        if not result.ok:
+        answer = _reload_answer(result)
+        if not result.ok and only_deleted_chain_failures(
+            f"{answer.stdout}\n{answer.stderr}", ownership
+        ):
+            # Its exit status only: the read back that follows decides.
+            log.info(
+                "frr sink: frr-reload.py exited %d only for removing keys of key chains it had"
+                " removed whole already",
+                result.returncode,
+            )
+        elif not result.ok:
             # frr-reload.py logs what it runs: the keys it removes too, and
             # the operator's lines it touched (as they were in the file or
             # in the running config it read).
-            shown = _scrubbed(
-                _reload_answer(result), change, wanted, *owned, config=f"{text}\n{latest}"
-            )
+            shown = _scrubbed(answer, change, wanted, *owned, config=f"{text}\n{latest}")
             raise ApplyFailed(f"frr-reload.py failed: {shown}")
+        await self._delete_chains_left(ownership, wanted)
+
+    async def _delete_chains_left(self, ownership: ReloadOwnership, wanted: FrrChange) -> None:
+        """frr-reload.py (FRR 8.4) cannot delete a key chain: after ``no
+        key chain C`` it enters ``key chain C`` again to remove each key,
+        which makes the chain anew, empty. Those of rkmpd's chains the file
+        left out and FRR still shows are deleted with vtysh."""
+        kept = {f"key chain {name}" for name in wanted.desired.key_chains}
+        gone = sorted(ownership.chains - kept)
+        if not gone:
+            return
+        running = config_lines(await self.running_config())
+        left = [chain for chain in gone if ((), tuple(chain.split())) in running]
+        if left:
+            await self._vtysh_file(_lines_text(f"no {chain}" for chain in left), wanted)
 
     async def _kernel_check(self, change: FrrChange, desired: FrrPlan) -> tuple[str, ...]:
         if not self.options.kernel_check or not change.reset_neighbors:
@@ -695,6 +791,11 @@ class FrrApplier:
             if problem is not None:
                 problems.append(problem)
         return tuple(problems)
+
+
+def _held(plan: FrrPlan) -> FrrPlan:
+    """``plan`` as applied: its leftovers are gone (or replaced) then."""
+    return dataclasses.replace(plan, leftovers=NO_LEFTOVERS) if plan.leftovers else plan
 
 
 class _ReadOnce:

@@ -24,6 +24,14 @@ the neighbour is in; after a restart :func:`bgp_router_of` finds it in the
 running config instead: the ``router bgp`` of the neighbour's VRF that
 configures it (``neighbor X remote-as`` or ``peer-group``). A neighbour
 FRR does not configure has nothing to close.
+
+Which old keys are rkmpd's. After a restart rkmpd has no applied plan,
+but FRR still runs the key lines it put in. :func:`leftover_keys` finds
+those of the key lines rkmpd recorded as its own (``keyed.KeyRecord``)
+that FRR runs: an ``ip ospf message-digest-key <id>`` on the recorded
+interface, a key chain of the recorded name (every key in it). Nothing
+else: an operator's message-digest key with another ID, or key chain of
+another name, is not rkmpd's.
 """
 
 from __future__ import annotations
@@ -31,11 +39,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from rkmp_frr.sinks.frr_config import BgpRouter, canonical_address
-from rkmp_frr.sinks.frr_plan import FrrPlan
+from rkmp_frr.sinks.frr_plan import CHAIN_DAEMON, FrrPlan, LeftoverChain, Leftovers
 from rkmp_frr.sinks.frr_readiness import ConfigLine
 from rkmp_frr.sinks.frr_render import SHUTDOWN_MESSAGE
 from rkmp_frr.sinks.frr_running_config import closes, parse_running_config
-from rkmp_frr.sinks.keyed import Secured, SecuredKind, frr_bgp
+from rkmp_frr.sinks.keyed import KeyRecord, KeyRecordKind, Secured, SecuredKind, frr_bgp
 
 _CLOSING = {
     SecuredKind.OSPF: ("ip", "ospf", "passive"),
@@ -108,3 +116,23 @@ def _configures(words: tuple[str, ...], address: str) -> bool:
         return canonical_address(words[1]) == address
     except ValueError:
         return False
+
+
+def leftover_keys(running: str, records: Iterable[KeyRecord]) -> Leftovers:
+    """Of ``records`` (key lines rkmpd recorded as its own), those
+    ``running`` (``show running-config``) shows, with each key chain's key
+    IDs."""
+    lines = parse_running_config(running)
+    md5: set[tuple[str, int]] = set()
+    chains: list[LeftoverChain] = []
+    for record in sorted(set(records)):
+        if record.kind is KeyRecordKind.MD5:
+            here = lines.get((f"interface {record.name}",), [])
+            wanted = ("ip", "ospf", "message-digest-key", str(record.key_id))
+            if any(words[:4] == wanted for words in here):
+                md5.add((record.name, record.key_id))
+        elif ("key", "chain", record.name) in lines.get((), []):
+            keys = lines.get((f"key chain {record.name}",), [])
+            ids = sorted(int(w[1]) for w in keys if w[:1] == ("key",) and w[1:2] and w[1].isdigit())
+            chains.append(LeftoverChain(record.name, CHAIN_DAEMON[record.protocol], tuple(ids)))
+    return Leftovers(frozenset(md5), tuple(chains))

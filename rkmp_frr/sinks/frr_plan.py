@@ -43,6 +43,18 @@ for sending now stays closed (with its chain) until one is, at
 already is closed with the operator's line (``FrrPlan.operator_closed``,
 found by the applier: ``rkmp_frr.sinks.frr_discovery``), which rkmpd
 leaves as it is, then and when keys return.
+
+Leftovers. FRR keeps rkmpd's key lines in its running config when rkmpd
+restarts, and a restarted rkmpd starts from no applied plan: an old
+``ip ospf message-digest-key`` or a key chain's old key would stay there
+for good (unused once replaced or revoked, but key material in the
+configuration operators read, back up, and ``write``). rkmpd records the
+key lines it puts in (``rkmp_frr.sinks.keyed.KeyRecord``); the applier
+finds those FRR still runs that the applied plan does not hold
+(``rkmp_frr.sinks.frr_discovery.leftover_keys``) and sets them as
+``FrrPlan.leftovers`` of the desired plan, whose change removes those it
+does not hold. A key line rkmpd did not record (the operator's) is never
+one.
 """
 
 from __future__ import annotations
@@ -69,7 +81,15 @@ from rkmp_frr.sinks.features import (
     FrrFeatures,
 )
 from rkmp_frr.sinks.frr_config import PLAIN_NAME, BgpRouter, FrrBgpNeighbor, FrrRenderConfig
-from rkmp_frr.sinks.keyed import Secured, SecuredKind, frr_bgp, secured_interface
+from rkmp_frr.sinks.keyed import (
+    KeyRecord,
+    Secured,
+    SecuredKind,
+    frr_bgp,
+    key_chain,
+    md5_key,
+    secured_interface,
+)
 from rkmp_frr.sinks.render import (
     MissingSinkConfig,
     SinkError,
@@ -167,6 +187,37 @@ class Ospf6Interface:
         return self.key_chain is not None
 
 
+@dataclass(frozen=True, slots=True)
+class LeftoverChain:
+    """A key chain of rkmpd's that FRR runs, and its key IDs."""
+
+    name: str
+    daemon: Daemon
+    key_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Leftovers:
+    """rkmpd's key lines (recorded as its own) that FRR runs and the plan
+    applied does not hold: put in before rkmpd restarted, or in a part
+    that drifted. By key ID only (their keys are not needed to remove them)."""
+
+    md5: frozenset[tuple[str, int]] = frozenset()  # (interface, message-digest key ID)
+    chains: tuple[LeftoverChain, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.md5 or self.chains)
+
+    def md5_ids(self, interface: str) -> tuple[int, ...]:
+        return tuple(sorted(key_id for name, key_id in self.md5 if name == interface))
+
+    def chain(self, name: str) -> LeftoverChain | None:
+        return next((c for c in self.chains if c.name == name), None)
+
+
+NO_LEFTOVERS = Leftovers()
+
+
 @dataclass(frozen=True)
 class FrrPlan:
     """The FRR configuration the sink owns, for one key table state."""
@@ -191,6 +242,9 @@ class FrrPlan:
     # closed but leaves the operator's line as it is, does not record it as
     # closed by rkmpd, and never lifts it.
     operator_closed: frozenset[Secured] = frozenset()
+    # rkmpd's key lines found in FRR that the applied plan does not hold
+    # (rkmpd restarted): a change to this plan removes those it lacks.
+    leftovers: Leftovers = NO_LEFTOVERS
 
     def closed_items(self) -> frozenset[Secured]:
         """The neighbours and interfaces this plan closes (shut, passive)."""
@@ -210,6 +264,24 @@ class FrrPlan:
 
 
 EMPTY_PLAN = FrrPlan()
+
+CHAIN_PROTOCOL = {Daemon.OSPFD: SecuredKind.OSPF, Daemon.OSPF6D: SecuredKind.OSPF6}
+CHAIN_DAEMON = {kind: daemon for daemon, kind in CHAIN_PROTOCOL.items()}
+
+
+def key_records(plan: FrrPlan) -> frozenset[KeyRecord]:
+    """The key lines ``plan`` puts into FRR, as recorded
+    (``rkmp_frr.sinks.keyed.KeyRecord``): its message-digest keys and key
+    chains (not its leftovers)."""
+    md5 = (md5_key(n, k.key_id) for n, i in plan.ospf.items() for k in i.md5_keys)
+    chains = (key_chain(CHAIN_PROTOCOL[c.daemon], c.name) for c in plan.key_chains.values())
+    return frozenset((*md5, *chains))
+
+
+def leftover_records(leftovers: Leftovers) -> frozenset[KeyRecord]:
+    md5 = (md5_key(name, key_id) for name, key_id in leftovers.md5)
+    chains = (key_chain(CHAIN_PROTOCOL[c.daemon], c.name) for c in leftovers.chains)
+    return frozenset((*md5, *chains))
 
 
 class PartKind(StrEnum):

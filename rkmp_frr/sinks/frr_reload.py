@@ -93,9 +93,10 @@ def _matches(
 @dataclass(frozen=True, slots=True)
 class ReloadOwnership:
     """The lines :func:`reload_config` may take out, put in or replace:
-    rkmpd's. Whole key chains named by the plans; the lines of the plans
-    (present ones, in their block); running lines the desired plan must
-    not leave (rkmpd's shutdown or passive lines on what it reopens)."""
+    rkmpd's. Whole key chains named by the plans (leftover ones too); the
+    lines of the plans (present ones, in their block); running lines the
+    desired plan must not leave (rkmpd's shutdown or passive lines on what
+    it reopens, its leftover message-digest keys)."""
 
     chains: frozenset[str]  # "key chain <name>"
     lines: frozenset[ConfigLine]
@@ -116,8 +117,12 @@ def reload_ownership(
     owned: Sequence[FrrChange], wanted: FrrChange, hold: Iterable[ConfigExpectation] = ()
 ) -> ReloadOwnership:
     """What :func:`reload_config` with the same arguments owns."""
+    # A leftover chain (rkmpd's, from before a restart) is replaced whole
+    # too: by the desired plan's chain of that name, or by nothing.
     chains = frozenset(
-        f"key chain {name}" for change in (*owned, wanted) for name in change.desired.key_chains
+        f"key chain {name}"
+        for change in (*owned, wanted)
+        for name in (*change.desired.key_chains, *(c.name for c in change.desired.leftovers.chains))
     )
     held = {_line(e) for e in hold if not e.present}
     # Lines the desired plan must not leave, whoever's plan put them there
@@ -304,3 +309,30 @@ def foreign_deletions(
         )
 
     return frozenset(d for d in deletions if not (ownership.owns(d) or shortened(d)))
+
+
+# frr-reload.py's log of a removal it gave up on, and of a key chain it
+# removed whole; a failed addition is logged as "frr-reload.py failed due to".
+_FAILED_REMOVAL = re.compile(r'"(.*)" we failed to remove this command')
+_DELETED_CHAIN = re.compile(r'Executed "no key chain (\S+)"')
+_FAILED_ADDITION = "frr-reload.py failed due to"
+
+
+def only_deleted_chain_failures(log_text: str, ownership: ReloadOwnership) -> bool:
+    """Whether all frr-reload.py failed at (it exits 1) is removing the
+    keys of rkmpd's key chains it had already removed whole: FRR 8.4's
+    frr-reload.py deletes a key chain (``no key chain C``), then each key
+    of it (``key chain C`` / ``no key N``), which no longer exists. FRR
+    then runs what the file says (the read back that follows checks it);
+    anything else that failed is a failure."""
+    deleted = set(_DELETED_CHAIN.findall(log_text))
+    failed = _FAILED_REMOVAL.findall(log_text)
+    if not failed or _FAILED_ADDITION in log_text or "Traceback" in log_text:
+        return False
+    for command in failed:
+        words = command.split(" -- ")[0].split()
+        if len(words) != 3 or words[:2] != ["key", "chain"] or words[2] not in deleted:
+            return False
+        if f"key chain {words[2]}" not in ownership.chains:
+            return False
+    return True

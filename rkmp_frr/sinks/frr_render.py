@@ -44,6 +44,12 @@ authentication, gets no closing line of rkmpd's (the operator's stays as
 it is, message and all), and that line is expected there (an operator
 who lifts it while there is no key is drift: rkmpd closes it then, and
 that closing is rkmpd's). There is no option to fail open.
+
+Leftovers (``FrrPlan.leftovers`` of the desired plan: rkmpd's key lines
+FRR still runs from before a restart) that the desired plan does not hold
+are removed: ``no ip ospf message-digest-key <id>``, ``no key <id>`` in a
+chain the plan keeps, ``no key chain`` for one it does not; a key with an
+ID the plan adds is replaced by it.
 """
 
 from __future__ import annotations
@@ -65,6 +71,7 @@ from rkmp_frr.sinks.frr_plan import (
     ChainKey,
     FrrPlan,
     KeyChain,
+    LeftoverChain,
     Md5Key,
     Ospf6Interface,
     OspfInterface,
@@ -313,10 +320,11 @@ class _Change:
     # --- key chains ---
 
     def chains(self, daemon: Daemon, reveal: bool) -> dict[str, Any]:
+        leftovers = {c.name: c for c in self.desired.leftovers.chains}
         names = sorted(
             name
-            for name in set(self.current.key_chains) | set(self.desired.key_chains)
-            if (self.current.key_chains.get(name) or self.desired.key_chains[name]).daemon is daemon
+            for name in {*self.current.key_chains, *self.desired.key_chains, *leftovers}
+            if self.chain_daemon(name, leftovers) is daemon
         )
         updates, removals, deletions = [], [], []
         for name in names:
@@ -332,9 +340,10 @@ class _Change:
                 updates.append(
                     {"name": name, "entries": [self.key_context(k, reveal) for k in changed]}
                 )
-            gone = [
-                k.key_id for k in (before.keys if before else ()) if after.key(k.key_id) is None
-            ]
+            # A leftover chain's old keys (from before a restart) go as well.
+            held = [k.key_id for k in before.keys] if before else []
+            found = leftovers[name].key_ids if name in leftovers else ()
+            gone = [i for i in dict.fromkeys((*held, *sorted(found))) if after.key(i) is None]
             if gone:
                 removals.append({"name": name, "key_ids": gone})
                 self.expectations.extend(
@@ -346,6 +355,10 @@ class _Change:
             "chain_key_removals": removals,
             "chain_deletions": deletions,
         }
+
+    def chain_daemon(self, name: str, leftovers: Mapping[str, LeftoverChain]) -> Daemon:
+        chain = self.current.key_chains.get(name) or self.desired.key_chains.get(name)
+        return chain.daemon if chain is not None else leftovers[name].daemon
 
     def key_context(self, key: ChainKey, reveal: bool) -> dict[str, Any]:
         return {
@@ -375,7 +388,12 @@ class _Change:
 
     def ospf(self, reveal: bool) -> dict[str, Any]:
         interfaces = []
-        for name in sorted(_named(self.current.ospf, self.desired.ospf)):
+        named = _named(self.current.ospf, self.desired.ospf)
+        leftover = {name for name, _ in self.desired.leftovers.md5}
+        for name in sorted(named | leftover):
+            if name not in named:  # old keys only, on an interface this change leaves
+                interfaces.append(self.md5_leftovers(name, self.desired.leftovers.md5_ids(name)))
+                continue
             before = self.current.ospf.get(name)
             # An interface that had keys and is no longer named is closed,
             # unless rkmpd had not keyed it (a failed first key undone).
@@ -387,6 +405,14 @@ class _Change:
             before_md5 = before.md5_keys if before else ()
             after_md5 = after.md5_keys if not after.key_chain else ()
             added, removed = _md5_ops(before_md5, after_md5)
+            # rkmpd's old keys from before a restart go too (a key with an
+            # ID the plan adds is replaced by it).
+            wanted_ids = {k.key_id for k in after_md5}
+            removed += [
+                i
+                for i in self.desired.leftovers.md5_ids(name)
+                if i not in wanted_ids and i not in removed
+            ]
             before_auth = before.auth if before else None
             auth_on = after.auth if after.auth and after.auth != before_auth else None
             unknown = before is None and after.closed  # closed after a restart: FRR may hold keys
@@ -436,6 +462,20 @@ class _Change:
                     }
                 )
         return {"interfaces": interfaces}
+
+    def md5_leftovers(self, name: str, key_ids: Sequence[int]) -> dict[str, Any]:
+        """The template entry removing rkmpd's old message-digest keys
+        (``key_ids``) from an interface the change does not otherwise touch."""
+        part = PlanPart(PartKind.OSPF, name)
+        self.expectations.extend(
+            expect((f"interface {name}",), f"ip ospf message-digest-key {i}", present=False,
+                   part=part)
+            for i in key_ids
+        )  # fmt: skip
+        return {
+            "name": name, "close": False, "md5_add": [], "md5_remove": list(key_ids),
+            "auth_on": None, "auth_off": False, "open": False,
+        }  # fmt: skip
 
     def passive(
         self,

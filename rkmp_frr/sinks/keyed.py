@@ -44,6 +44,18 @@ Resetting (the operator takes a neighbour back from rkmpd): stop rkmpd,
 delete the item's line (or the whole file), start rkmpd. rkmpd then leaves
 that neighbour alone until it keys it again; a shutdown or passive line it
 had put there stays until the operator lifts it.
+
+Key lines (:class:`KeyRecord`). The FRR sink also notes which key lines
+it has put into FRR, by name only: ``md5-key eth0 5`` (an ``ip ospf
+message-digest-key 5`` on eth0) and ``key-chain ospf6 rkmp-ospf6-eth1``
+(a key chain it created, every key in it rkmpd's). FRR keeps them in its
+running config across an rkmpd restart, and nothing in the line says whose
+it is: this record is how a restarted rkmpd removes its old keys (after a
+new key ID, after a revoke) and leaves an operator's own message-digest
+keys and key chains alone. A record is added before its key goes in and
+dropped once the line was seen gone. Files without these lines (older
+versions) are read as before; an older rkmpd refuses a file that has them
+(delete those lines to go back).
 """
 
 from __future__ import annotations
@@ -103,6 +115,62 @@ def secured_interface(kind: SecuredKind, name: str, instance: str | None = None)
     return Secured(kind, f"{instance}/{name}" if instance else name)
 
 
+class KeyRecordKind(StrEnum):
+    """The first word of a key line of the state file."""
+
+    MD5 = "md5-key"  # ospfd: ``ip ospf message-digest-key <id>`` on an interface
+    CHAIN = "key-chain"  # a key chain rkmpd created (ospfd's or ospf6d's)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class KeyRecord:
+    """A key line rkmpd put into FRR, named without its key: an OSPFv2
+    message-digest key (``interface`` and ``key_id``) or a key chain
+    (``protocol`` OSPF or OSPF6, whose interfaces use it, and ``name``)."""
+
+    kind: KeyRecordKind
+    name: str  # the interface (md5-key) or the key chain
+    key_id: int = 0  # md5-key only
+    protocol: SecuredKind = SecuredKind.OSPF  # key-chain: ospf or ospf6
+
+    def __post_init__(self) -> None:
+        if not self.name or len(self.name.split()) != 1:
+            raise ValueError(f"unusable {self.kind.value} name {self.name!r}")
+        if self.kind is KeyRecordKind.MD5 and not 1 <= self.key_id <= 255:
+            raise ValueError(f"md5-key ID outside 1..255: {self.key_id}")
+        if self.kind is KeyRecordKind.CHAIN and self.protocol is SecuredKind.BGP:
+            raise ValueError("a key chain is ospf's or ospf6's")
+
+    def __str__(self) -> str:
+        if self.kind is KeyRecordKind.MD5:
+            return f"{self.kind.value} {self.name} {self.key_id}"
+        return f"{self.kind.value} {self.protocol.value} {self.name}"
+
+    @classmethod
+    def parse(cls, line: str) -> KeyRecord:
+        words = line.split()
+        try:
+            if len(words) == 3 and words[0] == KeyRecordKind.MD5:
+                return cls(KeyRecordKind.MD5, words[1], int(words[2]))
+            if len(words) == 3 and words[0] == KeyRecordKind.CHAIN:
+                return cls(KeyRecordKind.CHAIN, words[2], protocol=SecuredKind(words[1]))
+        except ValueError:
+            pass
+        raise ValueError(
+            f"not 'md5-key <interface> <id>' or 'key-chain <ospf|ospf6> <name>': {line.strip()!r}"
+        )
+
+
+def md5_key(interface: str, key_id: int) -> KeyRecord:
+    """ospfd's ``ip ospf message-digest-key <key_id>`` on ``interface``."""
+    return KeyRecord(KeyRecordKind.MD5, interface, key_id)
+
+
+def key_chain(protocol: SecuredKind, name: str) -> KeyRecord:
+    """A key chain used by ``protocol``'s interfaces (ospf or ospf6)."""
+    return KeyRecord(KeyRecordKind.CHAIN, name, protocol=protocol)
+
+
 class KeyedStateError(Exception):
     """The state file cannot be read or is not in the expected form (one
     line, no key: the file holds no secret)."""
@@ -115,28 +183,47 @@ class ItemState(StrEnum):
     CLOSED = "closed"  # rkmpd has closed it (no usable key) and not reopened it
 
 
-def parse_keyed_state(
-    text: str, source: str = "state file"
-) -> tuple[frozenset[Secured], frozenset[Secured]]:
-    """(every keyed item, the items rkmpd closed) of a state file's text
-    (``#`` comments and blank lines ignored). A line without a state word
-    (an older file) is closed: rkmpd may have closed it. KeyedStateError
-    names the first bad line."""
+@dataclass(frozen=True, slots=True)
+class KeyedFile:
+    """What a state file holds."""
+
+    items: frozenset[Secured]
+    closed: frozenset[Secured]  # of items, those rkmpd closed
+    keys: frozenset[KeyRecord]
+
+
+def parse_keyed_file(text: str, source: str = "state file") -> KeyedFile:
+    """A state file's text (``#`` comments and blank lines ignored). A
+    line without a state word (an older file) is closed: rkmpd may have
+    closed it. KeyedStateError names the first bad line."""
     items: set[Secured] = set()
     closed: set[Secured] = set()
+    keys: set[KeyRecord] = set()
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         first, _, rest = line.strip().partition(" ")
         state = ItemState(first) if first in set(ItemState) else None
         try:
+            if state is None and first in set(KeyRecordKind):
+                keys.add(KeyRecord.parse(line))
+                continue
             item = Secured.parse(rest if state is not None else line)
         except ValueError as exc:
             raise KeyedStateError(f"{source}:{number}: {exc}") from None
         items.add(item)
         if state is not ItemState.KEYED:
             closed.add(item)
-    return frozenset(items), frozenset(closed)
+    return KeyedFile(frozenset(items), frozenset(closed), frozenset(keys))
+
+
+def parse_keyed_state(
+    text: str, source: str = "state file"
+) -> tuple[frozenset[Secured], frozenset[Secured]]:
+    """(every keyed item, the items rkmpd closed) of a state file's text
+    (see :func:`parse_keyed_file`)."""
+    parsed = parse_keyed_file(text, source)
+    return parsed.items, parsed.closed
 
 
 def parse_keyed(text: str, source: str = "state file") -> frozenset[Secured]:
@@ -144,8 +231,19 @@ def parse_keyed(text: str, source: str = "state file") -> frozenset[Secured]:
     return parse_keyed_state(text, source)[0]
 
 
-def format_keyed(sink: str, items: Iterable[Secured], closed: Iterable[Secured] = ()) -> str:
+def format_keyed(
+    sink: str,
+    items: Iterable[Secured],
+    closed: Iterable[Secured] = (),
+    keys: Iterable[KeyRecord] = (),
+) -> str:
     closed = frozenset(closed)
+    keys = sorted(set(keys))
+    key_lines = [
+        "# Key lines rkmpd put into FRR (no key material): removed when no longer used,",
+        "# also after a restart; other key lines are the operator's.",
+        *(str(record) for record in keys),
+    ]
     lines = [
         f"# rkmpd {sink} sink: the BGP neighbours and OSPF interfaces it has keyed",
         "# ('closed': rkmpd shut it or made it passive, and lifts that when keys return).",
@@ -156,6 +254,7 @@ def format_keyed(sink: str, items: Iterable[Secured], closed: Iterable[Secured] 
             f"{ItemState.CLOSED if item in closed else ItemState.KEYED} {item}"
             for item in sorted(set(items) | closed, key=lambda s: s.sort_key)
         ),
+        *(key_lines if keys else ()),
     ]
     return "\n".join(lines) + "\n"
 
@@ -170,11 +269,13 @@ class KeyedState:
         path: Path | None = None,
         items: Iterable[Secured] = (),
         closed: Iterable[Secured] = (),
+        keys: Iterable[KeyRecord] = (),
     ) -> None:
         self.sink = sink
         self.path = path
         self._closed = frozenset(closed)
         self._items = frozenset(items) | self._closed
+        self._keys = frozenset(keys)
 
     @classmethod
     def load(cls, sink: str, path: Path | None) -> KeyedState:
@@ -187,8 +288,8 @@ class KeyedState:
             return cls(sink, path)
         except (OSError, UnicodeDecodeError) as exc:
             raise KeyedStateError(f"cannot read {path}: {_reason(exc)}") from None
-        items, closed = parse_keyed_state(text, str(path))
-        return cls(sink, path, items, closed)
+        parsed = parse_keyed_file(text, str(path))
+        return cls(sink, path, parsed.items, parsed.closed, parsed.keys)
 
     @property
     def items(self) -> frozenset[Secured]:
@@ -198,6 +299,25 @@ class KeyedState:
     def closed(self) -> frozenset[Secured]:
         """The keyed items rkmpd has closed and not reopened since."""
         return self._closed
+
+    @property
+    def keys(self) -> frozenset[KeyRecord]:
+        """The key lines rkmpd has put into FRR and not seen gone since."""
+        return self._keys
+
+    def record_keys(self, records: Iterable[KeyRecord]) -> None:
+        """Add ``records`` (key lines about to go in), written to disk
+        before this returns. OSError: not recorded (the state is unchanged)."""
+        keys = self._keys | frozenset(records)
+        if keys != self._keys:
+            self._store(self._items, self._closed, keys)
+
+    def forget_keys(self, records: Iterable[KeyRecord]) -> None:
+        """Take ``records`` out (their lines were seen gone from FRR).
+        OSError: not written (they stay recorded: removed if seen again)."""
+        keys = self._keys - frozenset(records)
+        if keys != self._keys:
+            self._store(self._items, self._closed, keys)
 
     def __contains__(self, item: object) -> bool:
         return item in self._items
@@ -228,10 +348,16 @@ class KeyedState:
         if gone:
             self._store(self._items - gone, self._closed - gone)
 
-    def _store(self, items: frozenset[Secured], closed: frozenset[Secured]) -> None:
+    def _store(
+        self,
+        items: frozenset[Secured],
+        closed: frozenset[Secured],
+        keys: frozenset[KeyRecord] | None = None,
+    ) -> None:
+        keys = self._keys if keys is None else keys
         if self.path is not None:
-            write_private(self.path, format_keyed(self.sink, items, closed))
-        self._items, self._closed = items, closed
+            write_private(self.path, format_keyed(self.sink, items, closed, keys))
+        self._items, self._closed, self._keys = items, closed, keys
 
 
 def write_private(path: Path, text: str) -> None:

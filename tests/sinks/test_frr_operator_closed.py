@@ -399,7 +399,13 @@ def test_a_state_file_without_closing_records_reopens_as_before(tmp_path: Path) 
     assert not fake.shows(ROUTER, RKMPD_SHUTDOWN)
     assert not fake.shows(ETH0, PASSIVE) and not fake.shows(ETH1, PASSIVE6)
     lines = [line for line in state.read_text().splitlines() if not line.startswith("#")]
-    assert lines == [f"keyed bgp {PEER}", "keyed ospf eth0", "keyed ospf6 eth1"]
+    assert lines == [
+        f"keyed bgp {PEER}",
+        "keyed ospf eth0",
+        "keyed ospf6 eth1",
+        "key-chain ospf6 rkmp-ospf6-eth1",  # the key lines rkmpd put in
+        "md5-key eth0 1",
+    ]
 
 
 def test_frr_reload_after_a_restart_drops_rkmpd_s_own_closing_lines(tmp_path: Path) -> None:
