@@ -23,21 +23,16 @@ plans: ``rkmp_frr.sinks.frr_render``):
    the daemons; a refusal here changes nothing.
 3. Apply it: ``vtysh -f /dev/stdin`` (keys on stdin, never in argv), or in
    ``frr-reload`` mode, ``frr-reload.py --reload`` on a full configuration
-   (the running one with the sink's lines replaced; a private 0600 file
-   named ``frr.conf`` in the ``--confdir`` given, so that frr-reload.py
-   does not ``write`` the running config, keys included, to FRR's own
-   configuration file). frr-reload.py reads the running config itself
-   and removes every line the file lacks, so just before it runs the
-   running config is read again and the file is checked to remove or add
-   nothing that is not rkmpd's (``rkmp_frr.sinks.frr_reload``): lines
-   that came in after the file was made (FRR still loading, an operator
-   typing) would be lost. If it would, nothing is applied (``NOT_READY``,
-   tried again later). What frr-reload.py then says it removed is checked
-   too (its own read comes a moment later): a line that was not rkmpd's
-   is logged as an error. FRR 8.4's frr-reload.py cannot delete a key
-   chain (it makes it anew, empty, when it goes on to remove its keys,
-   and exits 1 for that alone): a chain of rkmpd's the file leaves out and
-   FRR still shows is deleted with vtysh after the reload. The lines that open
+   (the running one with the sink's lines replaced), run by
+   ``rkmp_frr.sinks.frr_reload.FrrReloader``: frr-reload.py reads the
+   running config itself and removes every line the file lacks, so just
+   before it runs the running config is read again and the file is checked
+   to remove or add nothing that is not rkmpd's (lines that came in after
+   the file was made, FRR still loading or an operator typing, would be
+   lost). If it would, nothing is applied (``NOT_READY``, tried again
+   later). What frr-reload.py then says it removed is checked too, and a
+   key chain it cannot delete is deleted with vtysh (that module's doc
+   says how). The lines that open
    neighbours and interfaces (``no neighbor X shutdown``, ``no ip ospf
    passive``, ``no ipv6 ospf6 passive``) go in a second run, only after
    the first run's keys were read back: ``vtysh -f`` goes on past a failed
@@ -93,11 +88,8 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import os
-import re
-import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -131,18 +123,14 @@ from rkmp_frr.sinks.frr_readiness import (
     NotReady,
     NotReadyKind,
     change_dependencies,
-    config_lines,
     readiness,
-    shown_lines,
 )
 from rkmp_frr.sinks.frr_reload import (
-    ReloadOwnership,
-    foreign_changes,
-    foreign_deletions,
-    only_deleted_chain_failures,
-    reload_config,
-    reload_deletions,
-    reload_ownership,
+    FrrReloader,
+    ReloadFailed,
+    ReloadRefused,
+    lines_text,
+    scrubbed,
 )
 from rkmp_frr.sinks.frr_render import FrrChange, applied_expectations, frr_change
 from rkmp_frr.sinks.frr_running_config import ConfigExpectation, find_drift, unmet_expectations
@@ -150,7 +138,6 @@ from rkmp_frr.sinks.keyed import KeyedState, KeyRecord, Secured, SecuredKind, fr
 from rkmp_frr.sinks.md5_verify import Md5Checker, default_md5_check, md5_problem
 from rkmp_frr.sinks.render import SinkError, template_environment
 from rkmp_frr.sinks.runner import CommandError, CommandResult, CommandRunner, run_command
-from rkmp_frr.sinks.secrets import config_secrets
 
 log = logging.getLogger(__name__)
 
@@ -620,10 +607,10 @@ class FrrApplier:
         """vtysh --dryrun: the commands parse (nothing is applied)."""
         if self.options.mode is not FrrApplyMode.VTYSH:
             return
-        both = _lines_text((*change.key_commands(), *change.open_commands()))
+        both = lines_text((*change.key_commands(), *change.open_commands()))
         result = await self._run(self.options.vtysh.argv("--dryrun", "-f", "/dev/stdin"), both)
         if not result.ok:
-            raise ApplyFailed(f"vtysh rejected the change: {_scrubbed(result, change)}")
+            raise ApplyFailed(f"vtysh rejected the change: {scrubbed(result, change)}")
 
     async def _push(self, change: FrrChange, desired: FrrPlan, present: Sequence[FrrPlan]) -> None:
         """Apply and verify. vtysh mode: the keys first, read back; only
@@ -645,16 +632,16 @@ class FrrApplier:
                 await self._reload(change, desired, present)
             await self._verify(change.running_config_expectations)
             return
-        await self._vtysh_file(_lines_text(change.key_commands()), change)
+        await self._vtysh_file(lines_text(change.key_commands()), change)
         if opens:
             await self._verify(change.key_expectations())
-            await self._vtysh_file(_lines_text(opens), change)
+            await self._vtysh_file(lines_text(opens), change)
         await self._verify(change.running_config_expectations)
 
     async def _vtysh_file(self, text: str, change: FrrChange) -> None:
         result = await self._run(self.options.vtysh.argv("-f", "/dev/stdin"), text)
         if not result.ok:
-            raise ApplyFailed(f"FRR refused the change: {_scrubbed(result, change)}")
+            raise ApplyFailed(f"FRR refused the change: {scrubbed(result, change)}")
 
     async def _verify(self, expectations: Iterable[ConfigExpectation]) -> None:
         running = await self.running_config()
@@ -703,77 +690,19 @@ class FrrApplier:
         present: Sequence[FrrPlan],
         hold: Iterable[ConfigExpectation] = (),
     ) -> None:
-        """frr-reload.py --reload on the running config with the lines of
-        the ``present`` plans replaced by the desired ones; the running
-        lines ``hold`` says must not go yet (shutdown, passive) stay."""
-        running = await self.running_config()
+        """frr-reload.py --reload (``FrrReloader``) on the running config
+        with the lines of the ``present`` plans replaced by the desired
+        ones; the running lines ``hold`` says must not go yet (shutdown,
+        passive) stay."""
+        options = self.options
+        reloader = FrrReloader(options.vtysh, options.frr_reload, self._run, self.running_config)
         owned = tuple(self._full(plan) for plan in present)
-        wanted = self._full(desired)
-        text = reload_config(running, owned, wanted, hold)
-        # frr-reload.py reads the running config again and removes what the
-        # file lacks: read it once more just before and refuse if the file
-        # would remove or add a line that is not rkmpd's (FRR's configuration
-        # changed since `running`). One vtysh read (~25 ms here), compared
-        # with the same parser that made the file; frr-reload.py --test would
-        # cost a second frr-reload.py run per reload and its output parsed,
-        # and leave the same window (until frr-reload.py's own read).
-        ownership = reload_ownership(owned, wanted, hold)
-        latest = await self.running_config()
-        foreign = foreign_changes(text, latest, ownership)
-        if foreign:
-            detail = (
-                f"its configuration changed after it was read: the reload would remove"
-                f" {len(foreign.removed)} and add {len(foreign.added)} line(s) that are not"
-                f" rkmpd's (e.g. {shown_lines(foreign.removed | foreign.added)})"
-            )
-            raise FrrNotReady(NotReady(NotReadyKind.CHANGED, detail))
-        vtysh = self.options.vtysh
-        argv = [*vtysh.wrapper, self.options.frr_reload, "--reload", "--stdout"]
-        if vtysh.vty_socket is not None:
-            argv += ["--vty_socket", str(vtysh.vty_socket)]
-        if vtysh.pathspace is not None:
-            argv += ["--pathspace", vtysh.pathspace]
-        bindir = os.path.dirname(vtysh.vtysh)
-        if bindir:
-            argv += ["--bindir", bindir]
-        with _private_config(text) as path:
-            # The file is <confdir>/frr.conf: frr-reload.py then does not
-            # run "write" (which would put the whole running config, keys
-            # included, into FRR's own frr.conf; rkmpd's keys live in the
-            # running config only, as in vtysh mode).
-            result = await self._run([*argv, "--confdir", str(path.parent), str(path)])
-        _report_foreign_deletions(result, ownership)
-        answer = _reload_answer(result)
-        if not result.ok and only_deleted_chain_failures(
-            f"{answer.stdout}\n{answer.stderr}", ownership
-        ):
-            # Its exit status only: the read back that follows decides.
-            log.info(
-                "frr sink: frr-reload.py exited %d only for removing keys of key chains it had"
-                " removed whole already",
-                result.returncode,
-            )
-        elif not result.ok:
-            # frr-reload.py logs what it runs: the keys it removes too, and
-            # the operator's lines it touched (as they were in the file or
-            # in the running config it read).
-            shown = _scrubbed(answer, change, wanted, *owned, config=f"{text}\n{latest}")
-            raise ApplyFailed(f"frr-reload.py failed: {shown}")
-        await self._delete_chains_left(ownership, wanted)
-
-    async def _delete_chains_left(self, ownership: ReloadOwnership, wanted: FrrChange) -> None:
-        """frr-reload.py (FRR 8.4) cannot delete a key chain: after ``no
-        key chain C`` it enters ``key chain C`` again to remove each key,
-        which makes the chain anew, empty. Those of rkmpd's chains the file
-        left out and FRR still shows are deleted with vtysh."""
-        kept = {f"key chain {name}" for name in wanted.desired.key_chains}
-        gone = sorted(ownership.chains - kept)
-        if not gone:
-            return
-        running = config_lines(await self.running_config())
-        left = [chain for chain in gone if ((), tuple(chain.split())) in running]
-        if left:
-            await self._vtysh_file(_lines_text(f"no {chain}" for chain in left), wanted)
+        try:
+            await reloader.reload(change, owned, self._full(desired), hold)
+        except ReloadRefused as exc:
+            raise FrrNotReady(exc.problem) from None
+        except ReloadFailed as exc:
+            raise ApplyFailed(str(exc)) from None
 
     async def _kernel_check(self, change: FrrChange, desired: FrrPlan) -> tuple[str, ...]:
         if not self.options.kernel_check or not change.reset_neighbors:
@@ -813,77 +742,6 @@ class _ReadOnce:
             except ApplyFailed as exc:
                 raise FrrNotReady(NotReady(NotReadyKind.UNREACHABLE, str(exc))) from None
         return self._text
-
-
-def _report_foreign_deletions(result: CommandResult, ownership: ReloadOwnership) -> None:
-    """After frr-reload.py: did it remove lines that are not rkmpd's after
-    all (FRR's configuration changed in the moment between the guard's
-    read and its own)? They cannot be put back (rkmpd does not know them
-    all): say so loudly. Its log is all that tells."""
-    foreign = foreign_deletions(reload_deletions(f"{result.stdout}\n{result.stderr}"), ownership)
-    if foreign:
-        log.error(
-            "frr sink: frr-reload.py removed %d line(s) that are not rkmpd's (FRR's"
-            " configuration changed while it ran); check FRR's configuration: %s",
-            len(foreign),
-            shown_lines(foreign, limit=10),
-        )
-
-
-# frr-reload.py's lines that say nothing about a failure (its arguments, the
-# configurations it loads, vtysh's complaint about the vtysh.conf the private
-# --confdir lacks) and the colours of its log levels: left out of a message,
-# which shows the start of the output only.
-_RELOAD_NOISE = re.compile(
-    r"INFO: (?:Called via|Loading Config object)|Can't open configuration file \S*vtysh\.conf"
-)
-_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def _reload_answer(result: CommandResult) -> CommandResult:
-    """frr-reload.py's answer with what tells the failure only."""
-
-    def kept(text: str) -> str:
-        lines = _COLOUR.sub("", text).splitlines()
-        return "".join(f"{line}\n" for line in lines if not _RELOAD_NOISE.search(line))
-
-    return dataclasses.replace(result, stdout=kept(result.stdout), stderr=kept(result.stderr))
-
-
-def _lines_text(lines: Iterable[str]) -> str:
-    return "".join(f"{line}\n" for line in lines)
-
-
-def _secrets(*changes: FrrChange) -> set[str]:
-    found: set[str] = set()
-    for change in changes:
-        plan = change.desired
-        found.update(entry.key for entry in plan.bgp.values())
-        for chain in plan.key_chains.values():
-            found.update(key.key for key in chain.keys)
-        for interface in plan.ospf.values():
-            found.update(key.key for key in interface.md5_keys)
-    return found
-
-
-def _scrubbed(result: CommandResult, *changes: FrrChange, config: str = "") -> str:
-    """A tool's answer for a message: vtysh echoes failing lines, and
-    frr-reload.py the lines it runs; every key in them is masked, rkmpd's
-    (of ``changes``) and the operator's (those of ``config``, the
-    configuration the tool worked on, and any after a password keyword)."""
-    return result.describe(keys=_secrets(*changes), known=config_secrets(config))
-
-
-@contextlib.contextmanager
-def _private_config(text: str) -> Iterator[Path]:
-    """``text`` (it may hold keys) as ``frr.conf`` in a new 0700
-    directory, removed on exit."""
-    with tempfile.TemporaryDirectory(prefix="rkmp-frr-") as directory:
-        path = Path(directory) / "frr.conf"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        yield path
 
 
 async def _after_a_first_step(step: Awaitable[None]) -> None:

@@ -1,5 +1,5 @@
-"""frr-reload mode (sans-I/O): the file given to ``frr-reload.py
---reload``, and the check that it changes only rkmpd's lines.
+"""frr-reload mode: the file given to ``frr-reload.py --reload``, the
+check that it changes only rkmpd's lines (both sans-I/O), and the run.
 
 frr-reload.py makes FRR's running config equal to a whole file: it reads
 the running config itself and removes every running line the file does not
@@ -13,17 +13,48 @@ frr-reload.py runs, that is not rkmpd's (:class:`ReloadOwnership`).
 frr-reload.py's own read comes a moment later still: what it says it
 removed (:func:`reload_deletions`) is checked afterwards
 (:func:`foreign_deletions`), which can only report.
+
+:class:`FrrReloader` runs it all for the FRR sink
+(``rkmp_frr.sinks.frr_apply``, step 3 of its module doc), with the command
+runner and running-config read it is given: the file (a private 0600
+``frr.conf`` in the ``--confdir`` given, so that frr-reload.py does not
+``write`` the running config, keys included, to FRR's own configuration
+file), the guard, ``frr-reload.py --reload``, the check of what it
+removed, and, since FRR 8.4's frr-reload.py cannot delete a key chain (it
+makes it anew, empty, when it goes on to remove its keys, and exits 1 for
+that alone), ``no key chain`` with vtysh for a chain of rkmpd's the file
+leaves out and FRR still shows.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import logging
+import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import tempfile
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rkmp_frr.sinks.frr_readiness import ConfigLine, config_lines
+from rkmp_frr.sinks.frr_readiness import (
+    ConfigLine,
+    NotReady,
+    NotReadyKind,
+    config_lines,
+    shown_lines,
+)
 from rkmp_frr.sinks.frr_render import FrrChange
 from rkmp_frr.sinks.frr_running_config import ConfigExpectation
+from rkmp_frr.sinks.runner import CommandResult
+from rkmp_frr.sinks.secrets import config_secrets
+
+if TYPE_CHECKING:  # frr_apply imports this module
+    from rkmp_frr.sinks.frr_apply import VtyshCommand
+
+log = logging.getLogger(__name__)
 
 # Blocks rkmpd may create when the running config has none: an interface's
 # block holds per-interface settings only. A routing instance (``router
@@ -336,3 +367,198 @@ def only_deleted_chain_failures(log_text: str, ownership: ReloadOwnership) -> bo
         if f"key chain {words[2]}" not in ownership.chains:
             return False
     return True
+
+
+# --- running it ----------------------------------------------------------------------------------
+
+# Runs a command (argv, stdin) with the sink's timeout; reads ``show
+# running-config``. What either raises passes through FrrReloader.
+RunCommand = Callable[[Sequence[str], str | None], Awaitable[CommandResult]]
+ReadRunning = Callable[[], Awaitable[str]]
+
+
+class ReloadFailed(Exception):
+    """frr-reload.py, or the vtysh run after it, failed; one line without keys."""
+
+
+class ReloadRefused(Exception):
+    """The guard refused the reload (FRR's configuration changed after it
+    was read): nothing was applied. One line without keys."""
+
+    def __init__(self, problem: NotReady) -> None:
+        super().__init__(problem.describe())
+        self.problem = problem
+
+
+@dataclass(frozen=True, slots=True)
+class FrrReloader:
+    """``frr-reload.py --reload`` for the FRR sink's frr-reload mode (see
+    the module doc)."""
+
+    vtysh: VtyshCommand
+    frr_reload: str  # the frr-reload.py to run
+    run: RunCommand
+    read_running: ReadRunning
+
+    async def reload(
+        self,
+        change: FrrChange,
+        owned: Sequence[FrrChange],
+        wanted: FrrChange,
+        hold: Iterable[ConfigExpectation] = (),
+    ) -> None:
+        """frr-reload.py --reload on the running config with the lines of
+        ``owned`` replaced by ``wanted``'s (:func:`reload_config`); the
+        running lines ``hold`` says must not go yet (shutdown, passive)
+        stay. ``change``: the change applied (its keys are masked in a
+        message). ReloadRefused if the guard refuses, ReloadFailed if
+        frr-reload.py or vtysh fails."""
+        running = await self.read_running()
+        text = reload_config(running, owned, wanted, hold)
+        # frr-reload.py reads the running config again and removes what the
+        # file lacks: read it once more just before and refuse if the file
+        # would remove or add a line that is not rkmpd's (FRR's configuration
+        # changed since `running`). One vtysh read (~25 ms here), compared
+        # with the same parser that made the file; frr-reload.py --test would
+        # cost a second frr-reload.py run per reload and its output parsed,
+        # and leave the same window (until frr-reload.py's own read).
+        ownership = reload_ownership(owned, wanted, hold)
+        latest = await self.read_running()
+        foreign = foreign_changes(text, latest, ownership)
+        if foreign:
+            detail = (
+                f"its configuration changed after it was read: the reload would remove"
+                f" {len(foreign.removed)} and add {len(foreign.added)} line(s) that are not"
+                f" rkmpd's (e.g. {shown_lines(foreign.removed | foreign.added)})"
+            )
+            raise ReloadRefused(NotReady(NotReadyKind.CHANGED, detail))
+        with _private_config(text) as path:
+            # The file is <confdir>/frr.conf: frr-reload.py then does not
+            # run "write" (which would put the whole running config, keys
+            # included, into FRR's own frr.conf; rkmpd's keys live in the
+            # running config only, as in vtysh mode).
+            result = await self.run([*self._argv(), "--confdir", str(path.parent), str(path)], None)
+        _report_foreign_deletions(result, ownership)
+        answer = _reload_answer(result)
+        if not result.ok and only_deleted_chain_failures(
+            f"{answer.stdout}\n{answer.stderr}", ownership
+        ):
+            # Its exit status only: the read back that follows decides.
+            log.info(
+                "frr sink: frr-reload.py exited %d only for removing keys of key chains it had"
+                " removed whole already",
+                result.returncode,
+            )
+        elif not result.ok:
+            # frr-reload.py logs what it runs: the keys it removes too, and
+            # the operator's lines it touched (as they were in the file or
+            # in the running config it read).
+            shown = scrubbed(answer, change, wanted, *owned, config=f"{text}\n{latest}")
+            raise ReloadFailed(f"frr-reload.py failed: {shown}")
+        await self._delete_chains_left(ownership, wanted)
+
+    def _argv(self) -> list[str]:
+        """frr-reload.py reaching the daemons the way vtysh does."""
+        vtysh = self.vtysh
+        argv = [*vtysh.wrapper, self.frr_reload, "--reload", "--stdout"]
+        if vtysh.vty_socket is not None:
+            argv += ["--vty_socket", str(vtysh.vty_socket)]
+        if vtysh.pathspace is not None:
+            argv += ["--pathspace", vtysh.pathspace]
+        bindir = os.path.dirname(vtysh.vtysh)
+        if bindir:
+            argv += ["--bindir", bindir]
+        return argv
+
+    async def _delete_chains_left(self, ownership: ReloadOwnership, wanted: FrrChange) -> None:
+        """frr-reload.py (FRR 8.4) cannot delete a key chain: after ``no
+        key chain C`` it enters ``key chain C`` again to remove each key,
+        which makes the chain anew, empty. Those of rkmpd's chains the file
+        left out and FRR still shows are deleted with vtysh."""
+        kept = {f"key chain {name}" for name in wanted.desired.key_chains}
+        gone = sorted(ownership.chains - kept)
+        if not gone:
+            return
+        running = config_lines(await self.read_running())
+        left = [chain for chain in gone if ((), tuple(chain.split())) in running]
+        if not left:
+            return
+        commands = lines_text(f"no {chain}" for chain in left)
+        result = await self.run(self.vtysh.argv("-f", "/dev/stdin"), commands)
+        if not result.ok:
+            raise ReloadFailed(f"FRR refused the change: {scrubbed(result, wanted)}")
+
+
+def _report_foreign_deletions(result: CommandResult, ownership: ReloadOwnership) -> None:
+    """After frr-reload.py: did it remove lines that are not rkmpd's after
+    all (FRR's configuration changed in the moment between the guard's
+    read and its own)? They cannot be put back (rkmpd does not know them
+    all): say so loudly. Its log is all that tells."""
+    foreign = foreign_deletions(reload_deletions(f"{result.stdout}\n{result.stderr}"), ownership)
+    if foreign:
+        log.error(
+            "frr sink: frr-reload.py removed %d line(s) that are not rkmpd's (FRR's"
+            " configuration changed while it ran); check FRR's configuration: %s",
+            len(foreign),
+            shown_lines(foreign, limit=10),
+        )
+
+
+# frr-reload.py's lines that say nothing about a failure (its arguments, the
+# configurations it loads, vtysh's complaint about the vtysh.conf the private
+# --confdir lacks) and the colours of its log levels: left out of a message,
+# which shows the start of the output only.
+_RELOAD_NOISE = re.compile(
+    r"INFO: (?:Called via|Loading Config object)|Can't open configuration file \S*vtysh\.conf"
+)
+_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _reload_answer(result: CommandResult) -> CommandResult:
+    """frr-reload.py's answer with what tells the failure only."""
+
+    def kept(text: str) -> str:
+        lines = _COLOUR.sub("", text).splitlines()
+        return "".join(f"{line}\n" for line in lines if not _RELOAD_NOISE.search(line))
+
+    return dataclasses.replace(result, stdout=kept(result.stdout), stderr=kept(result.stderr))
+
+
+@contextlib.contextmanager
+def _private_config(text: str) -> Iterator[Path]:
+    """``text`` (it may hold keys) as ``frr.conf`` in a new 0700
+    directory, removed on exit."""
+    with tempfile.TemporaryDirectory(prefix="rkmp-frr-") as directory:
+        path = Path(directory) / "frr.conf"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        yield path
+
+
+# --- shared with the vtysh path of rkmp_frr.sinks.frr_apply ----------------------------------
+
+
+def lines_text(lines: Iterable[str]) -> str:
+    """Commands as the text of a file (``vtysh -f``)."""
+    return "".join(f"{line}\n" for line in lines)
+
+
+def _secrets(*changes: FrrChange) -> set[str]:
+    found: set[str] = set()
+    for change in changes:
+        plan = change.desired
+        found.update(entry.key for entry in plan.bgp.values())
+        for chain in plan.key_chains.values():
+            found.update(key.key for key in chain.keys)
+        for interface in plan.ospf.values():
+            found.update(key.key for key in interface.md5_keys)
+    return found
+
+
+def scrubbed(result: CommandResult, *changes: FrrChange, config: str = "") -> str:
+    """A tool's answer for a message: vtysh echoes failing lines, and
+    frr-reload.py the lines it runs; every key in them is masked, rkmpd's
+    (of ``changes``) and the operator's (those of ``config``, the
+    configuration the tool worked on, and any after a password keyword)."""
+    return result.describe(keys=_secrets(*changes), known=config_secrets(config))

@@ -5,10 +5,18 @@ recorded from FRR 8.4."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from rkmp_frr.sinks.frr_apply import VtyshCommand
 from rkmp_frr.sinks.frr_config import FrrBgpNeighbor, FrrRenderConfig
 from rkmp_frr.sinks.frr_plan import EMPTY_PLAN, FrrPlan, frr_plan
-from rkmp_frr.sinks.frr_readiness import shown_lines
+from rkmp_frr.sinks.frr_readiness import NotReadyKind, shown_lines
 from rkmp_frr.sinks.frr_reload import (
+    FrrReloader,
+    ReloadRefused,
     foreign_changes,
     foreign_deletions,
     reload_config,
@@ -17,6 +25,7 @@ from rkmp_frr.sinks.frr_reload import (
 )
 from rkmp_frr.sinks.frr_render import FrrChange, frr_change
 from rkmp_frr.sinks.keyed import frr_bgp
+from rkmp_frr.sinks.runner import CommandResult
 from rkmp_frr.wire.constants import IntegId, ProtocolId
 
 from .frr84_running import BARE, FULL, PARTIAL, RELOAD_LOG, RKMPD_CHAIN_KEY
@@ -158,3 +167,24 @@ def test_removed_lines_that_were_not_rkmpds_are_found() -> None:
     # is rkmpd's when one of its lines starts with it.
     shortened = ((("interface veth0",), ("ip", "ospf", "authentication")),)
     assert not foreign_deletions(shortened, ownership)
+
+
+def test_the_reloader_runs_nothing_when_the_config_changed_between_its_reads() -> None:
+    """FrrReloader: the guard's refusal comes before frr-reload.py runs."""
+    reads = iter([RUNNING, with_line(RUNNING, ROUTER, "neighbor 10.250.0.2 description late")])
+    ran: list[Sequence[str]] = []
+
+    async def read_running() -> str:
+        return next(reads)
+
+    async def run(argv: Sequence[str], input_text: str | None) -> CommandResult:
+        ran.append(argv)
+        return CommandResult(tuple(argv), 0, "", "")
+
+    reloader = FrrReloader(VtyshCommand(), "frr-reload.py", run, read_running)
+    owned, wanted = (full(keyed_b(KEY_1)),), full(keyed_b(KEY_2))
+    with pytest.raises(ReloadRefused) as refused:
+        asyncio.run(reloader.reload(wanted, owned, wanted))
+    assert refused.value.problem.kind is NotReadyKind.CHANGED
+    assert "remove 1 and add 0 line(s)" in str(refused.value)
+    assert ran == []
